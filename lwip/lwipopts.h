@@ -1,0 +1,125 @@
+/*
+ * lwIP configuration for lwip-tap: NO_SYS=1, raw API only, one thread.
+ *
+ * Everything that changes the layout of a struct Rust sees through the
+ * committed bindings must be the same in the normal and the debug build,
+ * so the debug switches at the end touch only LWIP_DEBUGF output.
+ */
+#ifndef LWIP_TAP_LWIPOPTS_H
+#define LWIP_TAP_LWIPOPTS_H
+
+/* ---- system ---- */
+#define NO_SYS                          1
+#define SYS_LIGHTWEIGHT_PROT            0
+#define LWIP_TIMERS                     1
+#define LWIP_NETCONN                    0
+#define LWIP_SOCKET                     0
+#define LWIP_NETIF_API                  0
+#define MEM_ALIGNMENT                   8
+
+/* ---- memory: sized for large TCP windows on a handful of connections ---- */
+#define MEM_SIZE                        (2 * 1024 * 1024)
+#define MEMP_NUM_PBUF                   512
+#define MEMP_NUM_RAW_PCB                4
+#define MEMP_NUM_UDP_PCB                16
+#define MEMP_NUM_TCP_PCB                128
+#define MEMP_NUM_TCP_PCB_LISTEN         16
+#define MEMP_NUM_TCP_SEG                1024
+#define MEMP_NUM_REASSDATA              16
+#define IP_REASS_MAX_PBUFS              128
+#define MEMP_NUM_FRAG_PBUF              64
+#define MEMP_NUM_ARP_QUEUE              64
+#define PBUF_POOL_SIZE                  1024
+/* One pool pbuf holds a whole frame at the default MTU (1500 + 14 + VLAN tag),
+ * so the TAP driver reads each frame into a single buffer. */
+#define PBUF_POOL_BUFSIZE               1536
+
+/* ---- link layer ---- */
+#define LWIP_ARP                        1
+#define LWIP_ETHERNET                   1
+#define ETH_PAD_SIZE                    0
+#define ARP_TABLE_SIZE                  64
+#define ARP_QUEUEING                    1
+#define ETHARP_SUPPORT_VLAN             0
+#define LWIP_HAVE_LOOPIF                0
+#define LWIP_NETIF_LOOPBACK             0
+#define LWIP_SINGLE_NETIF               0
+#define LWIP_NETIF_STATUS_CALLBACK      1
+#define LWIP_NETIF_LINK_CALLBACK        0
+#define LWIP_NETIF_HOSTNAME             1
+#define LWIP_NETIF_TX_SINGLE_PBUF       0
+
+/* ---- IP ---- */
+#define LWIP_IPV4                       1
+#define LWIP_IPV6                       1
+#define LWIP_IPV6_DHCP6                 0
+#define LWIP_IPV6_AUTOCONFIG            1
+#define IP_FORWARD                      1
+#define IP_REASSEMBLY                   1
+#define IP_FRAG                         1
+/* 64-bit pointers do not fit in the IPv6 fragment header lwIP reuses. */
+#define IPV6_FRAG_COPYHEADER            1
+#define LWIP_ICMP                       1
+#define LWIP_RAW                        0
+#define LWIP_IGMP                       0
+#define LWIP_DNS                        0
+#define LWIP_DHCP                       1
+/* Skip the ARP probe of an offered address: a lease binds in well under a
+ * second instead of after the ~2 s address-conflict check. */
+#define LWIP_DHCP_DOES_ACD_CHECK        0
+#define LWIP_ACD                        0
+#define LWIP_AUTOIP                     0
+
+/* ---- UDP / TCP ---- */
+#define LWIP_UDP                        1
+#define LWIP_TCP                        1
+#define TCP_MSS                         1460
+#define LWIP_WND_SCALE                  1
+#define TCP_RCV_SCALE                   4
+#define TCP_WND                         (256 * 1024)
+#define TCP_SND_BUF                     (128 * TCP_MSS)
+#define TCP_SND_QUEUELEN                (4 * TCP_SND_BUF / TCP_MSS)
+/* lwIP keeps the send low-water mark in 16 bits even with window scaling. */
+#define TCP_SNDLOWAT                    (16 * TCP_MSS)
+#define TCP_QUEUE_OOSEQ                 1
+#define LWIP_TCP_SACK_OUT               1
+#define TCP_LISTEN_BACKLOG              1
+#define TCP_DEFAULT_LISTEN_BACKLOG      64
+#define LWIP_TCP_KEEPALIVE              1
+#define LWIP_CALLBACK_API               1
+
+#define LWIP_CHKSUM_ALGORITHM           3
+
+/* ---- apps ---- */
+#define LWIP_HTTPD_CGI                  0
+#define LWIP_HTTPD_SSI                  0
+#define LWIP_HTTPD_SUPPORT_POST         0
+#define HTTPD_USE_CUSTOM_FSDATA         0
+
+/* ---- statistics: always compiled, shown by --stats / SIGUSR1 ---- */
+#define LWIP_STATS                      1
+#define LWIP_STATS_DISPLAY              1
+#define MEM_STATS                       1
+#define MEMP_STATS                      1
+#define SYS_STATS                       0
+
+/* ---- debugging (cargo feature `debug`; `-d` switches it on at run time) ---- */
+#ifdef LWIP_TAP_DEBUG
+#define LWIP_DEBUG                      1
+extern unsigned char lwip_tap_debug_types;
+#define LWIP_DBG_TYPES_ON               lwip_tap_debug_types
+#define LWIP_DBG_MIN_LEVEL              LWIP_DBG_LEVEL_ALL
+#define ETHARP_DEBUG                    LWIP_DBG_ON
+#define NETIF_DEBUG                     LWIP_DBG_ON
+#define PBUF_DEBUG                      LWIP_DBG_ON
+#define IP_DEBUG                        LWIP_DBG_ON
+#define ICMP_DEBUG                      LWIP_DBG_ON
+#define UDP_DEBUG                       LWIP_DBG_ON
+#define TCP_DEBUG                       LWIP_DBG_ON
+#define TCP_INPUT_DEBUG                 LWIP_DBG_ON
+#define TCP_OUTPUT_DEBUG                LWIP_DBG_ON
+#define DHCP_DEBUG                      LWIP_DBG_ON
+#define IP6_DEBUG                       LWIP_DBG_ON
+#endif
+
+#endif /* LWIP_TAP_LWIPOPTS_H */

@@ -1,0 +1,365 @@
+//! The tapif driver: one lwIP `struct netif` per TAP device, with the
+//! `extern "C"` callbacks lwIP calls (init, linkoutput) and the receive path
+//! that reads frames straight into pool pbufs and hands them to lwIP.
+//!
+//! lwIP's `netif->state` points at the interface's [`Link`], which is only
+//! ever read through shared references, so lwIP may call `link_output` while
+//! `Interface::receive` is running (a ping reply is sent from inside input).
+
+use std::cell::Cell;
+use std::io;
+use std::net::Ipv4Addr;
+use std::ptr::{self, NonNull};
+
+use crate::cli::Addressing;
+use crate::error::Error;
+use crate::sys;
+use crate::tap::{format_mac, TapDevice};
+
+/// Longest pbuf chain a frame may span (64 KiB frames in 1536-byte pool
+/// pbufs need 43).
+const MAX_SEGMENTS: usize = 64;
+/// Ethernet header plus one VLAN tag.
+const LINK_HEADER: u32 = 14 + 4;
+
+/// Per-interface frame counters.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counters {
+    pub rx_frames: u64,
+    pub tx_frames: u64,
+    /// Frames read and dropped because lwIP had no pbuf for them.
+    pub rx_no_buffer: u64,
+    /// Frames longer than the MTU allows.
+    pub rx_oversize: u64,
+    pub tx_errors: u64,
+}
+
+/// What lwIP's callbacks need: the device and counters.
+struct Link {
+    tap: TapDevice,
+    mac: [u8; 6],
+    mtu: u16,
+    counters: Cell<Counters>,
+}
+
+impl Link {
+    fn count(&self, f: impl FnOnce(&mut Counters)) {
+        let mut c = self.counters.get();
+        f(&mut c);
+        self.counters.set(c);
+    }
+}
+
+/// One TAP device attached to lwIP as a netif.
+pub struct Interface {
+    netif: NonNull<sys::netif>,
+    link: NonNull<Link>,
+    /// The largest frame we accept, and the size of every receive buffer.
+    frame_capacity: u16,
+    /// A pool pbuf allocated but not yet filled (kept across wakeups).
+    spare: *mut sys::pbuf,
+    /// Where frames go that must be read but cannot be kept.
+    discard: Vec<u8>,
+}
+
+impl Interface {
+    /// Adds `tap` to lwIP. The netif's MAC is the TAP's host-side MAC with the
+    /// lowest bit of the last byte flipped, its MTU the device's.
+    pub fn add(tap: TapDevice, addressing: Addressing) -> Result<Interface, Error> {
+        let mut mac = tap.mac()?;
+        mac[5] ^= 1;
+        let device_mtu = tap.mtu()?;
+        let mtu = device_mtu.min(u32::from(u16::MAX) - LINK_HEADER) as u16;
+        let frame_capacity = (u32::from(mtu) + LINK_HEADER) as u16;
+        let name = tap.name().to_string();
+
+        let link = Box::new(Link {
+            tap,
+            mac,
+            mtu,
+            counters: Cell::new(Counters::default()),
+        });
+        let link = NonNull::from(Box::leak(link));
+        let netif = NonNull::from(Box::leak(Box::<sys::netif>::default()));
+        let (addr, netmask, gw) = match addressing {
+            Addressing::Static { addr, netmask, gw } => {
+                (addr, netmask, gw.unwrap_or(Ipv4Addr::UNSPECIFIED))
+            }
+            Addressing::Dhcp => (
+                Ipv4Addr::UNSPECIFIED,
+                Ipv4Addr::UNSPECIFIED,
+                Ipv4Addr::UNSPECIFIED,
+            ),
+        };
+        let (addr, netmask, gw) = (ip4(addr), ip4(netmask), ip4(gw));
+        // SAFETY: `netif` and `link` are heap allocations that live until
+        // Drop, which removes the netif from lwIP before freeing them.
+        let added = unsafe {
+            sys::netif_add(
+                netif.as_ptr(),
+                &addr,
+                &netmask,
+                &gw,
+                link.as_ptr().cast(),
+                Some(netif_init),
+                Some(sys::ethernet_input),
+            )
+        };
+        let interface = Interface {
+            netif,
+            link,
+            frame_capacity,
+            spare: ptr::null_mut(),
+            discard: vec![0; usize::from(u16::MAX)],
+        };
+        if added.is_null() {
+            return Err(Error::Lwip(format!("{name}: netif_add failed")));
+        }
+        // SAFETY: the netif was just added and is valid.
+        unsafe {
+            (*netif.as_ptr()).hostname = c"lwip-tap".as_ptr();
+            sys::netif_set_up(netif.as_ptr());
+            sys::netif_set_link_up(netif.as_ptr());
+            sys::netif_create_ip6_linklocal_address(netif.as_ptr(), 1);
+        }
+        Ok(interface)
+    }
+
+    /// Makes this lwIP's default interface.
+    pub fn set_default(&self) {
+        // SAFETY: the netif is registered with lwIP while `self` lives.
+        unsafe { sys::netif_set_default(self.netif.as_ptr()) };
+    }
+
+    fn link(&self) -> &Link {
+        // SAFETY: `link` is valid until Drop and only shared references exist.
+        unsafe { self.link.as_ref() }
+    }
+
+    pub fn tap(&self) -> &TapDevice {
+        &self.link().tap
+    }
+
+    pub fn name(&self) -> &str {
+        self.link().tap.name()
+    }
+
+    pub fn mac(&self) -> [u8; 6] {
+        self.link().mac
+    }
+
+    pub fn mtu(&self) -> u16 {
+        self.link().mtu
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.link().counters.get()
+    }
+
+    pub fn raw(&self) -> *mut sys::netif {
+        self.netif.as_ptr()
+    }
+
+    /// The IPv4 address, netmask and gateway lwIP has now.
+    pub fn ipv4(&self) -> (Ipv4Addr, Ipv4Addr, Ipv4Addr) {
+        // SAFETY: reading plain fields of a live netif.
+        let n = unsafe { self.netif.as_ref() };
+        // SAFETY: with IPv4 and IPv6 enabled, ip_addr_t's ip4 member holds
+        // the IPv4 address (u_addr.ip4 is the first union member).
+        unsafe {
+            (
+                from_ip4(n.ip_addr.u_addr.ip4),
+                from_ip4(n.netmask.u_addr.ip4),
+                from_ip4(n.gw.u_addr.ip4),
+            )
+        }
+    }
+
+    /// One line describing the interface for the log.
+    pub fn describe(&self) -> String {
+        let (addr, netmask, gw) = self.ipv4();
+        let mut text = format!(
+            "{}: mac {}, mtu {}",
+            self.name(),
+            format_mac(&self.mac()),
+            self.mtu()
+        );
+        if !addr.is_unspecified() {
+            text += &format!(", addr {addr}/{}", crate::cli::prefix_len(netmask));
+            if !gw.is_unspecified() {
+                text += &format!(", gw {gw}");
+            }
+        }
+        text
+    }
+
+    /// Reads up to `budget` frames from the TAP and passes them to lwIP.
+    /// Returns how many were read; stops early when the device is empty.
+    pub fn receive(&mut self, budget: usize) -> Result<usize, Error> {
+        for done in 0..budget {
+            if self.spare.is_null() {
+                // SAFETY: plain allocation; null is handled below.
+                self.spare =
+                    unsafe { sys::pbuf_alloc(sys::PBUF_RAW, self.frame_capacity, sys::PBUF_POOL) };
+            }
+            if self.spare.is_null() {
+                if !self.discard_frame()? {
+                    return Ok(done);
+                }
+                self.link().count(|c| c.rx_no_buffer += 1);
+                continue;
+            }
+            let mut iov = [empty_iovec(); MAX_SEGMENTS];
+            // SAFETY: `spare` is a live pbuf chain owned by us. It spans at most
+            // 43 pool pbufs (65535 bytes in 1536-byte buffers), so it fits.
+            let segments = unsafe { chain_iovecs(self.spare, &mut iov) }.unwrap_or(MAX_SEGMENTS);
+            let len = match self.link().tap.read_frame(&iov[..segments]) {
+                Ok(len) => len,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(done),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(done),
+                Err(e) => return Err(self.link_error(e)),
+            };
+            if len > usize::from(self.frame_capacity) {
+                self.link().count(|c| c.rx_oversize += 1);
+                continue;
+            }
+            let p = std::mem::replace(&mut self.spare, ptr::null_mut());
+            self.link().count(|c| c.rx_frames += 1);
+            // SAFETY: `p` is ours; lwIP takes it on ERR_OK, otherwise we free it.
+            unsafe {
+                sys::pbuf_realloc(p, len as u16);
+                let netif = self.netif.as_ptr();
+                let input = (*netif).input.expect("netif_add sets input");
+                if input(p, netif) != sys::ERR_OK as sys::err_t {
+                    sys::pbuf_free(p);
+                }
+            }
+        }
+        Ok(budget)
+    }
+
+    /// Reads one frame into the discard buffer. Returns false when there was
+    /// none.
+    fn discard_frame(&mut self) -> Result<bool, Error> {
+        let iov = [libc::iovec {
+            iov_base: self.discard.as_mut_ptr().cast(),
+            iov_len: self.discard.len(),
+        }];
+        match self.link().tap.read_frame(&iov) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(false),
+            Err(e) => Err(self.link_error(e)),
+        }
+    }
+
+    fn link_error(&self, e: io::Error) -> Error {
+        let reason = match e.raw_os_error() {
+            Some(libc::EBADFD) | Some(libc::ENODEV) | Some(libc::EIO) => {
+                format!("the device went away ({e})")
+            }
+            _ => format!("reading from the device failed: {e}"),
+        };
+        Error::Link {
+            name: self.name().to_string(),
+            reason,
+        }
+    }
+}
+
+impl Drop for Interface {
+    fn drop(&mut self) {
+        // SAFETY: the netif was added in `add` and is removed exactly once;
+        // after netif_remove lwIP holds no pointer to it or to the link.
+        unsafe {
+            if !self.spare.is_null() {
+                sys::pbuf_free(self.spare);
+            }
+            sys::netif_remove(self.netif.as_ptr());
+            drop(Box::from_raw(self.netif.as_ptr()));
+            drop(Box::from_raw(self.link.as_ptr()));
+        }
+    }
+}
+
+fn ip4(addr: Ipv4Addr) -> sys::ip4_addr_t {
+    sys::ip4_addr_t {
+        addr: u32::from_ne_bytes(addr.octets()),
+    }
+}
+
+fn from_ip4(addr: sys::ip4_addr_t) -> Ipv4Addr {
+    Ipv4Addr::from(addr.addr.to_ne_bytes())
+}
+
+fn empty_iovec() -> libc::iovec {
+    libc::iovec {
+        iov_base: ptr::null_mut(),
+        iov_len: 0,
+    }
+}
+
+/// Fills `iov` with the non-empty buffers of the pbuf chain `p`. Returns how
+/// many were used, or `None` when the chain has more buffers than `iov`.
+///
+/// # Safety
+/// `p` must be a valid pbuf chain.
+unsafe fn chain_iovecs(mut p: *mut sys::pbuf, iov: &mut [libc::iovec]) -> Option<usize> {
+    let mut n = 0;
+    while !p.is_null() {
+        // SAFETY: the caller guarantees the chain is valid.
+        let q = unsafe { &*p };
+        if q.len > 0 {
+            *iov.get_mut(n)? = libc::iovec {
+                iov_base: q.payload,
+                iov_len: usize::from(q.len),
+            };
+            n += 1;
+        }
+        p = q.next;
+    }
+    Some(n)
+}
+
+/// netif_add's init callback: fills in the link-layer fields.
+unsafe extern "C" fn netif_init(netif: *mut sys::netif) -> sys::err_t {
+    // SAFETY: lwIP passes the netif given to netif_add, whose state is our Link.
+    let netif = unsafe { &mut *netif };
+    // SAFETY: state was set to a live Link by Interface::add.
+    let link = unsafe { &*(netif.state as *const Link) };
+    netif.name = [b't' as libc::c_char, b'p' as libc::c_char];
+    netif.hwaddr_len = sys::ETH_HWADDR_LEN as u8;
+    netif.hwaddr = link.mac;
+    netif.mtu = link.mtu;
+    netif.flags = (sys::NETIF_FLAG_BROADCAST
+        | sys::NETIF_FLAG_ETHARP
+        | sys::NETIF_FLAG_ETHERNET
+        | sys::NETIF_FLAG_MLD6) as u8;
+    netif.output = Some(sys::etharp_output);
+    netif.output_ip6 = Some(sys::ethip6_output);
+    netif.linkoutput = Some(link_output);
+    sys::ERR_OK as sys::err_t
+}
+
+/// netif->linkoutput: writes the frame in `p` to the TAP with one writev.
+unsafe extern "C" fn link_output(netif: *mut sys::netif, p: *mut sys::pbuf) -> sys::err_t {
+    // SAFETY: lwIP passes one of our netifs, whose state is a live Link.
+    let link = unsafe { &*((*netif).state as *const Link) };
+    let mut iov = [empty_iovec(); MAX_SEGMENTS];
+    // SAFETY: lwIP passes a valid chain that stays alive during this call.
+    let Some(segments) = (unsafe { chain_iovecs(p, &mut iov) }) else {
+        // Longer than MAX_SEGMENTS buffers; no lwIP path builds such a chain.
+        link.count(|c| c.tx_errors += 1);
+        return sys::ERR_IF as sys::err_t;
+    };
+    match link.tap.write_frame(&iov[..segments]) {
+        Ok(_) => {
+            link.count(|c| c.tx_frames += 1);
+            sys::ERR_OK as sys::err_t
+        }
+        Err(_) => {
+            link.count(|c| c.tx_errors += 1);
+            sys::ERR_IF as sys::err_t
+        }
+    }
+}

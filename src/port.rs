@@ -1,0 +1,108 @@
+//! The operating-system services lwIP's port asks for, implemented in Rust
+//! and called from C: the clock (`sys_now`), random numbers, diagnostics
+//! (whole lines from lwip/shim.c) and failed assertions.
+
+use std::ffi::{c_char, c_int, CStr};
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// The `log` level lwIP's diagnostic lines go out at: debug for LWIP_DEBUGF
+/// output, raised to info while statistics are being printed.
+static DIAG_LEVEL: AtomicU8 = AtomicU8::new(log::Level::Debug as u8);
+
+/// Runs `f` with lwIP's diagnostic output logged at `level`.
+pub fn with_diag_level<R>(level: log::Level, f: impl FnOnce() -> R) -> R {
+    let old = DIAG_LEVEL.swap(level as u8, Ordering::Relaxed);
+    let result = f();
+    DIAG_LEVEL.store(old, Ordering::Relaxed);
+    result
+}
+
+fn diag_level() -> log::Level {
+    match DIAG_LEVEL.load(Ordering::Relaxed) {
+        1 => log::Level::Error,
+        2 => log::Level::Warn,
+        3 => log::Level::Info,
+        4 => log::Level::Debug,
+        _ => log::Level::Trace,
+    }
+}
+
+/// Milliseconds from a monotonic clock, wrapping, as lwIP's timers expect.
+#[no_mangle]
+pub extern "C" fn sys_now() -> u32 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write to; CLOCK_MONOTONIC always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64)
+        .wrapping_mul(1000)
+        .wrapping_add(ts.tv_nsec as u64 / 1_000_000) as u32
+}
+
+/// LWIP_RAND(): 32 bits from the kernel's random source.
+#[no_mangle]
+pub extern "C" fn lwip_tap_rand() -> u32 {
+    let mut value = 0u32;
+    loop {
+        // SAFETY: writes at most 4 bytes into `value`.
+        let n = unsafe { libc::getrandom((&mut value as *mut u32).cast(), 4, 0) };
+        if n == 4 {
+            return value;
+        }
+        // Only EINTR is possible for a 4-byte request once the pool is ready.
+    }
+}
+
+/// One whole line of lwIP diagnostic output (from lwip/shim.c).
+///
+/// # Safety
+/// `line` must be a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn lwip_tap_log_line(line: *const c_char) {
+    // SAFETY: the shim passes a NUL-terminated buffer.
+    let line = unsafe { CStr::from_ptr(line) }.to_string_lossy();
+    log::log!(target: "lwip", diag_level(), "{}", line.trim_end());
+}
+
+/// LWIP_PLATFORM_ASSERT: say what failed and where, then abort.
+///
+/// # Safety
+/// `msg` and `file` must be NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn lwip_tap_assert(
+    msg: *const c_char,
+    file: *const c_char,
+    line: c_int,
+) -> ! {
+    // SAFETY: lwIP passes string literals.
+    let (msg, file) = unsafe {
+        (
+            CStr::from_ptr(msg).to_string_lossy(),
+            CStr::from_ptr(file).to_string_lossy(),
+        )
+    };
+    log::error!(target: "lwip", "lwIP assertion failed: {msg} at {file}:{line}");
+    std::process::abort();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_moves_forward() {
+        let a = sys_now();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let b = sys_now();
+        let elapsed = b.wrapping_sub(a);
+        assert!((15..1000).contains(&elapsed), "{elapsed} ms");
+    }
+
+    #[test]
+    fn random_values_differ() {
+        let values: std::collections::HashSet<u32> = (0..16).map(|_| lwip_tap_rand()).collect();
+        assert!(values.len() > 1);
+    }
+}

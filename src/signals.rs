@@ -1,0 +1,71 @@
+//! SIGINT/SIGTERM/SIGHUP (stop) and SIGUSR1 (print statistics).
+//!
+//! The signals stay blocked except inside `ppoll`, which unblocks them
+//! atomically while it waits, so a signal can never slip in between checking
+//! the flags and going to sleep.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::error::Error;
+
+static STOP: AtomicBool = AtomicBool::new(false);
+static STATS: AtomicBool = AtomicBool::new(false);
+
+const STOP_SIGNALS: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
+extern "C" fn on_signal(signal: libc::c_int) {
+    if signal == libc::SIGUSR1 {
+        STATS.store(true, Ordering::SeqCst);
+    } else {
+        STOP.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The installed handlers and the mask to wait with.
+pub struct Signals {
+    wait_mask: libc::sigset_t,
+}
+
+impl Signals {
+    pub fn install() -> Result<Signals, Error> {
+        let fail = |what: &str| Error::Io(format!("cannot {what}: {}", io::Error::last_os_error()));
+        // SAFETY: sigset_t is plain data; every libc call's result is checked.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for signal in STOP_SIGNALS.iter().chain([libc::SIGUSR1].iter()) {
+                libc::sigaddset(&mut set, *signal);
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
+                libc::sigemptyset(&mut action.sa_mask);
+                if libc::sigaction(*signal, &action, std::ptr::null_mut()) != 0 {
+                    return Err(fail("install a signal handler"));
+                }
+            }
+            let mut wait_mask: libc::sigset_t = std::mem::zeroed();
+            if libc::sigprocmask(libc::SIG_BLOCK, &set, &mut wait_mask) != 0 {
+                return Err(fail("block signals"));
+            }
+            for signal in STOP_SIGNALS.iter().chain([libc::SIGUSR1].iter()) {
+                libc::sigdelset(&mut wait_mask, *signal);
+            }
+            Ok(Signals { wait_mask })
+        }
+    }
+
+    /// The signal mask to hand to `ppoll`: ours unblocked.
+    pub fn wait_mask(&self) -> &libc::sigset_t {
+        &self.wait_mask
+    }
+
+    /// Whether a stop signal has arrived.
+    pub fn stop_requested(&self) -> bool {
+        STOP.load(Ordering::SeqCst)
+    }
+
+    /// Whether SIGUSR1 arrived since the last call.
+    pub fn take_stats_request(&self) -> bool {
+        STATS.swap(false, Ordering::SeqCst)
+    }
+}

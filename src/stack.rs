@@ -1,0 +1,169 @@
+//! lwIP's global state, the set of interfaces, and the one-thread event
+//! loop: `ppoll` over every TAP with lwIP's next timer as the timeout, read
+//! frames in bounded batches, then run lwIP's timers.
+
+use std::io;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::cli::{Addressing, InterfaceSpec};
+use crate::error::Error;
+use crate::netif::Interface;
+use crate::signals::Signals;
+use crate::sys;
+use crate::tap::TapDevice;
+
+/// Frames read from one interface per wakeup, so that one busy interface
+/// cannot starve the others.
+const RECEIVE_BUDGET: usize = 64;
+
+static LWIP_STARTED: AtomicBool = AtomicBool::new(false);
+
+/// lwIP and its interfaces. lwIP is a process-wide singleton, so there is
+/// at most one `Stack` per process.
+pub struct Stack {
+    interfaces: Vec<Interface>,
+}
+
+impl Stack {
+    /// Initialises lwIP. Fails if a stack already exists in this process.
+    pub fn new() -> Result<Stack, Error> {
+        if LWIP_STARTED.swap(true, Ordering::SeqCst) {
+            return Err(Error::Lwip(
+                "lwIP is already running in this process".into(),
+            ));
+        }
+        // SAFETY: called once per process (guarded above), on this thread.
+        unsafe { sys::lwip_init() };
+        Ok(Stack {
+            interfaces: Vec::new(),
+        })
+    }
+
+    /// Opens the TAP for `spec` (attaching to `name=` or creating a transient
+    /// one whose host side gets `gw`/`netmask`) and adds it to lwIP. The first
+    /// interface added becomes lwIP's default.
+    pub fn add_interface(&mut self, spec: &InterfaceSpec) -> Result<&Interface, Error> {
+        let tap = open_tap(spec)?;
+        let interface = Interface::add(tap, spec.addressing())?;
+        if self.interfaces.is_empty() {
+            interface.set_default();
+        }
+        log::info!("{}", interface.describe());
+        self.interfaces.push(interface);
+        Ok(self.interfaces.last().expect("just pushed"))
+    }
+
+    pub fn interfaces(&self) -> &[Interface] {
+        &self.interfaces
+    }
+
+    /// Runs until a stop signal arrives or an interface fails.
+    pub fn run(&mut self, signals: &Signals) -> Result<(), Error> {
+        let mut fds: Vec<libc::pollfd> = self
+            .interfaces
+            .iter()
+            .map(|i| libc::pollfd {
+                fd: i.tap().as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        while !signals.stop_requested() {
+            if signals.take_stats_request() {
+                self.log_stats();
+            }
+            // SAFETY: lwIP runs on this thread only.
+            let sleep = unsafe { sys::sys_timeouts_sleeptime() };
+            let timeout = (sleep != sys::SYS_TIMEOUTS_SLEEPTIME_INFINITE).then(|| libc::timespec {
+                tv_sec: (sleep / 1000) as libc::time_t,
+                tv_nsec: ((sleep % 1000) * 1_000_000) as libc::c_long,
+            });
+            let timeout_ptr = timeout.as_ref().map_or(std::ptr::null(), |t| t as *const _);
+            // SAFETY: `fds` is a valid array of pollfds; the mask is a valid sigset.
+            let ready = unsafe {
+                libc::ppoll(
+                    fds.as_mut_ptr(),
+                    fds.len() as libc::nfds_t,
+                    timeout_ptr,
+                    signals.wait_mask(),
+                )
+            };
+            if ready < 0 {
+                let err = io::Error::last_os_error();
+                if err.kind() != io::ErrorKind::Interrupted {
+                    return Err(Error::Io(format!("poll failed: {err}")));
+                }
+            } else if ready > 0 {
+                for (fd, interface) in fds.iter().zip(self.interfaces.iter_mut()) {
+                    if fd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
+                        return Err(Error::Link {
+                            name: interface.name().to_string(),
+                            reason: "the device went away (deleted on the host?)".into(),
+                        });
+                    }
+                    if fd.revents & libc::POLLIN != 0 {
+                        interface.receive(RECEIVE_BUDGET)?;
+                    }
+                }
+            }
+            // SAFETY: lwIP runs on this thread only.
+            unsafe { sys::sys_check_timeouts() };
+        }
+        Ok(())
+    }
+
+    /// Logs lwIP's memory, pbuf and PCB statistics and our frame counters.
+    pub fn log_stats(&self) {
+        for interface in &self.interfaces {
+            let c = interface.counters();
+            log::info!(
+                "{}: rx {} frames, tx {} frames, dropped {} (no pbuf) {} (oversize), tx errors {}",
+                interface.name(),
+                c.rx_frames,
+                c.tx_frames,
+                c.rx_no_buffer,
+                c.rx_oversize,
+                c.tx_errors
+            );
+        }
+        crate::port::with_diag_level(log::Level::Info, || {
+            // SAFETY: lwIP runs on this thread only.
+            unsafe { sys::lwip_tap_stats_display() }
+        });
+    }
+}
+
+fn open_tap(spec: &InterfaceSpec) -> Result<TapDevice, Error> {
+    match &spec.name {
+        Some(name) => {
+            let tap = TapDevice::attach(name)?;
+            if !tap.is_up()? {
+                log::warn!(
+                    "{name}: the host side is down; bring it up with `ip link set dev {name} up`"
+                );
+            }
+            Ok(tap)
+        }
+        None => {
+            let tap = TapDevice::create()?;
+            match (spec.addressing(), spec.gw) {
+                (Addressing::Static { netmask, .. }, Some(host)) => {
+                    tap.configure_host(host, netmask)?;
+                    log::info!(
+                        "{}: transient TAP, host side {host}/{}",
+                        tap.name(),
+                        crate::cli::prefix_len(netmask)
+                    );
+                }
+                // The parser refuses a transient TAP without addresses.
+                _ => {
+                    return Err(Error::Usage(
+                        "a transient TAP needs addr=, netmask= and gw=".into(),
+                    ))
+                }
+            }
+            Ok(tap)
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! The Linux TAP device: open `/dev/net/tun`, attach to a named TAP or create
+//! a transient one, read its MAC and MTU, configure its host side, and move
+//! Ethernet frames in and out with `readv`/`writev`.
+//!
+//! This module knows nothing about lwIP; `netif.rs` connects the two.
+
+use std::io;
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use crate::error::Error;
+
+/// Linux's limit on interface names, including the terminating NUL.
+pub const IFNAMSIZ: usize = libc::IFNAMSIZ;
+
+/// `struct ifreq`: a name and a 24-byte union, 40 bytes on 64-bit Linux.
+#[repr(C)]
+struct IfReq {
+    name: [u8; IFNAMSIZ],
+    data: [u8; 24],
+}
+
+impl IfReq {
+    fn new(name: &str) -> IfReq {
+        let mut req = IfReq {
+            name: [0; IFNAMSIZ],
+            data: [0; 24],
+        };
+        let bytes = name.as_bytes();
+        let len = bytes.len().min(IFNAMSIZ - 1);
+        req.name[..len].copy_from_slice(&bytes[..len]);
+        req
+    }
+
+    fn name(&self) -> String {
+        let end = self.name.iter().position(|&b| b == 0).unwrap_or(IFNAMSIZ);
+        String::from_utf8_lossy(&self.name[..end]).into_owned()
+    }
+
+    fn short(&self) -> i16 {
+        i16::from_ne_bytes([self.data[0], self.data[1]])
+    }
+
+    fn set_short(&mut self, value: i16) {
+        self.data[..2].copy_from_slice(&value.to_ne_bytes());
+    }
+
+    fn int(&self) -> i32 {
+        i32::from_ne_bytes(self.data[..4].try_into().expect("4 bytes"))
+    }
+
+    fn set_int(&mut self, value: i32) {
+        self.data[..4].copy_from_slice(&value.to_ne_bytes());
+    }
+
+    /// Stores an AF_INET `struct sockaddr_in`.
+    fn set_ipv4(&mut self, addr: Ipv4Addr) {
+        self.data = [0; 24];
+        self.data[..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
+        self.data[4..8].copy_from_slice(&addr.octets());
+    }
+
+    /// The hardware address of a `struct sockaddr` (SIOCGIFHWADDR).
+    fn hwaddr(&self) -> [u8; 6] {
+        self.data[2..8].try_into().expect("6 bytes")
+    }
+}
+
+/// An open TAP device. A transient one (created without a name) disappears
+/// when this is dropped, or when the process dies.
+#[derive(Debug)]
+pub struct TapDevice {
+    fd: OwnedFd,
+    name: String,
+    transient: bool,
+}
+
+impl TapDevice {
+    /// Attaches to an existing TAP device `name`.
+    pub fn attach(name: &str) -> Result<TapDevice, Error> {
+        let cname = std::ffi::CString::new(name).map_err(|_| Error::Tap {
+            name: name.to_string(),
+            reason: "name contains a NUL byte".into(),
+        })?;
+        // SAFETY: cname is a valid NUL-terminated string.
+        if unsafe { libc::if_nametoindex(cname.as_ptr()) } == 0 {
+            return Err(Error::Tap {
+                name: name.to_string(),
+                reason: format!(
+                    "no such device; create it with `ip tuntap add dev {name} mode tap` \
+                     (add `user $USER` to use it without root), or omit name= for a transient TAP"
+                ),
+            });
+        }
+        Self::open(name, false)
+    }
+
+    /// Creates a transient TAP device with a name chosen by the kernel.
+    pub fn create() -> Result<TapDevice, Error> {
+        Self::open("tap%d", true)
+    }
+
+    fn open(name: &str, transient: bool) -> Result<TapDevice, Error> {
+        let fd = open_tun().map_err(|e| tun_error(name, e))?;
+        let mut req = IfReq::new(name);
+        req.set_short((libc::IFF_TAP | libc::IFF_NO_PI) as i16);
+        // SAFETY: TUNSETIFF reads and writes a struct ifreq, which `req` is.
+        let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETIFF, &mut req as *mut IfReq) };
+        if rc < 0 {
+            let err = io::Error::last_os_error();
+            return Err(attach_error(name, err));
+        }
+        Ok(TapDevice {
+            fd,
+            name: req.name(),
+            transient,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn is_transient(&self) -> bool {
+        self.transient
+    }
+
+    /// The host side's MAC address.
+    pub fn mac(&self) -> Result<[u8; 6], Error> {
+        let mut req = IfReq::new(&self.name);
+        self.control(libc::SIOCGIFHWADDR, &mut req, "read the MAC address")?;
+        Ok(req.hwaddr())
+    }
+
+    /// The device's MTU.
+    pub fn mtu(&self) -> Result<u32, Error> {
+        let mut req = IfReq::new(&self.name);
+        self.control(libc::SIOCGIFMTU, &mut req, "read the MTU")?;
+        Ok(req.int() as u32)
+    }
+
+    /// Sets the device's MTU (the host side).
+    pub fn set_mtu(&self, mtu: u32) -> Result<(), Error> {
+        let mut req = IfReq::new(&self.name);
+        req.set_int(mtu as i32);
+        self.control(libc::SIOCSIFMTU, &mut req, "set the MTU")
+    }
+
+    /// Whether the host side is administratively up.
+    pub fn is_up(&self) -> Result<bool, Error> {
+        let mut req = IfReq::new(&self.name);
+        self.control(libc::SIOCGIFFLAGS, &mut req, "read the flags")?;
+        Ok(req.short() & libc::IFF_UP as i16 != 0)
+    }
+
+    /// Gives the host side an IPv4 address and netmask and brings it up; the
+    /// kernel then routes the subnet through this device.
+    pub fn configure_host(&self, addr: Ipv4Addr, netmask: Ipv4Addr) -> Result<(), Error> {
+        let mut req = IfReq::new(&self.name);
+        req.set_ipv4(addr);
+        self.control(libc::SIOCSIFADDR, &mut req, "set the host address")?;
+        let mut req = IfReq::new(&self.name);
+        req.set_ipv4(netmask);
+        self.control(libc::SIOCSIFNETMASK, &mut req, "set the host netmask")?;
+        let mut req = IfReq::new(&self.name);
+        self.control(libc::SIOCGIFFLAGS, &mut req, "read the flags")?;
+        req.set_short(req.short() | libc::IFF_UP as i16);
+        self.control(libc::SIOCSIFFLAGS, &mut req, "bring the device up")
+    }
+
+    /// One interface ioctl on a throwaway AF_INET socket.
+    fn control(&self, request: libc::Ioctl, req: &mut IfReq, what: &str) -> Result<(), Error> {
+        let fail = |err: io::Error| Error::Tap {
+            name: self.name.clone(),
+            reason: format!("cannot {what}: {err}"),
+        };
+        // SAFETY: plain socket(2) call; the result is checked.
+        let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+        if raw < 0 {
+            return Err(fail(io::Error::last_os_error()));
+        }
+        // SAFETY: `raw` is a fresh descriptor that nothing else owns.
+        let sock = unsafe { OwnedFd::from_raw_fd(raw) };
+        // SAFETY: every request used here takes a struct ifreq.
+        if unsafe { libc::ioctl(sock.as_raw_fd(), request, req as *mut IfReq) } < 0 {
+            return Err(fail(io::Error::last_os_error()));
+        }
+        Ok(())
+    }
+
+    /// Reads one frame into `bufs`. Returns the frame's full length, which is
+    /// larger than the buffers when the frame did not fit (and was cut).
+    pub fn read_frame(&self, bufs: &[libc::iovec]) -> io::Result<usize> {
+        // SAFETY: the iovecs describe writable memory owned by the caller.
+        let n = unsafe { libc::readv(self.fd.as_raw_fd(), bufs.as_ptr(), bufs.len() as i32) };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
+    }
+
+    /// Writes one frame gathered from `bufs`.
+    pub fn write_frame(&self, bufs: &[libc::iovec]) -> io::Result<usize> {
+        // SAFETY: the iovecs describe readable memory owned by the caller.
+        let n = unsafe { libc::writev(self.fd.as_raw_fd(), bufs.as_ptr(), bufs.len() as i32) };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
+    }
+}
+
+impl AsRawFd for TapDevice {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+fn open_tun() -> io::Result<OwnedFd> {
+    let path = c"/dev/net/tun";
+    // SAFETY: path is NUL-terminated; the result is checked.
+    let fd = unsafe {
+        libc::open(
+            path.as_ptr(),
+            libc::O_RDWR | libc::O_NONBLOCK | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a fresh descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+const NEED_PRIVILEGE: &str = "run as root (or with CAP_NET_ADMIN), or use a TAP created for your \
+                              user with `ip tuntap add dev NAME mode tap user $USER` and name=NAME";
+
+fn tun_error(name: &str, err: io::Error) -> Error {
+    let reason = match err.raw_os_error() {
+        Some(libc::ENOENT) | Some(libc::ENODEV) | Some(libc::ENXIO) => {
+            "/dev/net/tun is missing; load the tun module (`modprobe tun`)".to_string()
+        }
+        Some(libc::EACCES) | Some(libc::EPERM) => {
+            format!("no permission to open /dev/net/tun; {NEED_PRIVILEGE}")
+        }
+        _ => format!("cannot open /dev/net/tun: {err}"),
+    };
+    Error::Tap {
+        name: display_name(name),
+        reason,
+    }
+}
+
+fn attach_error(name: &str, err: io::Error) -> Error {
+    let reason = match err.raw_os_error() {
+        Some(libc::EPERM) | Some(libc::EACCES) => {
+            format!("no permission to attach; {NEED_PRIVILEGE}")
+        }
+        Some(libc::EBUSY) => "already in use by another process".to_string(),
+        Some(libc::EINVAL) => "not a TAP device (or not one in `mode tap`)".to_string(),
+        _ => format!("cannot attach: {err}"),
+    };
+    Error::Tap {
+        name: display_name(name),
+        reason,
+    }
+}
+
+fn display_name(name: &str) -> String {
+    if name.contains('%') {
+        "transient TAP".to_string()
+    } else {
+        name.to_string()
+    }
+}
+
+/// Formats a MAC address as `aa:bb:cc:dd:ee:ff`.
+pub fn format_mac(mac: &[u8; 6]) -> String {
+    let parts: Vec<String> = mac.iter().map(|b| format!("{b:02x}")).collect();
+    parts.join(":")
+}
