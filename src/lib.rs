@@ -5,6 +5,7 @@
 //! device), `netif` (the driver connecting a TAP to lwIP), `stack` (lwIP,
 //! the interfaces and the event loop). `cli` parses the command line.
 
+pub mod checksum;
 pub mod cli;
 pub mod error;
 pub mod netif;

@@ -11,6 +11,7 @@ use std::io;
 use std::net::Ipv4Addr;
 use std::ptr::{self, NonNull};
 
+use crate::checksum;
 use crate::cli::Addressing;
 use crate::error::Error;
 use crate::sys;
@@ -352,7 +353,30 @@ unsafe extern "C" fn link_output(netif: *mut sys::netif, p: *mut sys::pbuf) -> s
         link.count(|c| c.tx_errors += 1);
         return sys::ERR_IF as sys::err_t;
     };
-    match link.tap.write_frame(&iov[..segments]) {
+    let forwarded = segments > 0 && {
+        // SAFETY: the first iovec points into the live chain `p`.
+        let first =
+            unsafe { std::slice::from_raw_parts(iov[0].iov_base as *const u8, iov[0].iov_len) };
+        checksum::needs_repair(first)
+    };
+    let result = if forwarded {
+        // A packet lwIP forwarded with its checksums cleared (see checksum.rs).
+        let mut frame = Vec::with_capacity(iov[..segments].iter().map(|v| v.iov_len).sum());
+        for v in &iov[..segments] {
+            // SAFETY: as above.
+            frame.extend_from_slice(unsafe {
+                std::slice::from_raw_parts(v.iov_base as *const u8, v.iov_len)
+            });
+        }
+        checksum::repair(&mut frame);
+        link.tap.write_frame(&[libc::iovec {
+            iov_base: frame.as_mut_ptr().cast(),
+            iov_len: frame.len(),
+        }])
+    } else {
+        link.tap.write_frame(&iov[..segments])
+    };
+    match result {
         Ok(_) => {
             link.count(|c| c.tx_frames += 1);
             sys::ERR_OK as sys::err_t

@@ -1,0 +1,337 @@
+//! Test topologies in throwaway network namespaces.
+//!
+//! Every test that touches the network makes its own namespace with
+//! [`Netns::new`], builds TAPs, veths and bridges inside it, and runs the
+//! real `lwip-tap` binary and the real tools (ping, curl, nc, iperf) there.
+//! Dropping the `Netns` kills whatever still runs inside it and deletes it,
+//! also when the test fails, so no traffic or state leaves the test.
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+pub const LWIP_TAP: &str = env!("CARGO_BIN_EXE_lwip-tap");
+
+/// Returns false (after saying why) when this machine cannot run network
+/// tests: not root, or a tool is missing. Under CI=true that is a failure.
+pub fn can_run_network_tests(tools: &[&str]) -> bool {
+    let mut reasons = Vec::new();
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        reasons.push("not running as root (network namespaces and TAPs need it)".to_string());
+    }
+    for tool in ["ip"].iter().chain(tools) {
+        if !have_tool(tool) {
+            reasons.push(format!(
+                "`{tool}` is not installed (scripts/test installs it)"
+            ));
+        }
+    }
+    if reasons.is_empty() {
+        return true;
+    }
+    let reason = reasons.join("; ");
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI=true and this network test cannot run: {reason}");
+    }
+    eprintln!("SKIPPED: {reason}");
+    false
+}
+
+/// Skips the calling test (returns) unless it can run; see
+/// [`can_run_network_tests`].
+#[macro_export]
+macro_rules! require_network {
+    ($($tool:expr),* $(,)?) => {
+        if !$crate::common::can_run_network_tests(&[$($tool),*]) {
+            return;
+        }
+    };
+}
+
+pub fn have_tool(tool: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A scratch directory removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static SEQ: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "lwip-tap-test-{tag}-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A network namespace of our own, deleted (with everything in it) on drop.
+pub struct Netns {
+    name: String,
+    pub dir: TempDir,
+}
+
+impl Netns {
+    pub fn new(tag: &str) -> Netns {
+        static SEQ: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "lwt-{tag}-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::SeqCst)
+        );
+        let status = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .expect("run ip netns add");
+        assert!(status.success(), "ip netns add {name} failed");
+        let ns = Netns {
+            name,
+            dir: TempDir::new(tag),
+        };
+        ns.sh("ip link set lo up");
+        ns
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A command that runs `program args…` inside the namespace.
+    pub fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.name, program]);
+        cmd
+    }
+
+    /// Runs a shell command inside the namespace.
+    pub fn run(&self, script: &str) -> Output {
+        self.command("sh")
+            .args(["-c", script])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run ip netns exec")
+    }
+
+    /// Runs a shell command inside the namespace, failing the test if it
+    /// fails; returns its stdout.
+    pub fn sh(&self, script: &str) -> String {
+        let out = self.run(script);
+        assert!(
+            out.status.success(),
+            "in {}: `{script}` failed ({}):\n{}{}",
+            self.name,
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Creates a persistent TAP `name`, up, optionally with a host address.
+    pub fn add_tap(&self, name: &str, host_cidr: Option<&str>) {
+        self.sh(&format!(
+            "ip tuntap add dev {name} mode tap && ip link set dev {name} up"
+        ));
+        if let Some(cidr) = host_cidr {
+            self.sh(&format!("ip addr add {cidr} dev {name}"));
+        }
+    }
+
+    /// Creates a Linux bridge, up, optionally with a host address.
+    pub fn add_bridge(&self, name: &str, host_cidr: Option<&str>) {
+        self.sh(&format!(
+            "ip link add name {name} type bridge && ip link set dev {name} up"
+        ));
+        if let Some(cidr) = host_cidr {
+            self.sh(&format!("ip addr add {cidr} dev {name}"));
+        }
+    }
+
+    pub fn link_exists(&self, name: &str) -> bool {
+        self.run(&format!("ip link show dev {name}"))
+            .status
+            .success()
+    }
+
+    /// Starts `lwip-tap args…` inside the namespace, logging to a file.
+    pub fn spawn_lwip_tap(&self, args: &[&str]) -> LwipTap {
+        self.spawn_lwip_tap_with(LWIP_TAP, args, &[])
+    }
+
+    /// Starts a given lwip-tap binary with extra environment variables.
+    pub fn spawn_lwip_tap_with(
+        &self,
+        binary: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> LwipTap {
+        static SEQ: AtomicUsize = AtomicUsize::new(0);
+        let log = self.dir.path().join(format!(
+            "lwip-tap-{}.log",
+            SEQ.fetch_add(1, Ordering::SeqCst)
+        ));
+        let file = fs::File::create(&log).expect("create log file");
+        let mut cmd = self.command(binary);
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("clone log file"))
+            .stderr(file);
+        if !env.iter().any(|(k, _)| *k == "RUST_LOG") {
+            cmd.env("RUST_LOG", "info");
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("spawn lwip-tap");
+        LwipTap { child, log }
+    }
+
+    /// `ping -c count -i interval addr`; returns the number of replies.
+    pub fn ping(&self, addr: &str, count: u32, interval: &str) -> u32 {
+        let out = self.run(&format!("ping -n -c {count} -i {interval} -W 1 {addr}"));
+        let text = String::from_utf8_lossy(&out.stdout);
+        parse_received(&text).unwrap_or_else(|| panic!("unexpected ping output:\n{text}"))
+    }
+
+    /// Pings until the first reply arrives or `timeout` passes.
+    pub fn wait_for_ping(&self, addr: &str, timeout: Duration) -> bool {
+        wait_until(timeout, || self.ping(addr, 1, "0.2") == 1)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        // Kill anything still running inside, then delete the namespace.
+        let _ = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "for p in $(ip netns pids {0}); do kill -9 $p; done; sleep 0.1; ip netns del {0}",
+                self.name
+            ))
+            .status();
+    }
+}
+
+/// The "N received" figure of ping's summary.
+pub fn parse_received(ping_output: &str) -> Option<u32> {
+    let line = ping_output
+        .lines()
+        .find(|l| l.contains("packets transmitted"))?;
+    let part = line.split(',').find(|p| p.contains("received"))?;
+    part.split_whitespace().next()?.parse().ok()
+}
+
+/// A running lwip-tap. Killed on drop if still running.
+pub struct LwipTap {
+    child: Child,
+    log: PathBuf,
+}
+
+impl LwipTap {
+    pub fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Waits until the log contains `text`; panics with the log if it does
+    /// not within `timeout` or if lwip-tap exits first.
+    pub fn wait_for_log(&mut self, text: &str, timeout: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            let log = self.log();
+            if let Some(line) = log.lines().find(|l| l.contains(text)) {
+                return line.to_string();
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("lwip-tap exited ({status}) before logging {text:?}:\n{log}");
+            }
+            if start.elapsed() > timeout {
+                panic!("lwip-tap did not log {text:?} within {timeout:?}:\n{log}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends `signal` and waits (up to 10 s) for the process to exit.
+    pub fn stop_with(&mut self, signal: i32) -> ExitStatus {
+        // SAFETY: plain kill(2) on our child's pid.
+        unsafe { libc::kill(self.pid(), signal) };
+        self.wait(Duration::from_secs(10)).unwrap_or_else(|| {
+            panic!(
+                "lwip-tap did not exit after signal {signal}:\n{}",
+                self.log()
+            )
+        })
+    }
+
+    /// Waits for the process to exit by itself.
+    pub fn wait(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for LwipTap {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Polls `f` every 50 ms until it returns true or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        if f() {
+            return true;
+        }
+        if start.elapsed() > timeout {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs lwip-tap to completion outside any namespace (for arguments that
+/// must be refused before any device is touched).
+pub fn run_lwip_tap(args: &[&str]) -> Output {
+    Command::new(LWIP_TAP)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run lwip-tap")
+}
