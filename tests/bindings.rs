@@ -1,0 +1,56 @@
+//! The committed bindings (src/sys/bindings.rs) must be exactly what bindgen
+//! generates from the current headers and lwipopts.h. Needs libclang
+//! (`apt-get install libclang-dev`; scripts/test installs it).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+#[test]
+fn committed_bindings_match_a_fresh_generation() {
+    let have_libclang = Command::new("sh")
+        .args(["-c", "ldconfig -p | grep -q 'libclang.*\\.so'"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !have_libclang {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "CI=true and libclang is missing: cannot check the committed bindings"
+        );
+        eprintln!("SKIPPED: libclang is not installed (apt-get install libclang-dev)");
+        return;
+    }
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let target_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bindgen-check");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(cargo)
+        .current_dir(&manifest_dir)
+        .args(["build", "--lib", "--features", "buildtime_bindgen", "--message-format=json"])
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .output()
+        .expect("run cargo build");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "cargo build --features buildtime_bindgen failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let out_dir = stdout
+        .lines()
+        .filter(|l| l.contains("\"reason\":\"build-script-executed\"") && l.contains("lwip-tap"))
+        .find_map(|l| {
+            let key = "\"out_dir\":\"";
+            let start = l.find(key)? + key.len();
+            let end = start + l[start..].find('"')?;
+            Some(PathBuf::from(&l[start..end]))
+        })
+        .expect("the build script's OUT_DIR in cargo's JSON messages");
+    let fresh = std::fs::read_to_string(out_dir.join("bindings.rs")).expect("generated bindings");
+    let committed = std::fs::read_to_string(manifest_dir.join("src/sys/bindings.rs")).unwrap();
+    assert!(
+        fresh == committed,
+        "src/sys/bindings.rs is stale; regenerate it with\n  cargo build --features buildtime_bindgen && \
+         cp {}/bindings.rs src/sys/bindings.rs",
+        out_dir.display()
+    );
+}
