@@ -18,5 +18,4 @@
 #include "udpecho_raw.h"
 
 /* lwip/shim.c */
-void lwip_tap_stats_display(void);
 extern unsigned char lwip_tap_debug_types;

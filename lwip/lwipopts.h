@@ -99,6 +99,7 @@
 /* ---- statistics: always compiled, shown by --stats / SIGUSR1 ---- */
 #define LWIP_STATS                      1
 #define LWIP_STATS_DISPLAY              1
+#define LWIP_STATS_LARGE                1
 #define MEM_STATS                       1
 #define MEMP_STATS                      1
 #define SYS_STATS                       0

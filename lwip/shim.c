@@ -8,7 +8,6 @@
 #include <stdio.h>
 
 #include "lwip/opt.h"
-#include "lwip/stats.h"
 
 /* Implemented in Rust (src/port.rs). */
 void lwip_tap_log_line(const char *line);
@@ -47,15 +46,5 @@ void lwip_tap_diag(const char *fmt, ...)
     } else if (line_len < sizeof(line_buf) - 1) {
       line_buf[line_len++] = text[i];
     }
-  }
-}
-
-/* lwIP's stats_display() prints through LWIP_PLATFORM_DIAG; exported so Rust
- * can call it without depending on the LWIP_STATS_DISPLAY macro layer. */
-void lwip_tap_stats_display(void)
-{
-  stats_display();
-  if (line_len > 0) {
-    flush_line();
   }
 }

@@ -27,6 +27,8 @@ pub struct Options {
     pub http: bool,
     pub iperf: bool,
     pub debug: bool,
+    /// Log lwIP's statistics when exiting.
+    pub stats: bool,
 }
 
 /// What the command line asks for.
@@ -100,6 +102,12 @@ fn command() -> clap::Command {
             'd',
             "Print lwIP's debug output (needs a `--features debug` build)",
         ))
+        .arg(
+            Arg::new("stats")
+                .long("stats")
+                .action(ArgAction::SetTrue)
+                .help("Log lwIP's memory and protocol statistics on exit (SIGUSR1: at any time)"),
+        )
 }
 
 fn flag(name: &'static str, short: char, help: &'static str) -> Arg {
@@ -172,6 +180,7 @@ fn options(matches: &ArgMatches, cmd: &mut clap::Command) -> Result<Options, Err
         http: matches.get_flag("http"),
         iperf: matches.get_flag("iperf"),
         debug: matches.get_flag("debug"),
+        stats: matches.get_flag("stats"),
     })
 }
 
@@ -510,7 +519,9 @@ mod tests {
         assert_eq!(o.interfaces.len(), 2);
         assert_eq!(o.interfaces[0].name.as_deref(), Some("tap0"));
         assert_eq!(o.interfaces[1].name.as_deref(), Some("tap1"));
-        assert!(o.echo && o.chargen && o.http && o.iperf && !o.debug);
+        assert!(o.echo && o.chargen && o.http && o.iperf && !o.debug && !o.stats);
+        let o = run(&["--stats", "-i", "name=tap0"]).unwrap();
+        assert!(o.stats && !o.echo);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! device), `netif` (the driver connecting a TAP to lwIP), `stack` (lwIP,
 //! the interfaces and the event loop). `cli` parses the command line.
 
+pub mod apps;
 pub mod checksum;
 pub mod cli;
 pub mod error;
@@ -12,6 +13,7 @@ pub mod netif;
 pub mod port;
 pub mod signals;
 pub mod stack;
+pub mod stats;
 pub mod sys;
 pub mod tap;
 

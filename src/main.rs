@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use lwip_tap::apps::{self, Services};
 use lwip_tap::cli::{self, Invocation, Options};
 use lwip_tap::signals::Signals;
 use lwip_tap::stack::Stack;
@@ -37,7 +38,17 @@ fn run(options: &Options) -> Result<(), Error> {
     for spec in &options.interfaces {
         stack.add_interface(spec)?;
     }
-    stack.run(&signals)?;
+    apps::enable(Services {
+        echo: options.echo,
+        chargen: options.chargen,
+        http: options.http,
+        iperf: options.iperf,
+    })?;
+    let result = stack.run(&signals);
+    if options.stats {
+        stack.log_stats();
+    }
+    result?;
     log::info!("stopping");
     Ok(())
 }

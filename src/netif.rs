@@ -8,7 +8,7 @@
 
 use std::cell::Cell;
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ptr::{self, NonNull};
 
 use crate::checksum;
@@ -291,6 +291,22 @@ fn ip4(addr: Ipv4Addr) -> sys::ip4_addr_t {
 
 fn from_ip4(addr: sys::ip4_addr_t) -> Ipv4Addr {
     Ipv4Addr::from(addr.addr.to_ne_bytes())
+}
+
+/// Converts lwIP's dual-stack address to the standard library's.
+pub fn ip_addr_to_std(addr: &sys::ip_addr_t) -> IpAddr {
+    // SAFETY: `type_` says which union member is valid.
+    unsafe {
+        if u32::from(addr.type_) == sys::IPADDR_TYPE_V6 {
+            let mut octets = [0u8; 16];
+            for (chunk, word) in octets.chunks_mut(4).zip(addr.u_addr.ip6.addr) {
+                chunk.copy_from_slice(&word.to_ne_bytes());
+            }
+            IpAddr::V6(Ipv6Addr::from(octets))
+        } else {
+            IpAddr::V4(from_ip4(addr.u_addr.ip4))
+        }
+    }
 }
 
 fn empty_iovec() -> libc::iovec {

@@ -3,29 +3,6 @@
 //! (whole lines from lwip/shim.c) and failed assertions.
 
 use std::ffi::{c_char, c_int, CStr};
-use std::sync::atomic::{AtomicU8, Ordering};
-
-/// The `log` level lwIP's diagnostic lines go out at: debug for LWIP_DEBUGF
-/// output, raised to info while statistics are being printed.
-static DIAG_LEVEL: AtomicU8 = AtomicU8::new(log::Level::Debug as u8);
-
-/// Runs `f` with lwIP's diagnostic output logged at `level`.
-pub fn with_diag_level<R>(level: log::Level, f: impl FnOnce() -> R) -> R {
-    let old = DIAG_LEVEL.swap(level as u8, Ordering::Relaxed);
-    let result = f();
-    DIAG_LEVEL.store(old, Ordering::Relaxed);
-    result
-}
-
-fn diag_level() -> log::Level {
-    match DIAG_LEVEL.load(Ordering::Relaxed) {
-        1 => log::Level::Error,
-        2 => log::Level::Warn,
-        3 => log::Level::Info,
-        4 => log::Level::Debug,
-        _ => log::Level::Trace,
-    }
-}
 
 /// Milliseconds from a monotonic clock, wrapping, as lwIP's timers expect.
 #[no_mangle]
@@ -63,7 +40,7 @@ pub extern "C" fn lwip_tap_rand() -> u32 {
 pub unsafe extern "C" fn lwip_tap_log_line(line: *const c_char) {
     // SAFETY: the shim passes a NUL-terminated buffer.
     let line = unsafe { CStr::from_ptr(line) }.to_string_lossy();
-    log::log!(target: "lwip", diag_level(), "{}", line.trim_end());
+    log::debug!(target: "lwip", "{}", line.trim_end());
 }
 
 /// LWIP_PLATFORM_ASSERT: say what failed and where, then abort.

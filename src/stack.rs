@@ -113,12 +113,13 @@ impl Stack {
         Ok(())
     }
 
-    /// Logs lwIP's memory, pbuf and PCB statistics and our frame counters.
+    /// Logs our frame counters and lwIP's memory, pbuf, PCB and protocol
+    /// statistics.
     pub fn log_stats(&self) {
         for interface in &self.interfaces {
             let c = interface.counters();
             log::info!(
-                "{}: rx {} frames, tx {} frames, dropped {} (no pbuf) {} (oversize), tx errors {}",
+                "stats: {} rx {} tx {} rx-no-pbuf {} rx-oversize {} tx-errors {}",
                 interface.name(),
                 c.rx_frames,
                 c.tx_frames,
@@ -127,10 +128,7 @@ impl Stack {
                 c.tx_errors
             );
         }
-        crate::port::with_diag_level(log::Level::Info, || {
-            // SAFETY: lwIP runs on this thread only.
-            unsafe { sys::lwip_tap_stats_display() }
-        });
+        crate::stats::log();
     }
 }
 

@@ -24,7 +24,13 @@ fn committed_bindings_match_a_fresh_generation() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
         .current_dir(&manifest_dir)
-        .args(["build", "--lib", "--features", "buildtime_bindgen", "--message-format=json"])
+        .args([
+            "build",
+            "--lib",
+            "--features",
+            "buildtime_bindgen",
+            "--message-format=json",
+        ])
         .arg("--target-dir")
         .arg(&target_dir)
         .output()

@@ -50,6 +50,7 @@ pub const LWIP_HTTPD_SSI: u32 = 0;
 pub const LWIP_HTTPD_SUPPORT_POST: u32 = 0;
 pub const LWIP_STATS: u32 = 1;
 pub const LWIP_STATS_DISPLAY: u32 = 1;
+pub const LWIP_STATS_LARGE: u32 = 1;
 pub const SYS_STATS: u32 = 0;
 pub const LWIP_TIMEVAL_PRIVATE: u32 = 0;
 pub const LWIP_NO_STDDEF_H: u32 = 0;
@@ -206,7 +207,6 @@ pub const PBUF_FLAG_LLBCAST: u32 = 8;
 pub const PBUF_FLAG_LLMCAST: u32 = 16;
 pub const PBUF_FLAG_TCP_FIN: u32 = 32;
 pub const PBUF_POOL_FREE_OOSEQ: u32 = 1;
-pub const LWIP_STATS_LARGE: u32 = 0;
 pub const NETIF_FLAG_UP: u32 = 1;
 pub const NETIF_FLAG_BROADCAST: u32 = 2;
 pub const NETIF_FLAG_LINK_UP: u32 = 4;
@@ -832,89 +832,89 @@ extern "C" {
 #[repr(C)]
 #[derive(Debug, Default, Copy, Clone)]
 pub struct stats_proto {
-    pub xmit: u16_t,
-    pub recv: u16_t,
-    pub fw: u16_t,
-    pub drop: u16_t,
-    pub chkerr: u16_t,
-    pub lenerr: u16_t,
-    pub memerr: u16_t,
-    pub rterr: u16_t,
-    pub proterr: u16_t,
-    pub opterr: u16_t,
-    pub err: u16_t,
-    pub cachehit: u16_t,
+    pub xmit: u32_t,
+    pub recv: u32_t,
+    pub fw: u32_t,
+    pub drop: u32_t,
+    pub chkerr: u32_t,
+    pub lenerr: u32_t,
+    pub memerr: u32_t,
+    pub rterr: u32_t,
+    pub proterr: u32_t,
+    pub opterr: u32_t,
+    pub err: u32_t,
+    pub cachehit: u32_t,
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of stats_proto"][::std::mem::size_of::<stats_proto>() - 24usize];
-    ["Alignment of stats_proto"][::std::mem::align_of::<stats_proto>() - 2usize];
+    ["Size of stats_proto"][::std::mem::size_of::<stats_proto>() - 48usize];
+    ["Alignment of stats_proto"][::std::mem::align_of::<stats_proto>() - 4usize];
     ["Offset of field: stats_proto::xmit"][::std::mem::offset_of!(stats_proto, xmit) - 0usize];
-    ["Offset of field: stats_proto::recv"][::std::mem::offset_of!(stats_proto, recv) - 2usize];
-    ["Offset of field: stats_proto::fw"][::std::mem::offset_of!(stats_proto, fw) - 4usize];
-    ["Offset of field: stats_proto::drop"][::std::mem::offset_of!(stats_proto, drop) - 6usize];
-    ["Offset of field: stats_proto::chkerr"][::std::mem::offset_of!(stats_proto, chkerr) - 8usize];
-    ["Offset of field: stats_proto::lenerr"][::std::mem::offset_of!(stats_proto, lenerr) - 10usize];
-    ["Offset of field: stats_proto::memerr"][::std::mem::offset_of!(stats_proto, memerr) - 12usize];
-    ["Offset of field: stats_proto::rterr"][::std::mem::offset_of!(stats_proto, rterr) - 14usize];
+    ["Offset of field: stats_proto::recv"][::std::mem::offset_of!(stats_proto, recv) - 4usize];
+    ["Offset of field: stats_proto::fw"][::std::mem::offset_of!(stats_proto, fw) - 8usize];
+    ["Offset of field: stats_proto::drop"][::std::mem::offset_of!(stats_proto, drop) - 12usize];
+    ["Offset of field: stats_proto::chkerr"][::std::mem::offset_of!(stats_proto, chkerr) - 16usize];
+    ["Offset of field: stats_proto::lenerr"][::std::mem::offset_of!(stats_proto, lenerr) - 20usize];
+    ["Offset of field: stats_proto::memerr"][::std::mem::offset_of!(stats_proto, memerr) - 24usize];
+    ["Offset of field: stats_proto::rterr"][::std::mem::offset_of!(stats_proto, rterr) - 28usize];
     ["Offset of field: stats_proto::proterr"]
-        [::std::mem::offset_of!(stats_proto, proterr) - 16usize];
-    ["Offset of field: stats_proto::opterr"][::std::mem::offset_of!(stats_proto, opterr) - 18usize];
-    ["Offset of field: stats_proto::err"][::std::mem::offset_of!(stats_proto, err) - 20usize];
+        [::std::mem::offset_of!(stats_proto, proterr) - 32usize];
+    ["Offset of field: stats_proto::opterr"][::std::mem::offset_of!(stats_proto, opterr) - 36usize];
+    ["Offset of field: stats_proto::err"][::std::mem::offset_of!(stats_proto, err) - 40usize];
     ["Offset of field: stats_proto::cachehit"]
-        [::std::mem::offset_of!(stats_proto, cachehit) - 22usize];
+        [::std::mem::offset_of!(stats_proto, cachehit) - 44usize];
 };
 #[repr(C)]
 #[derive(Debug, Default, Copy, Clone)]
 pub struct stats_igmp {
-    pub xmit: u16_t,
-    pub recv: u16_t,
-    pub drop: u16_t,
-    pub chkerr: u16_t,
-    pub lenerr: u16_t,
-    pub memerr: u16_t,
-    pub proterr: u16_t,
-    pub rx_v1: u16_t,
-    pub rx_group: u16_t,
-    pub rx_general: u16_t,
-    pub rx_report: u16_t,
-    pub tx_join: u16_t,
-    pub tx_leave: u16_t,
-    pub tx_report: u16_t,
+    pub xmit: u32_t,
+    pub recv: u32_t,
+    pub drop: u32_t,
+    pub chkerr: u32_t,
+    pub lenerr: u32_t,
+    pub memerr: u32_t,
+    pub proterr: u32_t,
+    pub rx_v1: u32_t,
+    pub rx_group: u32_t,
+    pub rx_general: u32_t,
+    pub rx_report: u32_t,
+    pub tx_join: u32_t,
+    pub tx_leave: u32_t,
+    pub tx_report: u32_t,
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of stats_igmp"][::std::mem::size_of::<stats_igmp>() - 28usize];
-    ["Alignment of stats_igmp"][::std::mem::align_of::<stats_igmp>() - 2usize];
+    ["Size of stats_igmp"][::std::mem::size_of::<stats_igmp>() - 56usize];
+    ["Alignment of stats_igmp"][::std::mem::align_of::<stats_igmp>() - 4usize];
     ["Offset of field: stats_igmp::xmit"][::std::mem::offset_of!(stats_igmp, xmit) - 0usize];
-    ["Offset of field: stats_igmp::recv"][::std::mem::offset_of!(stats_igmp, recv) - 2usize];
-    ["Offset of field: stats_igmp::drop"][::std::mem::offset_of!(stats_igmp, drop) - 4usize];
-    ["Offset of field: stats_igmp::chkerr"][::std::mem::offset_of!(stats_igmp, chkerr) - 6usize];
-    ["Offset of field: stats_igmp::lenerr"][::std::mem::offset_of!(stats_igmp, lenerr) - 8usize];
-    ["Offset of field: stats_igmp::memerr"][::std::mem::offset_of!(stats_igmp, memerr) - 10usize];
-    ["Offset of field: stats_igmp::proterr"][::std::mem::offset_of!(stats_igmp, proterr) - 12usize];
-    ["Offset of field: stats_igmp::rx_v1"][::std::mem::offset_of!(stats_igmp, rx_v1) - 14usize];
+    ["Offset of field: stats_igmp::recv"][::std::mem::offset_of!(stats_igmp, recv) - 4usize];
+    ["Offset of field: stats_igmp::drop"][::std::mem::offset_of!(stats_igmp, drop) - 8usize];
+    ["Offset of field: stats_igmp::chkerr"][::std::mem::offset_of!(stats_igmp, chkerr) - 12usize];
+    ["Offset of field: stats_igmp::lenerr"][::std::mem::offset_of!(stats_igmp, lenerr) - 16usize];
+    ["Offset of field: stats_igmp::memerr"][::std::mem::offset_of!(stats_igmp, memerr) - 20usize];
+    ["Offset of field: stats_igmp::proterr"][::std::mem::offset_of!(stats_igmp, proterr) - 24usize];
+    ["Offset of field: stats_igmp::rx_v1"][::std::mem::offset_of!(stats_igmp, rx_v1) - 28usize];
     ["Offset of field: stats_igmp::rx_group"]
-        [::std::mem::offset_of!(stats_igmp, rx_group) - 16usize];
+        [::std::mem::offset_of!(stats_igmp, rx_group) - 32usize];
     ["Offset of field: stats_igmp::rx_general"]
-        [::std::mem::offset_of!(stats_igmp, rx_general) - 18usize];
+        [::std::mem::offset_of!(stats_igmp, rx_general) - 36usize];
     ["Offset of field: stats_igmp::rx_report"]
-        [::std::mem::offset_of!(stats_igmp, rx_report) - 20usize];
-    ["Offset of field: stats_igmp::tx_join"][::std::mem::offset_of!(stats_igmp, tx_join) - 22usize];
+        [::std::mem::offset_of!(stats_igmp, rx_report) - 40usize];
+    ["Offset of field: stats_igmp::tx_join"][::std::mem::offset_of!(stats_igmp, tx_join) - 44usize];
     ["Offset of field: stats_igmp::tx_leave"]
-        [::std::mem::offset_of!(stats_igmp, tx_leave) - 24usize];
+        [::std::mem::offset_of!(stats_igmp, tx_leave) - 48usize];
     ["Offset of field: stats_igmp::tx_report"]
-        [::std::mem::offset_of!(stats_igmp, tx_report) - 26usize];
+        [::std::mem::offset_of!(stats_igmp, tx_report) - 52usize];
 };
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]
 pub struct stats_mem {
     pub name: *const ::std::os::raw::c_char,
-    pub err: u16_t,
+    pub err: u32_t,
     pub avail: mem_size_t,
     pub used: mem_size_t,
     pub max: mem_size_t,
-    pub illegal: u16_t,
+    pub illegal: u32_t,
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
@@ -939,17 +939,17 @@ impl Default for stats_mem {
 #[repr(C)]
 #[derive(Debug, Default, Copy, Clone)]
 pub struct stats_syselem {
-    pub used: u16_t,
-    pub max: u16_t,
-    pub err: u16_t,
+    pub used: u32_t,
+    pub max: u32_t,
+    pub err: u32_t,
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of stats_syselem"][::std::mem::size_of::<stats_syselem>() - 6usize];
-    ["Alignment of stats_syselem"][::std::mem::align_of::<stats_syselem>() - 2usize];
+    ["Size of stats_syselem"][::std::mem::size_of::<stats_syselem>() - 12usize];
+    ["Alignment of stats_syselem"][::std::mem::align_of::<stats_syselem>() - 4usize];
     ["Offset of field: stats_syselem::used"][::std::mem::offset_of!(stats_syselem, used) - 0usize];
-    ["Offset of field: stats_syselem::max"][::std::mem::offset_of!(stats_syselem, max) - 2usize];
-    ["Offset of field: stats_syselem::err"][::std::mem::offset_of!(stats_syselem, err) - 4usize];
+    ["Offset of field: stats_syselem::max"][::std::mem::offset_of!(stats_syselem, max) - 4usize];
+    ["Offset of field: stats_syselem::err"][::std::mem::offset_of!(stats_syselem, err) - 8usize];
 };
 #[repr(C)]
 #[derive(Debug, Default, Copy, Clone)]
@@ -960,11 +960,11 @@ pub struct stats_sys {
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of stats_sys"][::std::mem::size_of::<stats_sys>() - 18usize];
-    ["Alignment of stats_sys"][::std::mem::align_of::<stats_sys>() - 2usize];
+    ["Size of stats_sys"][::std::mem::size_of::<stats_sys>() - 36usize];
+    ["Alignment of stats_sys"][::std::mem::align_of::<stats_sys>() - 4usize];
     ["Offset of field: stats_sys::sem"][::std::mem::offset_of!(stats_sys, sem) - 0usize];
-    ["Offset of field: stats_sys::mutex"][::std::mem::offset_of!(stats_sys, mutex) - 6usize];
-    ["Offset of field: stats_sys::mbox"][::std::mem::offset_of!(stats_sys, mbox) - 12usize];
+    ["Offset of field: stats_sys::mutex"][::std::mem::offset_of!(stats_sys, mutex) - 12usize];
+    ["Offset of field: stats_sys::mbox"][::std::mem::offset_of!(stats_sys, mbox) - 24usize];
 };
 #[repr(C)]
 #[derive(Debug, Default, Copy, Clone)]
@@ -1185,22 +1185,22 @@ pub struct stats_ {
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of stats_"][::std::mem::size_of::<stats_>() - 432usize];
+    ["Size of stats_"][::std::mem::size_of::<stats_>() - 720usize];
     ["Alignment of stats_"][::std::mem::align_of::<stats_>() - 8usize];
     ["Offset of field: stats_::link"][::std::mem::offset_of!(stats_, link) - 0usize];
-    ["Offset of field: stats_::etharp"][::std::mem::offset_of!(stats_, etharp) - 24usize];
-    ["Offset of field: stats_::ip_frag"][::std::mem::offset_of!(stats_, ip_frag) - 48usize];
-    ["Offset of field: stats_::ip"][::std::mem::offset_of!(stats_, ip) - 72usize];
-    ["Offset of field: stats_::icmp"][::std::mem::offset_of!(stats_, icmp) - 96usize];
-    ["Offset of field: stats_::udp"][::std::mem::offset_of!(stats_, udp) - 120usize];
-    ["Offset of field: stats_::tcp"][::std::mem::offset_of!(stats_, tcp) - 144usize];
-    ["Offset of field: stats_::mem"][::std::mem::offset_of!(stats_, mem) - 168usize];
-    ["Offset of field: stats_::memp"][::std::mem::offset_of!(stats_, memp) - 200usize];
-    ["Offset of field: stats_::ip6"][::std::mem::offset_of!(stats_, ip6) - 304usize];
-    ["Offset of field: stats_::icmp6"][::std::mem::offset_of!(stats_, icmp6) - 328usize];
-    ["Offset of field: stats_::ip6_frag"][::std::mem::offset_of!(stats_, ip6_frag) - 352usize];
-    ["Offset of field: stats_::mld6"][::std::mem::offset_of!(stats_, mld6) - 376usize];
-    ["Offset of field: stats_::nd6"][::std::mem::offset_of!(stats_, nd6) - 404usize];
+    ["Offset of field: stats_::etharp"][::std::mem::offset_of!(stats_, etharp) - 48usize];
+    ["Offset of field: stats_::ip_frag"][::std::mem::offset_of!(stats_, ip_frag) - 96usize];
+    ["Offset of field: stats_::ip"][::std::mem::offset_of!(stats_, ip) - 144usize];
+    ["Offset of field: stats_::icmp"][::std::mem::offset_of!(stats_, icmp) - 192usize];
+    ["Offset of field: stats_::udp"][::std::mem::offset_of!(stats_, udp) - 240usize];
+    ["Offset of field: stats_::tcp"][::std::mem::offset_of!(stats_, tcp) - 288usize];
+    ["Offset of field: stats_::mem"][::std::mem::offset_of!(stats_, mem) - 336usize];
+    ["Offset of field: stats_::memp"][::std::mem::offset_of!(stats_, memp) - 368usize];
+    ["Offset of field: stats_::ip6"][::std::mem::offset_of!(stats_, ip6) - 472usize];
+    ["Offset of field: stats_::icmp6"][::std::mem::offset_of!(stats_, icmp6) - 520usize];
+    ["Offset of field: stats_::ip6_frag"][::std::mem::offset_of!(stats_, ip6_frag) - 568usize];
+    ["Offset of field: stats_::mld6"][::std::mem::offset_of!(stats_, mld6) - 616usize];
+    ["Offset of field: stats_::nd6"][::std::mem::offset_of!(stats_, nd6) - 672usize];
 };
 impl Default for stats_ {
     fn default() -> Self {
@@ -2935,9 +2935,6 @@ extern "C" {
 }
 extern "C" {
     pub fn udpecho_raw_init();
-}
-extern "C" {
-    pub fn lwip_tap_stats_display();
 }
 extern "C" {
     pub static mut lwip_tap_debug_types: ::std::os::raw::c_uchar;

@@ -1,0 +1,49 @@
+//! iperf2 server on TCP port 5001: lwIP's lwiperf, with each finished test
+//! reported through the log.
+
+use std::ffi::c_void;
+
+use crate::error::Error;
+use crate::netif::ip_addr_to_std;
+use crate::sys;
+
+pub fn enable() -> Result<(), Error> {
+    // SAFETY: lwIP is initialised and runs on this thread only.
+    let session =
+        unsafe { sys::lwiperf_start_tcp_server_default(Some(report), std::ptr::null_mut()) };
+    if session.is_null() {
+        return Err(Error::Lwip("iperf: cannot listen on TCP port 5001".into()));
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe extern "C" fn report(
+    _arg: *mut c_void,
+    kind: sys::lwiperf_report_type,
+    _local_addr: *const sys::ip_addr_t,
+    _local_port: u16,
+    remote_addr: *const sys::ip_addr_t,
+    remote_port: u16,
+    bytes: u32,
+    ms: u32,
+    kbit_per_s: u32,
+) {
+    let outcome = match kind {
+        sys::LWIPERF_TCP_DONE_SERVER => "done",
+        sys::LWIPERF_TCP_ABORTED_REMOTE => "aborted by the client",
+        sys::LWIPERF_TCP_ABORTED_LOCAL => "aborted locally",
+        sys::LWIPERF_TCP_ABORTED_LOCAL_DATAERROR => "aborted: bad data",
+        sys::LWIPERF_TCP_ABORTED_LOCAL_TXERROR => "aborted: send error",
+        _ => "finished",
+    };
+    // SAFETY: lwiperf passes a valid address (or null).
+    let remote = unsafe { remote_addr.as_ref() }.map(ip_addr_to_std);
+    let remote = remote.map_or_else(|| "?".to_string(), |a| a.to_string());
+    log::info!(
+        "iperf: {remote} port {remote_port}: {outcome}, {bytes} bytes in {}.{:03} s, {:.1} Mbit/s",
+        ms / 1000,
+        ms % 1000,
+        f64::from(kbit_per_s) / 1000.0
+    );
+}
