@@ -335,3 +335,75 @@ pub fn run_lwip_tap(args: &[&str]) -> Output {
         .output()
         .expect("run lwip-tap")
 }
+
+/// The addresses of the single-TAP examples: lwIP at 172.16.0.2, the host
+/// side at 172.16.0.1.
+pub const LWIP_ADDR: &str = "172.16.0.2";
+pub const TRANSIENT_SPEC: &str = "addr=172.16.0.2,netmask=255.255.255.0,gw=172.16.0.1";
+
+impl Netns {
+    /// Starts lwip-tap on a transient TAP (172.16.0.2, host 172.16.0.1)
+    /// with `flags`, and waits until it answers ping.
+    pub fn transient_lwip_tap(&self, flags: &[&str]) -> LwipTap {
+        let mut args = vec!["-i", TRANSIENT_SPEC];
+        args.extend_from_slice(flags);
+        let mut lwip = self.spawn_lwip_tap(&args);
+        lwip.wait_for_log(": mac", Duration::from_secs(10));
+        assert!(
+            self.wait_for_ping(LWIP_ADDR, Duration::from_secs(10)),
+            "no ping reply:\n{}",
+            lwip.log()
+        );
+        lwip
+    }
+}
+
+/// lwIP's pool use as logged by `stats: NAME used N max N avail N err N`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stats(pub Vec<(String, u64)>);
+
+impl Stats {
+    pub fn used(&self, pool: &str) -> u64 {
+        self.0
+            .iter()
+            .find(|(name, _)| name == pool)
+            .map(|(_, used)| *used)
+            .unwrap_or_else(|| panic!("no pool {pool} in {:?}", self.0))
+    }
+}
+
+impl LwipTap {
+    /// Asks for statistics with SIGUSR1 and returns the pools' use from the
+    /// block it logs.
+    pub fn stats(&mut self) -> Stats {
+        let blocks = |log: &str| log.matches("stats: HEAP used").count();
+        let before = blocks(&self.log());
+        // SAFETY: plain kill(2) on our child's pid.
+        unsafe { libc::kill(self.pid(), libc::SIGUSR1) };
+        let done = wait_until(Duration::from_secs(5), || {
+            let log = self.log();
+            blocks(&log) > before && log.contains("stats: TCP xmit") && {
+                // The protocol lines come last; wait for the whole block.
+                log.rsplit("stats: HEAP used")
+                    .next()
+                    .is_some_and(|b| b.contains("stats: ND6"))
+            }
+        });
+        assert!(done, "no statistics after SIGUSR1:\n{}", self.log());
+        let log = self.log();
+        let block = log.rsplit("stats: HEAP used").next().unwrap();
+        let mut pools = Vec::new();
+        let heap: u64 = block.split_whitespace().next().unwrap().parse().unwrap();
+        pools.push(("HEAP".to_string(), heap));
+        for line in block.lines() {
+            let Some(rest) = line.split("stats: ").nth(1) else {
+                continue;
+            };
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            if words.len() >= 3 && words[1] == "used" {
+                pools.push((words[0].to_string(), words[2].parse().unwrap()));
+            }
+        }
+        Stats(pools)
+    }
+}

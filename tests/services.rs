@@ -1,0 +1,154 @@
+//! The built-in services against the standard clients: nc, curl, iperf.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Netns, LWIP_ADDR};
+
+#[test]
+fn tcp_echo_streams_a_mebibyte_back_unchanged_and_udp_echo_answers() {
+    require_network!("nc", "cmp");
+    let ns = Netns::new("echo");
+    let lwip = ns.transient_lwip_tap(&["-E"]);
+    let dir = ns.dir.path().display().to_string();
+    ns.sh(&format!("head -c 1048576 /dev/urandom > {dir}/in"));
+    ns.sh(&format!("nc -N -w 10 {LWIP_ADDR} 7 < {dir}/in > {dir}/out"));
+    let cmp = ns.run(&format!("cmp {dir}/in {dir}/out"));
+    assert!(
+        cmp.status.success(),
+        "echo differs: {}\n{}",
+        String::from_utf8_lossy(&cmp.stdout),
+        lwip.log()
+    );
+
+    let reply = ns.sh(&format!("echo 'hello over udp' | nc -u -w 1 {LWIP_ADDR} 7"));
+    assert_eq!(reply, "hello over udp\n");
+}
+
+#[test]
+fn chargen_lines_follow_rfc_864_and_vanishing_clients_leak_nothing() {
+    require_network!("nc", "head");
+    let ns = Netns::new("chargen");
+    let mut lwip = ns.transient_lwip_tap(&["-C"]);
+    let before = lwip.stats();
+    let out = ns
+        .command("sh")
+        .args(["-c", &format!("nc -d {LWIP_ADDR} 19 | head -c 100000")])
+        .output()
+        .unwrap();
+    let data = out.stdout;
+    assert_eq!(data.len(), 100_000, "{}", lwip.log());
+    let full_lines = data.len() / 74;
+    for (n, line) in data.chunks(74).enumerate() {
+        let expected: Vec<u8> = (0..72)
+            .map(|k| b' ' + ((n + k) % 95) as u8)
+            .chain(*b"\r\n")
+            .collect();
+        if n < full_lines {
+            assert_eq!(line, &expected[..], "line {n}");
+        } else {
+            assert_eq!(line, &expected[..line.len()], "partial last line");
+        }
+    }
+    // nc died with unread data, so the kernel reset the connection; lwIP
+    // must have freed the PCB.
+    let freed = common::wait_until(Duration::from_secs(5), || {
+        lwip.stats().used("TCP_PCB") == before.used("TCP_PCB")
+    });
+    assert!(freed, "TCP PCB still in use: {:?}", lwip.stats());
+}
+
+#[test]
+fn http_serves_the_index_404s_the_rest_and_handles_50_parallel_clients() {
+    require_network!("curl");
+    let ns = Netns::new("http");
+    let _lwip = ns.transient_lwip_tap(&["-H"]);
+    let dir = ns.dir.path().display().to_string();
+    let code = ns.sh(&format!(
+        "curl -s -o {dir}/index -w '%{{http_code}}' http://{LWIP_ADDR}/"
+    ));
+    assert_eq!(code, "200");
+    let body = std::fs::read_to_string(format!("{dir}/index")).unwrap();
+    assert!(body.to_lowercase().contains("<html"), "{body}");
+    let code = ns.sh(&format!(
+        "curl -s -o /dev/null -w '%{{http_code}}' http://{LWIP_ADDR}/no-such-page"
+    ));
+    assert_eq!(code, "404");
+
+    let urls = format!("-o /dev/null http://{LWIP_ADDR}/ ").repeat(50);
+    let codes = ns.sh(&format!(
+        "curl -s --parallel --parallel-immediate --parallel-max 50 -w '%{{http_code}}\\n' {urls}"
+    ));
+    let codes: Vec<&str> = codes.lines().collect();
+    assert_eq!(codes.len(), 50, "{codes:?}");
+    assert!(codes.iter().all(|c| *c == "200"), "{codes:?}");
+}
+
+#[test]
+fn iperf2_client_completes_and_lwip_tap_logs_the_report() {
+    require_network!("iperf");
+    let ns = Netns::new("iperf");
+    let mut lwip = ns.transient_lwip_tap(&["-s"]);
+    let out = ns.sh(&format!("iperf -c {LWIP_ADDR} -p 5001 -t 2"));
+    assert!(out.contains("bits/sec"), "{out}");
+    let line = lwip.wait_for_log("iperf: 172.16.0.1 port", Duration::from_secs(10));
+    assert!(line.contains("done") && line.contains("Mbit/s"), "{line}");
+    let bytes: u64 = line
+        .split(": done, ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    assert!(bytes > 1_000_000, "{line}");
+}
+
+#[test]
+fn a_thousand_echo_connections_leave_lwip_memory_as_it_was() {
+    require_network!("nc");
+    let ns = Netns::new("leak");
+    let mut lwip = ns.transient_lwip_tap(&["-E", "--stats"]);
+    // One connection first, so that lazily created state (ARP entry) exists.
+    ns.sh(&format!("echo warm | nc -N -w 5 {LWIP_ADDR} 7"));
+    let before = lwip.stats();
+    ns.sh(&format!(
+        "for i in $(seq 1000); do r=$(echo x$i | nc -N -w 5 {LWIP_ADDR} 7); \
+         [ \"$r\" = x$i ] || {{ echo \"connection $i got '$r'\" >&2; exit 1; }}; done"
+    ));
+    let pools = ["TCP_PCB", "TCP_SEG", "PBUF_POOL", "PBUF_REF/ROM", "HEAP"];
+    let settled = common::wait_until(Duration::from_secs(10), || {
+        let after = lwip.stats();
+        pools.iter().all(|p| after.used(p) == before.used(p))
+    });
+    let after = lwip.stats();
+    assert!(settled, "before {before:?}\nafter {after:?}");
+    let status = lwip.stop_with(libc::SIGTERM);
+    assert!(status.success());
+    assert!(
+        lwip.log().contains("stats: TCP_PCB used"),
+        "--stats logs on exit"
+    );
+}
+
+#[test]
+fn services_answer_on_the_second_interface_of_a_router() {
+    require_network!("curl", "nc");
+    let ns = Netns::new("second");
+    ns.add_tap("tap0", Some("10.10.0.1/24"));
+    ns.add_tap("tap1", Some("10.10.1.1/24"));
+    let mut lwip = ns.spawn_lwip_tap(&[
+        "-H",
+        "-i",
+        "name=tap0,addr=10.10.0.2,netmask=255.255.255.0,gw=10.10.0.1",
+        "-E",
+        "-i",
+        "name=tap1,addr=10.10.1.2,netmask=255.255.255.0",
+    ]);
+    lwip.wait_for_log("tap1: mac", Duration::from_secs(10));
+    assert!(ns.wait_for_ping("10.10.1.2", Duration::from_secs(10)));
+    let code =
+        ns.sh("curl -s -o /dev/null -w '%{http_code}' --interface 10.10.1.1 http://10.10.1.2/");
+    assert_eq!(code, "200");
+    let reply = ns.sh("echo second | nc -N -w 5 10.10.1.2 7");
+    assert_eq!(reply, "second\n");
+}
