@@ -6,6 +6,7 @@
 #include "lwip/tcp.h"
 #include "lwip/udp.h"
 #include "lwip/dhcp.h"
+#include "lwip/prot/dhcp.h"
 #include "lwip/etharp.h"
 #include "lwip/ethip6.h"
 #include "lwip/stats.h"

@@ -8,6 +8,7 @@
 pub mod apps;
 pub mod checksum;
 pub mod cli;
+pub mod dhcp;
 pub mod error;
 pub mod netif;
 pub mod port;

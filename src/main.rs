@@ -50,7 +50,7 @@ fn run(options: &Options) -> Result<(), Error> {
     }
     result?;
     log::info!("stopping");
-    Ok(())
+    stack.shutdown()
 }
 
 fn fail(e: &Error) -> ExitCode {

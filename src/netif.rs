@@ -13,6 +13,7 @@ use std::ptr::{self, NonNull};
 
 use crate::checksum;
 use crate::cli::Addressing;
+use crate::dhcp::{DhcpClient, LeaseEvent};
 use crate::error::Error;
 use crate::sys;
 use crate::tap::{format_mac, TapDevice};
@@ -61,12 +62,27 @@ pub struct Interface {
     spare: *mut sys::pbuf,
     /// Where frames go that must be read but cannot be kept.
     discard: Vec<u8>,
+    /// lwIP's DHCP client, for an interface without static addresses.
+    dhcp: Option<DhcpClient>,
 }
 
 impl Interface {
     /// Adds `tap` to lwIP. The netif's MAC is the TAP's host-side MAC with the
     /// lowest bit of the last byte flipped, its MTU the device's.
     pub fn add(tap: TapDevice, addressing: Addressing) -> Result<Interface, Error> {
+        let interface = Self::attach(tap, addressing)?;
+        if addressing == Addressing::Dhcp {
+            let mut interface = interface;
+            // SAFETY: the netif was just added and is up.
+            let client = unsafe { DhcpClient::start(interface.raw()) };
+            interface.dhcp =
+                Some(client.map_err(|e| Error::Lwip(format!("{}: {e}", interface.name())))?);
+            return Ok(interface);
+        }
+        Ok(interface)
+    }
+
+    fn attach(tap: TapDevice, addressing: Addressing) -> Result<Interface, Error> {
         let mut mac = tap.mac()?;
         mac[5] ^= 1;
         let device_mtu = tap.mtu()?;
@@ -112,6 +128,7 @@ impl Interface {
             frame_capacity,
             spare: ptr::null_mut(),
             discard: vec![0; usize::from(u16::MAX)],
+            dhcp: None,
         };
         if added.is_null() {
             return Err(Error::Lwip(format!("{name}: netif_add failed")));
@@ -194,6 +211,49 @@ impl Interface {
         text
     }
 
+    /// Logs what changed in the DHCP client's state since the last call.
+    pub fn watch_dhcp(&mut self) {
+        let netif = self.raw();
+        let Some(client) = self.dhcp.as_mut() else {
+            return;
+        };
+        // SAFETY: the client was started on this live netif.
+        let Some((event, lease)) = (unsafe { client.poll(netif) }) else {
+            return;
+        };
+        let name = self.name();
+        let prefix = crate::cli::prefix_len(lease.netmask);
+        match event {
+            LeaseEvent::Bound => log::info!(
+                "{name}: DHCP lease {}/{prefix}, gw {}, server {}, lease {} s",
+                lease.addr,
+                lease.gw,
+                lease.server,
+                lease.seconds
+            ),
+            LeaseEvent::Renewed => log::info!(
+                "{name}: DHCP lease renewed: {}/{prefix}, lease {} s",
+                lease.addr,
+                lease.seconds
+            ),
+            LeaseEvent::Lost => log::warn!("{name}: DHCP lease lost; asking again"),
+        }
+    }
+
+    /// Releases a DHCP lease, if any. Returns true if a DHCPRELEASE was sent.
+    pub fn release_dhcp(&mut self) -> bool {
+        let netif = self.raw();
+        let Some(mut client) = self.dhcp.take() else {
+            return false;
+        };
+        // SAFETY: the client was started on this live netif.
+        let released = unsafe { client.release(netif) };
+        if released {
+            log::info!("{}: DHCP lease released", self.name());
+        }
+        released
+    }
+
     /// Reads up to `budget` frames from the TAP and passes them to lwIP.
     /// Returns how many were read; stops early when the device is empty.
     pub fn receive(&mut self, budget: usize) -> Result<usize, Error> {
@@ -270,6 +330,7 @@ impl Interface {
 
 impl Drop for Interface {
     fn drop(&mut self) {
+        self.release_dhcp();
         // SAFETY: the netif was added in `add` and is removed exactly once;
         // after netif_remove lwIP holds no pointer to it or to the link.
         unsafe {

@@ -5,6 +5,7 @@
 use std::io;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::cli::{Addressing, InterfaceSpec};
 use crate::error::Error;
@@ -16,6 +17,9 @@ use crate::tap::TapDevice;
 /// Frames read from one interface per wakeup, so that one busy interface
 /// cannot starve the others.
 const RECEIVE_BUDGET: usize = 64;
+
+/// How long the stack keeps running after releasing DHCP leases on exit.
+const RELEASE_GRACE: Duration = Duration::from_millis(300);
 
 static LWIP_STARTED: AtomicBool = AtomicBool::new(false);
 
@@ -60,55 +64,98 @@ impl Stack {
 
     /// Runs until a stop signal arrives or an interface fails.
     pub fn run(&mut self, signals: &Signals) -> Result<(), Error> {
-        let mut fds: Vec<libc::pollfd> = self
-            .interfaces
+        let mut fds = self.pollfds();
+        while !signals.stop_requested() {
+            if signals.take_stats_request() {
+                self.log_stats();
+            }
+            self.turn(&mut fds, None, Some(signals.wait_mask()))?;
+        }
+        Ok(())
+    }
+
+    /// Releases DHCP leases and keeps the stack running briefly so the
+    /// DHCPRELEASE messages (which may wait for ARP) get out.
+    pub fn shutdown(&mut self) -> Result<(), Error> {
+        let mut released = false;
+        for interface in &mut self.interfaces {
+            released |= interface.release_dhcp();
+        }
+        if released {
+            let mut fds = self.pollfds();
+            let deadline = Instant::now() + RELEASE_GRACE;
+            while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+                self.turn(&mut fds, Some(left), None)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn pollfds(&self) -> Vec<libc::pollfd> {
+        self.interfaces
             .iter()
             .map(|i| libc::pollfd {
                 fd: i.tap().as_raw_fd(),
                 events: libc::POLLIN,
                 revents: 0,
             })
-            .collect();
-        while !signals.stop_requested() {
-            if signals.take_stats_request() {
-                self.log_stats();
+            .collect()
+    }
+
+    /// One round of the loop: wait for frames or lwIP's next timer (at most
+    /// `cap`), read a batch from every ready TAP, run lwIP's timers.
+    /// `mask` is the signal mask to wait with (None: keep the current one).
+    fn turn(
+        &mut self,
+        fds: &mut [libc::pollfd],
+        cap: Option<Duration>,
+        mask: Option<&libc::sigset_t>,
+    ) -> Result<(), Error> {
+        // SAFETY: lwIP runs on this thread only.
+        let sleep = unsafe { sys::sys_timeouts_sleeptime() };
+        let mut wait = (sleep != sys::SYS_TIMEOUTS_SLEEPTIME_INFINITE)
+            .then(|| Duration::from_millis(u64::from(sleep)));
+        if let Some(cap) = cap {
+            wait = Some(wait.map_or(cap, |w| w.min(cap)));
+        }
+        let timeout = wait.map(|w| libc::timespec {
+            tv_sec: w.as_secs() as libc::time_t,
+            tv_nsec: libc::c_long::from(w.subsec_nanos() as i32),
+        });
+        let timeout_ptr = timeout.as_ref().map_or(std::ptr::null(), |t| t as *const _);
+        let mask_ptr = mask.map_or(std::ptr::null(), |m| m as *const _);
+        // SAFETY: `fds` is a valid array of pollfds; timeout and mask are
+        // valid or null.
+        let ready = unsafe {
+            libc::ppoll(
+                fds.as_mut_ptr(),
+                fds.len() as libc::nfds_t,
+                timeout_ptr,
+                mask_ptr,
+            )
+        };
+        if ready < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(Error::Io(format!("poll failed: {err}")));
             }
-            // SAFETY: lwIP runs on this thread only.
-            let sleep = unsafe { sys::sys_timeouts_sleeptime() };
-            let timeout = (sleep != sys::SYS_TIMEOUTS_SLEEPTIME_INFINITE).then(|| libc::timespec {
-                tv_sec: (sleep / 1000) as libc::time_t,
-                tv_nsec: ((sleep % 1000) * 1_000_000) as libc::c_long,
-            });
-            let timeout_ptr = timeout.as_ref().map_or(std::ptr::null(), |t| t as *const _);
-            // SAFETY: `fds` is a valid array of pollfds; the mask is a valid sigset.
-            let ready = unsafe {
-                libc::ppoll(
-                    fds.as_mut_ptr(),
-                    fds.len() as libc::nfds_t,
-                    timeout_ptr,
-                    signals.wait_mask(),
-                )
-            };
-            if ready < 0 {
-                let err = io::Error::last_os_error();
-                if err.kind() != io::ErrorKind::Interrupted {
-                    return Err(Error::Io(format!("poll failed: {err}")));
+        } else if ready > 0 {
+            for (fd, interface) in fds.iter().zip(self.interfaces.iter_mut()) {
+                if fd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
+                    return Err(Error::Link {
+                        name: interface.name().to_string(),
+                        reason: "the device went away (deleted on the host?)".into(),
+                    });
                 }
-            } else if ready > 0 {
-                for (fd, interface) in fds.iter().zip(self.interfaces.iter_mut()) {
-                    if fd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
-                        return Err(Error::Link {
-                            name: interface.name().to_string(),
-                            reason: "the device went away (deleted on the host?)".into(),
-                        });
-                    }
-                    if fd.revents & libc::POLLIN != 0 {
-                        interface.receive(RECEIVE_BUDGET)?;
-                    }
+                if fd.revents & libc::POLLIN != 0 {
+                    interface.receive(RECEIVE_BUDGET)?;
                 }
             }
-            // SAFETY: lwIP runs on this thread only.
-            unsafe { sys::sys_check_timeouts() };
+        }
+        // SAFETY: lwIP runs on this thread only.
+        unsafe { sys::sys_check_timeouts() };
+        for interface in &mut self.interfaces {
+            interface.watch_dhcp();
         }
         Ok(())
     }

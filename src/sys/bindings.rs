@@ -2644,6 +2644,70 @@ extern "C" {
 extern "C" {
     pub fn dhcp_fine_tmr();
 }
+#[repr(C, packed)]
+#[derive(Debug, Copy, Clone)]
+pub struct dhcp_msg {
+    pub op: u8_t,
+    pub htype: u8_t,
+    pub hlen: u8_t,
+    pub hops: u8_t,
+    pub xid: u32_t,
+    pub secs: u16_t,
+    pub flags: u16_t,
+    pub ciaddr: ip4_addr_p_t,
+    pub yiaddr: ip4_addr_p_t,
+    pub siaddr: ip4_addr_p_t,
+    pub giaddr: ip4_addr_p_t,
+    pub chaddr: [u8_t; 16usize],
+    pub sname: [u8_t; 64usize],
+    pub file: [u8_t; 128usize],
+    pub cookie: u32_t,
+    pub options: [u8_t; 68usize],
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of dhcp_msg"][::std::mem::size_of::<dhcp_msg>() - 308usize];
+    ["Alignment of dhcp_msg"][::std::mem::align_of::<dhcp_msg>() - 1usize];
+    ["Offset of field: dhcp_msg::op"][::std::mem::offset_of!(dhcp_msg, op) - 0usize];
+    ["Offset of field: dhcp_msg::htype"][::std::mem::offset_of!(dhcp_msg, htype) - 1usize];
+    ["Offset of field: dhcp_msg::hlen"][::std::mem::offset_of!(dhcp_msg, hlen) - 2usize];
+    ["Offset of field: dhcp_msg::hops"][::std::mem::offset_of!(dhcp_msg, hops) - 3usize];
+    ["Offset of field: dhcp_msg::xid"][::std::mem::offset_of!(dhcp_msg, xid) - 4usize];
+    ["Offset of field: dhcp_msg::secs"][::std::mem::offset_of!(dhcp_msg, secs) - 8usize];
+    ["Offset of field: dhcp_msg::flags"][::std::mem::offset_of!(dhcp_msg, flags) - 10usize];
+    ["Offset of field: dhcp_msg::ciaddr"][::std::mem::offset_of!(dhcp_msg, ciaddr) - 12usize];
+    ["Offset of field: dhcp_msg::yiaddr"][::std::mem::offset_of!(dhcp_msg, yiaddr) - 16usize];
+    ["Offset of field: dhcp_msg::siaddr"][::std::mem::offset_of!(dhcp_msg, siaddr) - 20usize];
+    ["Offset of field: dhcp_msg::giaddr"][::std::mem::offset_of!(dhcp_msg, giaddr) - 24usize];
+    ["Offset of field: dhcp_msg::chaddr"][::std::mem::offset_of!(dhcp_msg, chaddr) - 28usize];
+    ["Offset of field: dhcp_msg::sname"][::std::mem::offset_of!(dhcp_msg, sname) - 44usize];
+    ["Offset of field: dhcp_msg::file"][::std::mem::offset_of!(dhcp_msg, file) - 108usize];
+    ["Offset of field: dhcp_msg::cookie"][::std::mem::offset_of!(dhcp_msg, cookie) - 236usize];
+    ["Offset of field: dhcp_msg::options"][::std::mem::offset_of!(dhcp_msg, options) - 240usize];
+};
+impl Default for dhcp_msg {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+pub const DHCP_STATE_OFF: dhcp_state_enum_t = 0;
+pub const DHCP_STATE_REQUESTING: dhcp_state_enum_t = 1;
+pub const DHCP_STATE_INIT: dhcp_state_enum_t = 2;
+pub const DHCP_STATE_REBOOTING: dhcp_state_enum_t = 3;
+pub const DHCP_STATE_REBINDING: dhcp_state_enum_t = 4;
+pub const DHCP_STATE_RENEWING: dhcp_state_enum_t = 5;
+pub const DHCP_STATE_SELECTING: dhcp_state_enum_t = 6;
+pub const DHCP_STATE_INFORMING: dhcp_state_enum_t = 7;
+pub const DHCP_STATE_CHECKING: dhcp_state_enum_t = 8;
+pub const DHCP_STATE_PERMANENT: dhcp_state_enum_t = 9;
+pub const DHCP_STATE_BOUND: dhcp_state_enum_t = 10;
+pub const DHCP_STATE_RELEASING: dhcp_state_enum_t = 11;
+pub const DHCP_STATE_BACKING_OFF: dhcp_state_enum_t = 12;
+pub type dhcp_state_enum_t = ::std::os::raw::c_uint;
 pub const ETHTYPE_IP: lwip_ieee_eth_type = 2048;
 pub const ETHTYPE_ARP: lwip_ieee_eth_type = 2054;
 pub const ETHTYPE_WOL: lwip_ieee_eth_type = 2114;

@@ -407,3 +407,54 @@ impl LwipTap {
         Stats(pools)
     }
 }
+
+impl Netns {
+    /// Starts dnsmasq as a DHCP server (no DNS) on `dev`, handing out
+    /// `first`..`last` in a /24 with a `lease` such as "2m". Its lease file
+    /// is returned; the process dies with the namespace.
+    pub fn start_dhcp_server(&self, dev: &str, first: &str, last: &str, lease: &str) -> PathBuf {
+        self.start_dhcp_server_with(dev, first, last, lease, &[])
+    }
+
+    /// [`Netns::start_dhcp_server`] with extra dnsmasq options.
+    pub fn start_dhcp_server_with(
+        &self,
+        dev: &str,
+        first: &str,
+        last: &str,
+        lease: &str,
+        extra: &[&str],
+    ) -> PathBuf {
+        let dir = self.dir.path();
+        let leases = dir.join(format!("{dev}.leases"));
+        let log = fs::File::create(dir.join(format!("dnsmasq-{dev}.log"))).unwrap();
+        self.command("dnsmasq")
+            .args([
+                "--no-daemon",
+                "--conf-file=/dev/null",
+                "--user=root",
+                "--port=0",
+                "--bind-interfaces",
+                "--log-dhcp",
+            ])
+            .arg(format!("--interface={dev}"))
+            .arg(format!("--dhcp-range={first},{last},255.255.255.0,{lease}"))
+            .arg(format!("--dhcp-leasefile={}", leases.display()))
+            .arg(format!(
+                "--pid-file={}",
+                dir.join(format!("dnsmasq-{dev}.pid")).display()
+            ))
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start dnsmasq");
+        assert!(
+            wait_until(Duration::from_secs(5), || leases.exists()),
+            "dnsmasq did not start (see {})",
+            dir.display()
+        );
+        leases
+    }
+}

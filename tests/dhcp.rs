@@ -1,0 +1,96 @@
+//! DHCP against a real server (dnsmasq on the host side of the TAP).
+
+mod common;
+
+use std::fs;
+use std::time::Duration;
+
+use common::Netns;
+
+/// The leased address from a log line such as
+/// `tap0: DHCP lease 10.20.0.50/24, gw 10.20.0.1, server 10.20.0.1, lease 120 s`.
+fn leased_address(line: &str) -> String {
+    let rest = line.split("DHCP lease ").nth(1).expect("lease line");
+    rest.split('/').next().unwrap().to_string()
+}
+
+#[test]
+fn lease_from_dnsmasq_answers_ping_and_is_released_on_exit() {
+    require_network!("dnsmasq", "ping");
+    let ns = Netns::new("dhcp");
+    ns.add_tap("tap0", Some("10.20.0.1/24"));
+    let leases = ns.start_dhcp_server("tap0", "10.20.0.50", "10.20.0.60", "2m");
+    let mut lwip = ns.spawn_lwip_tap(&["-i", "name=tap0"]);
+    let line = lwip.wait_for_log("tap0: DHCP lease", Duration::from_secs(20));
+    let addr = leased_address(&line);
+    assert!(addr.starts_with("10.20.0."), "{line}");
+    assert!(
+        line.contains("/24, gw 10.20.0.1, server 10.20.0.1, lease 120 s"),
+        "{line}"
+    );
+    assert_eq!(ns.ping(&addr, 5, "0.05"), 5, "{}", lwip.log());
+
+    let mac = ns.sh("cat /sys/class/net/tap0/address");
+    let lease_file = fs::read_to_string(&leases).unwrap();
+    assert!(lease_file.contains(&addr), "dnsmasq's leases: {lease_file}");
+    assert!(
+        lease_file.contains(&mac.trim()[..14]),
+        "lease is for lwIP's MAC: {lease_file}"
+    );
+
+    let status = lwip.stop_with(libc::SIGTERM);
+    assert!(status.success(), "{}", lwip.log());
+    assert!(lwip.log().contains("tap0: DHCP lease released"));
+    let released = common::wait_until(Duration::from_secs(5), || {
+        !fs::read_to_string(&leases).unwrap().contains(&addr)
+    });
+    assert!(
+        released,
+        "lease still in dnsmasq's file: {}",
+        fs::read_to_string(&leases).unwrap()
+    );
+}
+
+#[test]
+fn static_and_dhcp_interfaces_in_one_process() {
+    require_network!("dnsmasq", "ping");
+    let ns = Netns::new("dhcpmix");
+    ns.add_tap("tap0", Some("10.21.0.1/24"));
+    ns.add_tap("tap1", Some("10.22.0.1/24"));
+    ns.start_dhcp_server("tap1", "10.22.0.100", "10.22.0.110", "2m");
+    let mut lwip = ns.spawn_lwip_tap(&[
+        "-i",
+        "name=tap0,addr=10.21.0.2,netmask=255.255.255.0,gw=10.21.0.1",
+        "-i",
+        "name=tap1",
+    ]);
+    let line = lwip.wait_for_log("tap1: DHCP lease", Duration::from_secs(20));
+    let addr = leased_address(&line);
+    assert!(addr.starts_with("10.22.0.1"), "{line}");
+    assert_eq!(ns.ping("10.21.0.2", 3, "0.05"), 3);
+    assert_eq!(ns.ping(&addr, 3, "0.05"), 3);
+    assert!(
+        !lwip.log().contains("tap0: DHCP"),
+        "the static interface does not use DHCP"
+    );
+}
+
+/// dnsmasq asks for renewal after one second (DHCP option 58); lwIP checks
+/// its renewal timer once a minute, so this takes about a minute.
+#[test]
+fn lease_renewal_is_logged() {
+    require_network!("dnsmasq");
+    let ns = Netns::new("renew");
+    ns.add_tap("tap0", Some("10.23.0.1/24"));
+    ns.start_dhcp_server_with(
+        "tap0",
+        "10.23.0.50",
+        "10.23.0.60",
+        "2m",
+        &["--dhcp-option=option:T1,1"],
+    );
+    let mut lwip = ns.spawn_lwip_tap(&["-i", "name=tap0"]);
+    let bound = lwip.wait_for_log("tap0: DHCP lease", Duration::from_secs(20));
+    let renewed = lwip.wait_for_log("tap0: DHCP lease renewed", Duration::from_secs(90));
+    assert!(renewed.contains(&leased_address(&bound)), "{renewed}");
+}
