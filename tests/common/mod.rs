@@ -92,6 +92,8 @@ impl Drop for TempDir {
 pub struct Netns {
     name: String,
     pub dir: TempDir,
+    /// Background helpers (dnsmasq, …), killed and reaped on drop.
+    helpers: std::cell::RefCell<Vec<Child>>,
 }
 
 impl Netns {
@@ -110,6 +112,7 @@ impl Netns {
         let ns = Netns {
             name,
             dir: TempDir::new(tag),
+            helpers: Default::default(),
         };
         ns.sh("ip link set lo up");
         ns
@@ -224,6 +227,10 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
+        for child in self.helpers.get_mut().iter_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
         // Kill anything still running inside, then delete the namespace.
         let _ = Command::new("sh")
             .arg("-c")
@@ -428,7 +435,8 @@ impl Netns {
         let dir = self.dir.path();
         let leases = dir.join(format!("{dev}.leases"));
         let log = fs::File::create(dir.join(format!("dnsmasq-{dev}.log"))).unwrap();
-        self.command("dnsmasq")
+        let child = self
+            .command("dnsmasq")
             .args([
                 "--no-daemon",
                 "--conf-file=/dev/null",
@@ -450,6 +458,7 @@ impl Netns {
             .stderr(log)
             .spawn()
             .expect("start dnsmasq");
+        self.helpers.borrow_mut().push(child);
         assert!(
             wait_until(Duration::from_secs(5), || leases.exists()),
             "dnsmasq did not start (see {})",
