@@ -16,6 +16,7 @@ const CARRIER_VERSION: &str = "0.4.0";
 
 /// lwIP's C files, relative to the source root.
 const LWIP_SOURCES: &[&str] = &[
+    "src/api/err.c", // lwip_strerr(), used by debug output
     "src/core/init.c",
     "src/core/def.c",
     "src/core/inet_chksum.c",

@@ -17,21 +17,45 @@ fn main() -> ExitCode {
         }
         Err(e) => return fail(&e),
     };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-        .format_target(false)
-        .init();
+    init_logging(options.debug);
     match run(&options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
     }
 }
 
+/// env_logger at info by default (`RUST_LOG` overrides); with `-d`, lwIP's
+/// own debug lines (target `lwip`) are shown too, marked `lwip:`.
+fn init_logging(debug: bool) {
+    use std::io::Write;
+    let default = if debug { "info,lwip=debug" } else { "info" };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default))
+        .format(|buf, record| {
+            let origin = if record.target() == "lwip" {
+                "lwip: "
+            } else {
+                ""
+            };
+            writeln!(
+                buf,
+                "[{} {:<5}] {origin}{}",
+                buf.timestamp_millis(),
+                record.level(),
+                record.args()
+            )
+        })
+        .init();
+}
+
 fn run(options: &Options) -> Result<(), Error> {
-    if options.debug && !cfg!(feature = "debug") {
-        return Err(Error::Usage(
-            "-d: this build has no lwIP debug support; rebuild with `cargo build --features debug`"
-                .into(),
-        ));
+    if options.debug {
+        if !cfg!(feature = "debug") {
+            return Err(Error::Usage(
+                "-d: this build has no lwIP debug support; rebuild with `cargo build --features debug`"
+                    .into(),
+            ));
+        }
+        lwip_tap::port::enable_lwip_debug();
     }
     let signals = Signals::install()?;
     let mut stack = Stack::new()?;

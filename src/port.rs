@@ -4,6 +4,18 @@
 
 use std::ffi::{c_char, c_int, CStr};
 
+use crate::sys;
+
+/// Turns on lwIP's LWIP_DEBUGF output (in a `debug` build; a no-op otherwise,
+/// since the normal build compiles the debug statements out).
+pub fn enable_lwip_debug() {
+    // SAFETY: a plain byte lwIP reads on this same thread.
+    unsafe { sys::lwip_tap_debug_types = LWIP_DBG_ON };
+}
+
+/// lwIP's LWIP_DBG_ON: with it in LWIP_DBG_TYPES_ON every enabled module prints.
+const LWIP_DBG_ON: u8 = 0x80;
+
 /// Milliseconds from a monotonic clock, wrapping, as lwIP's timers expect.
 #[no_mangle]
 pub extern "C" fn sys_now() -> u32 {
@@ -75,6 +87,36 @@ mod tests {
         let b = sys_now();
         let elapsed = b.wrapping_sub(a);
         assert!((15..1000).contains(&elapsed), "{elapsed} ms");
+    }
+
+    /// A failed lwIP assertion logs message, file and line, then aborts. Runs
+    /// itself in a child process, which is the one that aborts.
+    #[test]
+    fn failed_assertion_logs_and_aborts() {
+        use std::os::unix::process::ExitStatusExt;
+        if std::env::var_os("LWIP_TAP_TRIGGER_ASSERT").is_some() {
+            env_logger::init();
+            // SAFETY: string literals.
+            unsafe {
+                lwip_tap_assert(c"pcb->state == LISTEN".as_ptr(), c"core/tcp.c".as_ptr(), 42)
+            };
+        }
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "port::tests::failed_assertion_logs_and_aborts",
+                "--nocapture",
+            ])
+            .env("LWIP_TAP_TRIGGER_ASSERT", "1")
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("lwIP assertion failed: pcb->state == LISTEN at core/tcp.c:42"),
+            "{stderr}"
+        );
     }
 
     #[test]

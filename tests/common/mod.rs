@@ -202,11 +202,13 @@ impl Netns {
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("clone log file"))
             .stderr(file);
-        if !env.iter().any(|(k, _)| *k == "RUST_LOG") {
-            cmd.env("RUST_LOG", "info");
-        }
+        cmd.env("RUST_LOG", "info");
         for (k, v) in env {
-            cmd.env(k, v);
+            if v.is_empty() {
+                cmd.env_remove(k);
+            } else {
+                cmd.env(k, v);
+            }
         }
         let child = cmd.spawn().expect("spawn lwip-tap");
         LwipTap { child, log }
