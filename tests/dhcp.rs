@@ -18,8 +18,9 @@ fn leased_address(line: &str) -> String {
 fn lease_from_dnsmasq_answers_ping_and_is_released_on_exit() {
     require_network!("dnsmasq", "ping");
     let ns = Netns::new("dhcp");
-    ns.add_tap("tap0", Some("10.20.0.1/24"));
-    let leases = ns.start_dhcp_server("tap0", "10.20.0.50", "10.20.0.60", "2m");
+    // The README's DHCP example.
+    ns.add_tap("tap0", Some("172.16.0.1/24"));
+    let leases = ns.start_dhcp_server("tap0", "172.16.0.50", "172.16.0.60", "1h");
     let mut lwip = ns.spawn_lwip_tap(&["-i", "name=tap0"]);
     let line = lwip.wait_for_log("tap0: DHCP lease", Duration::from_secs(20));
     let addr = leased_address(&line);
