@@ -24,7 +24,10 @@ fn lease_from_dnsmasq_answers_ping_and_is_released_on_exit() {
     let mut lwip = ns.spawn_lwip_tap(&["-i", "name=tap0"]);
     let line = lwip.wait_for_log("tap0: DHCP lease", Duration::from_secs(20));
     let addr = leased_address(&line);
-    assert!(addr.starts_with("172.16.0.") && addr != "172.16.0.1", "{line}");
+    assert!(
+        addr.starts_with("172.16.0.") && addr != "172.16.0.1",
+        "{line}"
+    );
     assert!(
         line.contains("/24, gw 172.16.0.1, server 172.16.0.1, lease 3600 s"),
         "{line}"
