@@ -68,6 +68,11 @@
  * second instead of after the ~2 s address-conflict check. */
 #define LWIP_DHCP_DOES_ACD_CHECK        0
 #define LWIP_ACD                        0
+/* Run lwIP's DHCP lease timers every second instead of every minute, so a
+ * renewal happens at T1 rather than up to a minute late; 32-bit tick counters
+ * keep day-long leases from overflowing at that resolution. */
+#define DHCP_COARSE_TIMER_SECS          1
+#define DHCP_TIMEOUT_SIZE_T             u32_t
 #define LWIP_AUTOIP                     0
 
 /* ---- UDP / TCP ---- */

@@ -79,8 +79,7 @@ fn static_and_dhcp_interfaces_in_one_process() {
     );
 }
 
-/// dnsmasq asks for renewal after one second (DHCP option 58); lwIP checks
-/// its renewal timer once a minute, so this takes about a minute.
+/// dnsmasq asks for renewal after three seconds (DHCP option 58, T1).
 #[test]
 fn lease_renewal_is_logged() {
     require_network!("dnsmasq");
@@ -91,10 +90,29 @@ fn lease_renewal_is_logged() {
         "10.23.0.50",
         "10.23.0.60",
         "2m",
-        &["--dhcp-option=option:T1,1"],
+        &["--dhcp-option=option:T1,3s"],
     );
     let mut lwip = ns.spawn_lwip_tap(&["-i", "name=tap0"]);
     let bound = lwip.wait_for_log("tap0: DHCP lease", Duration::from_secs(20));
-    let renewed = lwip.wait_for_log("tap0: DHCP lease renewed", Duration::from_secs(90));
+    let renewed = lwip.wait_for_log("tap0: DHCP lease renewed", Duration::from_secs(15));
     assert!(renewed.contains(&leased_address(&bound)), "{renewed}");
+}
+
+/// A server that no longer knows the lease refuses its renewal (DHCPNAK):
+/// lwip-tap logs the loss and binds a new lease.
+#[test]
+fn lost_lease_is_logged_and_replaced() {
+    require_network!("dnsmasq");
+    let ns = Netns::new("nak");
+    ns.add_tap("tap0", Some("10.24.0.1/24"));
+    let t1 = ["--dhcp-option=option:T1,3s", "--dhcp-authoritative"];
+    ns.start_dhcp_server_with("tap0", "10.24.0.50", "10.24.0.59", "2m", &t1);
+    let mut lwip = ns.spawn_lwip_tap(&["-i", "name=tap0"]);
+    let first = lwip.wait_for_log("tap0: DHCP lease 10.24.0.5", Duration::from_secs(20));
+    // Replace the server with one that hands out another range.
+    ns.stop_helpers();
+    ns.start_dhcp_server_with("tap0", "10.24.0.100", "10.24.0.109", "2m", &t1);
+    lwip.wait_for_log("tap0: DHCP lease lost", Duration::from_secs(15));
+    let second = lwip.wait_for_log("tap0: DHCP lease 10.24.0.10", Duration::from_secs(20));
+    assert_ne!(leased_address(&first), leased_address(&second));
 }

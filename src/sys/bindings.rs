@@ -2539,7 +2539,7 @@ extern "C" {
 extern "C" {
     pub fn udp_netif_ip_addr_changed(old_addr: *const ip_addr_t, new_addr: *const ip_addr_t);
 }
-pub type dhcp_timeout_t = u16_t;
+pub type dhcp_timeout_t = u32_t;
 pub const DHCP_AUTOIP_COOP_STATE_OFF: dhcp_autoip_coop_state_enum_t = 0;
 pub const DHCP_AUTOIP_COOP_STATE_ON: dhcp_autoip_coop_state_enum_t = 1;
 pub type dhcp_autoip_coop_state_enum_t = ::std::os::raw::c_uint;
@@ -2568,7 +2568,7 @@ pub struct dhcp {
 }
 #[allow(clippy::unnecessary_operation, clippy::identity_op)]
 const _: () = {
-    ["Size of dhcp"][::std::mem::size_of::<dhcp>() - 72usize];
+    ["Size of dhcp"][::std::mem::size_of::<dhcp>() - 84usize];
     ["Alignment of dhcp"][::std::mem::align_of::<dhcp>() - 4usize];
     ["Offset of field: dhcp::xid"][::std::mem::offset_of!(dhcp, xid) - 0usize];
     ["Offset of field: dhcp::pcb_allocated"][::std::mem::offset_of!(dhcp, pcb_allocated) - 4usize];
@@ -2577,27 +2577,27 @@ const _: () = {
     ["Offset of field: dhcp::flags"][::std::mem::offset_of!(dhcp, flags) - 7usize];
     ["Offset of field: dhcp::request_timeout"]
         [::std::mem::offset_of!(dhcp, request_timeout) - 8usize];
-    ["Offset of field: dhcp::t1_timeout"][::std::mem::offset_of!(dhcp, t1_timeout) - 10usize];
-    ["Offset of field: dhcp::t2_timeout"][::std::mem::offset_of!(dhcp, t2_timeout) - 12usize];
-    ["Offset of field: dhcp::t1_renew_time"][::std::mem::offset_of!(dhcp, t1_renew_time) - 14usize];
+    ["Offset of field: dhcp::t1_timeout"][::std::mem::offset_of!(dhcp, t1_timeout) - 12usize];
+    ["Offset of field: dhcp::t2_timeout"][::std::mem::offset_of!(dhcp, t2_timeout) - 16usize];
+    ["Offset of field: dhcp::t1_renew_time"][::std::mem::offset_of!(dhcp, t1_renew_time) - 20usize];
     ["Offset of field: dhcp::t2_rebind_time"]
-        [::std::mem::offset_of!(dhcp, t2_rebind_time) - 16usize];
-    ["Offset of field: dhcp::lease_used"][::std::mem::offset_of!(dhcp, lease_used) - 18usize];
-    ["Offset of field: dhcp::t0_timeout"][::std::mem::offset_of!(dhcp, t0_timeout) - 20usize];
+        [::std::mem::offset_of!(dhcp, t2_rebind_time) - 24usize];
+    ["Offset of field: dhcp::lease_used"][::std::mem::offset_of!(dhcp, lease_used) - 28usize];
+    ["Offset of field: dhcp::t0_timeout"][::std::mem::offset_of!(dhcp, t0_timeout) - 32usize];
     ["Offset of field: dhcp::server_ip_addr"]
-        [::std::mem::offset_of!(dhcp, server_ip_addr) - 24usize];
+        [::std::mem::offset_of!(dhcp, server_ip_addr) - 36usize];
     ["Offset of field: dhcp::offered_ip_addr"]
-        [::std::mem::offset_of!(dhcp, offered_ip_addr) - 48usize];
+        [::std::mem::offset_of!(dhcp, offered_ip_addr) - 60usize];
     ["Offset of field: dhcp::offered_sn_mask"]
-        [::std::mem::offset_of!(dhcp, offered_sn_mask) - 52usize];
+        [::std::mem::offset_of!(dhcp, offered_sn_mask) - 64usize];
     ["Offset of field: dhcp::offered_gw_addr"]
-        [::std::mem::offset_of!(dhcp, offered_gw_addr) - 56usize];
+        [::std::mem::offset_of!(dhcp, offered_gw_addr) - 68usize];
     ["Offset of field: dhcp::offered_t0_lease"]
-        [::std::mem::offset_of!(dhcp, offered_t0_lease) - 60usize];
+        [::std::mem::offset_of!(dhcp, offered_t0_lease) - 72usize];
     ["Offset of field: dhcp::offered_t1_renew"]
-        [::std::mem::offset_of!(dhcp, offered_t1_renew) - 64usize];
+        [::std::mem::offset_of!(dhcp, offered_t1_renew) - 76usize];
     ["Offset of field: dhcp::offered_t2_rebind"]
-        [::std::mem::offset_of!(dhcp, offered_t2_rebind) - 68usize];
+        [::std::mem::offset_of!(dhcp, offered_t2_rebind) - 80usize];
 };
 impl Default for dhcp {
     fn default() -> Self {

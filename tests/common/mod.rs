@@ -229,10 +229,7 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        for child in self.helpers.get_mut().iter_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.stop_helpers();
         // Kill anything still running inside, then delete the namespace.
         let _ = Command::new("sh")
             .arg("-c")
@@ -425,6 +422,14 @@ impl Netns {
         self.start_dhcp_server_with(dev, first, last, lease, &[])
     }
 
+    /// Kills and reaps the background helpers started so far.
+    pub fn stop_helpers(&self) {
+        for mut child in self.helpers.borrow_mut().drain(..) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// [`Netns::start_dhcp_server`] with extra dnsmasq options.
     pub fn start_dhcp_server_with(
         &self,
@@ -435,7 +440,11 @@ impl Netns {
         extra: &[&str],
     ) -> PathBuf {
         let dir = self.dir.path();
-        let leases = dir.join(format!("{dev}.leases"));
+        static SEQ: AtomicUsize = AtomicUsize::new(0);
+        let leases = dir.join(format!(
+            "{dev}-{}.leases",
+            SEQ.fetch_add(1, Ordering::SeqCst)
+        ));
         let log = fs::File::create(dir.join(format!("dnsmasq-{dev}.log"))).unwrap();
         let child = self
             .command("dnsmasq")
