@@ -478,3 +478,105 @@ impl Netns {
         leases
     }
 }
+
+/// The two kinds of switch the topologies are built on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Switch {
+    /// A Linux bridge (`ip link add … type bridge`).
+    Linux,
+    /// Open vSwitch on its userspace datapath (`datapath_type=netdev`), with
+    /// ovsdb-server and ovs-vswitchd running inside the namespace.
+    Ovs,
+}
+
+impl Switch {
+    /// The tools a test on this switch needs.
+    pub fn tools(self) -> &'static [&'static str] {
+        match self {
+            Switch::Linux => &[],
+            Switch::Ovs => &["ovs-vsctl", "ovsdb-server", "ovs-vswitchd", "ovsdb-tool"],
+        }
+    }
+}
+
+impl Netns {
+    /// Starts ovsdb-server and ovs-vswitchd inside the namespace (once), with
+    /// their database, sockets, pid and log files in the namespace's temp
+    /// directory. They die with the namespace.
+    fn ensure_ovs(&self) {
+        let dir = self.dir.path().join("ovs");
+        if dir.join("ovs-vswitchd.pid").exists() {
+            return;
+        }
+        fs::create_dir_all(&dir).unwrap();
+        let d = dir.display();
+        self.sh(&format!(
+            "export OVS_RUNDIR={d} OVS_LOGDIR={d} OVS_DBDIR={d} OVS_SYSCONFDIR={d}; \
+             ovsdb-tool create {d}/conf.db /usr/share/openvswitch/vswitch.ovsschema && \
+             ovsdb-server {d}/conf.db --remote=punix:{d}/db.sock --pidfile={d}/ovsdb-server.pid \
+               --detach --log-file={d}/ovsdb-server.log && \
+             ovs-vsctl --db=unix:{d}/db.sock --no-wait init && \
+             ovs-vswitchd unix:{d}/db.sock --pidfile={d}/ovs-vswitchd.pid --detach \
+               --log-file={d}/ovs-vswitchd.log"
+        ));
+    }
+
+    /// `ovs-vsctl` against this namespace's database.
+    pub fn ovs_vsctl(&self, args: &str) -> String {
+        self.ensure_ovs();
+        let d = self.dir.path().join("ovs");
+        self.sh(&format!(
+            "ovs-vsctl --db=unix:{}/db.sock --timeout=10 {args}",
+            d.display()
+        ))
+    }
+
+    /// Adds a switch, up, optionally with a host address.
+    pub fn add_switch(&self, kind: Switch, name: &str, host_cidr: Option<&str>) {
+        match kind {
+            Switch::Linux => self.add_bridge(name, host_cidr),
+            Switch::Ovs => {
+                self.ovs_vsctl(&format!(
+                    "add-br {name} -- set bridge {name} datapath_type=netdev"
+                ));
+                self.sh(&format!("ip link set dev {name} up"));
+                if let Some(cidr) = host_cidr {
+                    self.sh(&format!("ip addr add {cidr} dev {name}"));
+                }
+            }
+        }
+    }
+
+    /// Plugs the device `dev` into the switch `bridge`.
+    pub fn add_port(&self, kind: Switch, bridge: &str, dev: &str) {
+        match kind {
+            Switch::Linux => {
+                self.sh(&format!("ip link set dev {dev} master {bridge}"));
+            }
+            Switch::Ovs => {
+                self.ovs_vsctl(&format!("add-port {bridge} {dev}"));
+            }
+        }
+    }
+
+    /// Creates a persistent TAP `tap` (up) and plugs it into `bridge`.
+    pub fn add_tap_port(&self, kind: Switch, bridge: &str, tap: &str) {
+        self.add_tap(tap, None);
+        self.add_port(kind, bridge, tap);
+    }
+}
+
+/// Runs lwip-tap (and `-i` specs) and waits until it has set up every
+/// interface named in them.
+pub fn start_lwip_tap(ns: &Netns, args: &[&str]) -> LwipTap {
+    let mut lwip = ns.spawn_lwip_tap(args);
+    for arg in args {
+        if let Some(name) = arg
+            .split(',')
+            .find_map(|kv| kv.trim().strip_prefix("name="))
+        {
+            lwip.wait_for_log(&format!("{name}: mac"), Duration::from_secs(10));
+        }
+    }
+    lwip
+}
