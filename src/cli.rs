@@ -15,7 +15,10 @@ use crate::error::Error;
 pub const MAX_INTERFACES: usize = 255;
 
 /// The keys `-i` accepts.
-const KEYS: &str = "name, addr, netmask or gw";
+const KEYS: &str = "name, addr, netmask, gw or mtu";
+
+/// The MTU range a Linux TAP accepts.
+pub const MTU_RANGE: std::ops::RangeInclusive<u32> = 68..=65521;
 
 /// What to run, as parsed from the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +50,8 @@ pub struct InterfaceSpec {
     pub addr: Option<Ipv4Addr>,
     pub netmask: Option<Ipv4Addr>,
     pub gw: Option<Ipv4Addr>,
+    /// The MTU to give the TAP (and so lwIP); `None` keeps the device's.
+    pub mtu: Option<u32>,
 }
 
 /// How an interface gets its IPv4 address.
@@ -88,7 +93,7 @@ fn command() -> clap::Command {
         .arg(
             Arg::new("interface")
                 .short('i')
-                .value_name("name=TAP,addr=A,netmask=M,gw=G")
+                .value_name("name=TAP,addr=A,netmask=M,gw=G,mtu=N")
                 .action(ArgAction::Append)
                 .allow_hyphen_values(false)
                 .help("Add an interface (repeatable; the first is the default route)"),
@@ -198,7 +203,9 @@ pub fn parse_interface(text: &str) -> Result<InterfaceSpec, String> {
             .split_once('=')
             .ok_or_else(|| format!("'{item}' is not key=value (keys: {KEYS})"))?;
         let (key, value) = (key.trim(), value.trim());
-        if !seen.insert(key.to_string()) && matches!(key, "name" | "addr" | "netmask" | "gw") {
+        if !seen.insert(key.to_string())
+            && matches!(key, "name" | "addr" | "netmask" | "gw" | "mtu")
+        {
             return Err(format!("{key}= is given more than once"));
         }
         if value.is_empty() {
@@ -209,6 +216,7 @@ pub fn parse_interface(text: &str) -> Result<InterfaceSpec, String> {
             "addr" => spec.addr = Some(parse_ipv4(key, value)?),
             "netmask" => spec.netmask = Some(parse_netmask(value)?),
             "gw" => spec.gw = Some(parse_ipv4(key, value)?),
+            "mtu" => spec.mtu = Some(parse_mtu(value)?),
             _ => return Err(format!("unknown key '{key}' (keys: {KEYS})")),
         }
     }
@@ -237,6 +245,17 @@ fn parse_name(value: &str) -> Result<String, String> {
         ));
     }
     Ok(value.to_string())
+}
+
+fn parse_mtu(value: &str) -> Result<u32, String> {
+    match value.parse::<u32>() {
+        Ok(mtu) if MTU_RANGE.contains(&mtu) => Ok(mtu),
+        _ => Err(format!(
+            "mtu={value} is not a number from {} to {}",
+            MTU_RANGE.start(),
+            MTU_RANGE.end()
+        )),
+    }
 }
 
 fn parse_ipv4(key: &str, value: &str) -> Result<Ipv4Addr, String> {
@@ -384,6 +403,24 @@ mod tests {
     fn transient_tap_spec() {
         let spec = parse_interface("addr=172.16.0.2,netmask=255.255.255.0,gw=172.16.0.1").unwrap();
         assert_eq!(spec.name, None);
+    }
+
+    #[test]
+    fn mtu_key() {
+        let spec = parse_interface("name=tap0,mtu=65000").unwrap();
+        assert_eq!(spec.mtu, Some(65000));
+        assert_eq!(parse_interface("name=tap0,mtu=68").unwrap().mtu, Some(68));
+        assert_eq!(
+            parse_interface("name=tap0,mtu=65521").unwrap().mtu,
+            Some(65521)
+        );
+        for bad in ["67", "65522", "-1", "1500.0", "big", "99999999999"] {
+            let e = parse_interface(&format!("name=tap0,mtu={bad}")).unwrap_err();
+            assert!(e.contains("68 to 65521"), "{bad}: {e}");
+        }
+        assert!(parse_interface("name=tap0,mtu=1500,mtu=9000")
+            .unwrap_err()
+            .contains("more than once"));
     }
 
     #[test]

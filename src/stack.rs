@@ -49,6 +49,9 @@ impl Stack {
     /// interface added becomes lwIP's default.
     pub fn add_interface(&mut self, spec: &InterfaceSpec) -> Result<&Interface, Error> {
         let tap = open_tap(spec)?;
+        if let Some(mtu) = spec.mtu {
+            tap.set_mtu(mtu)?;
+        }
         let interface = Interface::add(tap, spec.addressing())?;
         if self.interfaces.is_empty() {
             interface.set_default();

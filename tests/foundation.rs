@@ -265,3 +265,33 @@ fn help_and_no_arguments() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("Usage: lwip-tap -i"));
 }
+
+#[test]
+fn mtu_key_sets_the_tap_and_lwip() {
+    require_network!("ping");
+    let ns = Netns::new("jumbo");
+    let mut lwip = ns.spawn_lwip_tap(&[
+        "-i",
+        "addr=172.16.0.2,netmask=255.255.255.0,gw=172.16.0.1,mtu=9000",
+    ]);
+    let line = lwip.wait_for_log(": mac", STARTUP);
+    assert!(line.contains("mtu 9000"), "{line}");
+    let name = line
+        .split(": mac")
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .to_string();
+    let host_mtu = ns.sh(&format!("cat /sys/class/net/{name}/mtu"));
+    assert_eq!(host_mtu.trim(), "9000");
+    // A jumbo frame that may not be fragmented gets through whole.
+    assert!(ns.wait_for_ping(common::LWIP_ADDR, STARTUP));
+    assert_eq!(
+        ns.ping("172.16.0.2 -s 8972 -M do", 3, "0.05"),
+        3,
+        "{}",
+        lwip.log()
+    );
+}
