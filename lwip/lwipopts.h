@@ -91,6 +91,17 @@
 #define TCP_LISTEN_BACKLOG              1
 #define TCP_DEFAULT_LISTEN_BACKLOG      64
 #define LWIP_TCP_KEEPALIVE              1
+/* When a SYN finds its listener's backlog (or the TCP PCB pool) full, the
+ * oldest half-open connection is dropped to make room, instead of the new
+ * SYN: a SYN flood then cannot lock clients out for the 20 s lwIP keeps
+ * SYN_RCVD connections (lwip/shim.c). */
+struct tcp_pcb;
+struct tcp_hdr;
+struct pbuf;
+int lwip_tap_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, unsigned short optlen,
+                          unsigned short opt1len, unsigned char *opt2, struct pbuf *p);
+#define LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p) \
+  lwip_tap_tcp_inpacket(pcb, hdr, optlen, opt1len, opt2, p)
 #define LWIP_CALLBACK_API               1
 
 #define LWIP_CHKSUM_ALGORITHM           3

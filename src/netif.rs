@@ -270,11 +270,18 @@ impl Interface {
                 self.link().count(|c| c.rx_no_buffer += 1);
                 continue;
             }
-            let mut iov = [empty_iovec(); MAX_SEGMENTS];
+            let mut iov = [empty_iovec(); MAX_SEGMENTS + 1];
             // SAFETY: `spare` is a live pbuf chain owned by us. It spans at most
             // 43 pool pbufs (65535 bytes in 1536-byte buffers), so it fits.
-            let segments = unsafe { chain_iovecs(self.spare, &mut iov) }.unwrap_or(MAX_SEGMENTS);
-            let len = match self.link().tap.read_frame(&iov[..segments]) {
+            let segments = unsafe { chain_iovecs(self.spare, &mut iov[..MAX_SEGMENTS]) }
+                .unwrap_or(MAX_SEGMENTS);
+            // Whatever does not fit the pbuf lands here, so an oversized frame
+            // is seen (and dropped) instead of silently cut short.
+            iov[segments] = libc::iovec {
+                iov_base: self.discard.as_mut_ptr().cast(),
+                iov_len: self.discard.len(),
+            };
+            let len = match self.link().tap.read_frame(&iov[..=segments]) {
                 Ok(len) => len,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(done),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(done),

@@ -188,8 +188,7 @@ impl TapDevice {
         Ok(())
     }
 
-    /// Reads one frame into `bufs`. Returns the frame's full length, which is
-    /// larger than the buffers when the frame did not fit (and was cut).
+    /// Reads one frame into `bufs`; returns its length.
     pub fn read_frame(&self, bufs: &[libc::iovec]) -> io::Result<usize> {
         // SAFETY: the iovecs describe writable memory owned by the caller.
         let n = unsafe { libc::readv(self.fd.as_raw_fd(), bufs.as_ptr(), bufs.len() as i32) };

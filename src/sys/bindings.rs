@@ -266,6 +266,21 @@ pub const LWIP_HTTPD_DYNAMIC_FILE_READ: u32 = 0;
 pub const LWIP_HTTPD_FILE_STATE: u32 = 0;
 pub const LWIP_HTTPD_FILE_EXTENSION: u32 = 0;
 pub const LWIP_HTTPD_FS_ASYNC_READ: u32 = 0;
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct tcp_hdr {
+    _unused: [u8; 0],
+}
+extern "C" {
+    pub fn lwip_tap_tcp_inpacket(
+        pcb: *mut tcp_pcb,
+        hdr: *mut tcp_hdr,
+        optlen: ::std::os::raw::c_ushort,
+        opt1len: ::std::os::raw::c_ushort,
+        opt2: *mut ::std::os::raw::c_uchar,
+        p: *mut pbuf,
+    ) -> ::std::os::raw::c_int;
+}
 extern "C" {
     pub fn lwip_tap_diag(fmt: *const ::std::os::raw::c_char, ...);
 }
