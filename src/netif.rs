@@ -38,7 +38,10 @@ pub struct Counters {
 
 /// What lwIP's callbacks need: the device and counters.
 struct Link {
-    tap: TapDevice,
+    /// The TAP frames go to; `None` for a detached interface (in-process
+    /// tests and fuzzing), whose output is counted and dropped.
+    device: Option<TapDevice>,
+    name: String,
     mac: [u8; 6],
     mtu: u16,
     counters: Cell<Counters>,
@@ -70,33 +73,40 @@ impl Interface {
     /// Adds `tap` to lwIP. The netif's MAC is the TAP's host-side MAC with the
     /// lowest bit of the last byte flipped, its MTU the device's.
     pub fn add(tap: TapDevice, addressing: Addressing) -> Result<Interface, Error> {
-        let interface = Self::attach(tap, addressing)?;
-        if addressing == Addressing::Dhcp {
-            let mut interface = interface;
-            // SAFETY: the netif was just added and is up.
-            let client = unsafe { DhcpClient::start(interface.raw()) };
-            interface.dhcp =
-                Some(client.map_err(|e| Error::Lwip(format!("{}: {e}", interface.name())))?);
-            return Ok(interface);
-        }
-        Ok(interface)
-    }
-
-    fn attach(tap: TapDevice, addressing: Addressing) -> Result<Interface, Error> {
         let mut mac = tap.mac()?;
         mac[5] ^= 1;
-        let device_mtu = tap.mtu()?;
-        let mtu = device_mtu.min(u32::from(u16::MAX) - LINK_HEADER) as u16;
-        let frame_capacity = (u32::from(mtu) + LINK_HEADER) as u16;
+        let mtu = tap.mtu()?;
         let name = tap.name().to_string();
+        Self::register(Some(tap), name, mac, mtu, addressing)
+    }
 
-        let link = Box::new(Link {
-            tap,
+    /// Adds an interface with no device behind it: frames come in through
+    /// [`Interface::inject`] and what lwIP sends is dropped.
+    pub fn add_detached(
+        name: &str,
+        mac: [u8; 6],
+        mtu: u32,
+        addressing: Addressing,
+    ) -> Result<Interface, Error> {
+        Self::register(None, name.to_string(), mac, mtu, addressing)
+    }
+
+    fn register(
+        device: Option<TapDevice>,
+        name: String,
+        mac: [u8; 6],
+        mtu: u32,
+        addressing: Addressing,
+    ) -> Result<Interface, Error> {
+        let mtu = mtu.min(u32::from(u16::MAX) - LINK_HEADER) as u16;
+        let frame_capacity = (u32::from(mtu) + LINK_HEADER) as u16;
+        let link = NonNull::from(Box::leak(Box::new(Link {
+            device,
+            name,
             mac,
             mtu,
             counters: Cell::new(Counters::default()),
-        });
-        let link = NonNull::from(Box::leak(link));
+        })));
         let netif = NonNull::from(Box::leak(Box::<sys::netif>::default()));
         let (addr, netmask, gw) = match addressing {
             Addressing::Static { addr, netmask, gw } => {
@@ -122,7 +132,15 @@ impl Interface {
                 Some(sys::ethernet_input),
             )
         };
-        let interface = Interface {
+        if added.is_null() {
+            // SAFETY: lwIP did not keep either pointer.
+            let link = unsafe {
+                drop(Box::from_raw(netif.as_ptr()));
+                Box::from_raw(link.as_ptr())
+            };
+            return Err(Error::Lwip(format!("{}: netif_add failed", link.name)));
+        }
+        let mut interface = Interface {
             netif,
             link,
             frame_capacity,
@@ -130,15 +148,18 @@ impl Interface {
             discard: vec![0; usize::from(u16::MAX)],
             dhcp: None,
         };
-        if added.is_null() {
-            return Err(Error::Lwip(format!("{name}: netif_add failed")));
-        }
         // SAFETY: the netif was just added and is valid.
         unsafe {
             (*netif.as_ptr()).hostname = c"lwip-tap".as_ptr();
             sys::netif_set_up(netif.as_ptr());
             sys::netif_set_link_up(netif.as_ptr());
             sys::netif_create_ip6_linklocal_address(netif.as_ptr(), 1);
+        }
+        if addressing == Addressing::Dhcp {
+            // SAFETY: the netif was just added and is up.
+            let client = unsafe { DhcpClient::start(interface.raw()) };
+            interface.dhcp =
+                Some(client.map_err(|e| Error::Lwip(format!("{}: {e}", interface.name())))?);
         }
         Ok(interface)
     }
@@ -154,12 +175,13 @@ impl Interface {
         unsafe { self.link.as_ref() }
     }
 
-    pub fn tap(&self) -> &TapDevice {
-        &self.link().tap
+    /// The TAP behind this interface (none for a detached one).
+    pub fn device(&self) -> Option<&TapDevice> {
+        self.link().device.as_ref()
     }
 
     pub fn name(&self) -> &str {
-        self.link().tap.name()
+        &self.link().name
     }
 
     pub fn mac(&self) -> [u8; 6] {
@@ -254,9 +276,48 @@ impl Interface {
         released
     }
 
+    /// Hands one frame to lwIP as if it had been read from the device
+    /// (frames longer than lwIP's pbufs can hold are dropped).
+    pub fn inject(&mut self, frame: &[u8]) {
+        let Ok(len) = u16::try_from(frame.len()) else {
+            self.link().count(|c| c.rx_oversize += 1);
+            return;
+        };
+        // SAFETY: a fresh pbuf of `len` bytes is filled from `frame`, then
+        // given to lwIP (or freed if lwIP refuses it).
+        unsafe {
+            let p = sys::pbuf_alloc(sys::PBUF_RAW, len, sys::PBUF_POOL);
+            if p.is_null() {
+                self.link().count(|c| c.rx_no_buffer += 1);
+                return;
+            }
+            sys::pbuf_take(p, frame.as_ptr().cast(), len);
+            self.link().count(|c| c.rx_frames += 1);
+            self.deliver(p);
+        }
+    }
+
+    /// Passes a received frame to lwIP's input function, which takes it.
+    ///
+    /// # Safety
+    /// `p` must be a pbuf chain we own.
+    unsafe fn deliver(&mut self, p: *mut sys::pbuf) {
+        // SAFETY: the netif is live; lwIP takes `p` on ERR_OK, otherwise we free it.
+        unsafe {
+            let netif = self.netif.as_ptr();
+            let input = (*netif).input.expect("netif_add sets input");
+            if input(p, netif) != sys::ERR_OK as sys::err_t {
+                sys::pbuf_free(p);
+            }
+        }
+    }
+
     /// Reads up to `budget` frames from the TAP and passes them to lwIP.
     /// Returns how many were read; stops early when the device is empty.
     pub fn receive(&mut self, budget: usize) -> Result<usize, Error> {
+        if self.device().is_none() {
+            return Ok(0);
+        }
         for done in 0..budget {
             if self.spare.is_null() {
                 // SAFETY: plain allocation; null is handled below.
@@ -281,7 +342,7 @@ impl Interface {
                 iov_base: self.discard.as_mut_ptr().cast(),
                 iov_len: self.discard.len(),
             };
-            let len = match self.link().tap.read_frame(&iov[..=segments]) {
+            let len = match self.read(&iov[..=segments]) {
                 Ok(len) => len,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(done),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(done),
@@ -293,14 +354,10 @@ impl Interface {
             }
             let p = std::mem::replace(&mut self.spare, ptr::null_mut());
             self.link().count(|c| c.rx_frames += 1);
-            // SAFETY: `p` is ours; lwIP takes it on ERR_OK, otherwise we free it.
+            // SAFETY: `p` is ours, trimmed to the frame's length.
             unsafe {
                 sys::pbuf_realloc(p, len as u16);
-                let netif = self.netif.as_ptr();
-                let input = (*netif).input.expect("netif_add sets input");
-                if input(p, netif) != sys::ERR_OK as sys::err_t {
-                    sys::pbuf_free(p);
-                }
+                self.deliver(p);
             }
         }
         Ok(budget)
@@ -313,11 +370,18 @@ impl Interface {
             iov_base: self.discard.as_mut_ptr().cast(),
             iov_len: self.discard.len(),
         }];
-        match self.link().tap.read_frame(&iov) {
+        match self.read(&iov) {
             Ok(_) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(false),
             Err(e) => Err(self.link_error(e)),
+        }
+    }
+
+    fn read(&self, bufs: &[libc::iovec]) -> io::Result<usize> {
+        match self.device() {
+            Some(tap) => tap.read_frame(bufs),
+            None => Err(io::ErrorKind::WouldBlock.into()),
         }
     }
 
@@ -430,6 +494,10 @@ unsafe extern "C" fn netif_init(netif: *mut sys::netif) -> sys::err_t {
 unsafe extern "C" fn link_output(netif: *mut sys::netif, p: *mut sys::pbuf) -> sys::err_t {
     // SAFETY: lwIP passes one of our netifs, whose state is a live Link.
     let link = unsafe { &*((*netif).state as *const Link) };
+    let Some(tap) = link.device.as_ref() else {
+        link.count(|c| c.tx_frames += 1);
+        return sys::ERR_OK as sys::err_t;
+    };
     let mut iov = [empty_iovec(); MAX_SEGMENTS];
     // SAFETY: lwIP passes a valid chain that stays alive during this call.
     let Some(segments) = (unsafe { chain_iovecs(p, &mut iov) }) else {
@@ -453,12 +521,12 @@ unsafe extern "C" fn link_output(netif: *mut sys::netif, p: *mut sys::pbuf) -> s
             });
         }
         checksum::repair(&mut frame);
-        link.tap.write_frame(&[libc::iovec {
+        tap.write_frame(&[libc::iovec {
             iov_base: frame.as_mut_ptr().cast(),
             iov_len: frame.len(),
         }])
     } else {
-        link.tap.write_frame(&iov[..segments])
+        tap.write_frame(&iov[..segments])
     };
     match result {
         Ok(_) => {

@@ -65,6 +65,33 @@ impl Stack {
         &self.interfaces
     }
 
+    pub fn interfaces_mut(&mut self) -> &mut [Interface] {
+        &mut self.interfaces
+    }
+
+    /// Adds an interface with no TAP behind it (for in-process tests and
+    /// fuzzing): frames go in with [`Interface::inject`].
+    pub fn add_detached_interface(
+        &mut self,
+        name: &str,
+        mac: [u8; 6],
+        mtu: u32,
+        addressing: Addressing,
+    ) -> Result<&mut Interface, Error> {
+        let interface = Interface::add_detached(name, mac, mtu, addressing)?;
+        if self.interfaces.is_empty() {
+            interface.set_default();
+        }
+        self.interfaces.push(interface);
+        Ok(self.interfaces.last_mut().expect("just pushed"))
+    }
+
+    /// Runs lwIP's due timers once (the event loop does this every round).
+    pub fn check_timeouts(&mut self) {
+        // SAFETY: lwIP runs on this thread only.
+        unsafe { sys::sys_check_timeouts() };
+    }
+
     /// Runs until a stop signal arrives or an interface fails.
     pub fn run(&mut self, signals: &Signals) -> Result<(), Error> {
         let mut fds = self.pollfds();
@@ -98,7 +125,8 @@ impl Stack {
         self.interfaces
             .iter()
             .map(|i| libc::pollfd {
-                fd: i.tap().as_raw_fd(),
+                // poll(2) skips negative descriptors (detached interfaces).
+                fd: i.device().map_or(-1, |tap| tap.as_raw_fd()),
                 events: libc::POLLIN,
                 revents: 0,
             })
