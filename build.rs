@@ -197,7 +197,7 @@ fn bindings(lwip_dir: &Path, port_dir: &Path) {
         .allowlist_function(names)
         .allowlist_type(names)
         .allowlist_var(names)
-        .allowlist_var("(ERR|NETIF_FLAG|TCP|PBUF|ETH|IPADDR_TYPE|IP_ADDR|LWIP|SYS|DHCP_STATE)_.*")
+        .allowlist_var("(ERR|NETIF_FLAG|NETIF_CHECKSUM|TCP|PBUF|ETH|IPADDR_TYPE|IP_ADDR|LWIP|SYS|DHCP_STATE)_.*")
         .allowlist_type("dhcp|err_enum_t|lwip_ip_addr_type|pbuf_layer|pbuf_type|tcp_state")
         .default_enum_style(bindgen::EnumVariation::Consts)
         .prepend_enum_name(false)

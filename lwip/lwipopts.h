@@ -86,6 +86,9 @@
 #define TCP_SND_QUEUELEN                (4 * TCP_SND_BUF / TCP_MSS)
 /* lwIP keeps the send low-water mark in 16 bits even with window scaling. */
 #define TCP_SNDLOWAT                    (16 * TCP_MSS)
+/* Window updates once a quarter of the window is free, not every 4 MSS:
+ * with 64 KiB receive offload segments that is one ACK per segment. */
+#define TCP_WND_UPDATE_THRESHOLD        (TCP_WND / 4)
 #define TCP_QUEUE_OOSEQ                 1
 #define LWIP_TCP_SACK_OUT               1
 #define TCP_LISTEN_BACKLOG              1
@@ -105,6 +108,10 @@ int lwip_tap_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, unsigned sho
 #define LWIP_CALLBACK_API               1
 
 #define LWIP_CHKSUM_ALGORITHM           3
+/* Per-interface checksum switches: frames the kernel hands over with a
+ * checksum it has validated or will not compute (virtio-net header flags,
+ * see src/netif.rs) skip lwIP's verification, as with a NIC's RX offload. */
+#define LWIP_CHECKSUM_CTRL_PER_NETIF    1
 
 /* ---- apps ---- */
 #define LWIP_HTTPD_CGI                  0

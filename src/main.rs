@@ -59,8 +59,11 @@ fn run(options: &Options) -> Result<(), Error> {
     }
     let signals = Signals::install()?;
     let mut stack = Stack::new()?;
+    // With one interface nothing is forwarded, so the kernel may hand lwIP
+    // 64 KiB segments; a router would have to cut them to the MTU.
+    let offload = options.interfaces.len() == 1;
     for spec in &options.interfaces {
-        stack.add_interface(spec)?;
+        stack.add_interface(spec, offload)?;
     }
     apps::enable(Services {
         echo: options.echo,

@@ -16,7 +16,7 @@ use crate::cli::Addressing;
 use crate::dhcp::{DhcpClient, LeaseEvent};
 use crate::error::Error;
 use crate::sys;
-use crate::tap::{format_mac, TapDevice};
+use crate::tap::{format_mac, TapDevice, VnetHeader};
 
 /// Longest pbuf chain a frame may span (64 KiB frames in 1536-byte pool
 /// pbufs need 43).
@@ -293,6 +293,7 @@ impl Interface {
             }
             sys::pbuf_take(p, frame.as_ptr().cast(), len);
             self.link().count(|c| c.rx_frames += 1);
+            self.set_checksum_checks(true);
             self.deliver(p);
         }
     }
@@ -319,31 +320,31 @@ impl Interface {
             return Ok(0);
         }
         for done in 0..budget {
-            if self.spare.is_null() {
-                // SAFETY: plain allocation; null is handled below.
-                self.spare =
-                    unsafe { sys::pbuf_alloc(sys::PBUF_RAW, self.frame_capacity, sys::PBUF_POOL) };
-            }
-            if self.spare.is_null() {
+            if !self.refill_spare() {
                 if !self.discard_frame()? {
                     return Ok(done);
                 }
                 self.link().count(|c| c.rx_no_buffer += 1);
                 continue;
             }
-            let mut iov = [empty_iovec(); MAX_SEGMENTS + 1];
+            let mut header = [0u8; VnetHeader::LEN];
+            let mut iov = [empty_iovec(); MAX_SEGMENTS + 2];
+            iov[0] = libc::iovec {
+                iov_base: header.as_mut_ptr().cast(),
+                iov_len: header.len(),
+            };
             // SAFETY: `spare` is a live pbuf chain owned by us. It spans at most
             // 43 pool pbufs (65535 bytes in 1536-byte buffers), so it fits.
-            let segments = unsafe { chain_iovecs(self.spare, &mut iov[..MAX_SEGMENTS]) }
+            let segments = unsafe { chain_iovecs(self.spare, &mut iov[1..=MAX_SEGMENTS]) }
                 .unwrap_or(MAX_SEGMENTS);
-            // Whatever does not fit the pbuf lands here, so an oversized frame
+            // Whatever does not fit the pbufs lands here, so an oversized frame
             // is seen (and dropped) instead of silently cut short.
-            iov[segments] = libc::iovec {
+            iov[segments + 1] = libc::iovec {
                 iov_base: self.discard.as_mut_ptr().cast(),
                 iov_len: self.discard.len(),
             };
-            let len = match self.read(&iov[..=segments]) {
-                Ok(len) => len,
+            let len = match self.read(&iov[..segments + 2]) {
+                Ok(len) => len.saturating_sub(VnetHeader::LEN),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(done),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(done),
                 Err(e) => return Err(self.link_error(e)),
@@ -352,15 +353,103 @@ impl Interface {
                 self.link().count(|c| c.rx_oversize += 1);
                 continue;
             }
-            let p = std::mem::replace(&mut self.spare, ptr::null_mut());
-            self.link().count(|c| c.rx_frames += 1);
-            // SAFETY: `p` is ours, trimmed to the frame's length.
-            unsafe {
-                sys::pbuf_realloc(p, len as u16);
-                self.deliver(p);
+            if len == 0 {
+                continue;
             }
+            // SAFETY: `spare` holds the frame's `len` bytes at its start.
+            let p = unsafe { self.take_frame(len as u16) };
+            self.link().count(|c| c.rx_frames += 1);
+            self.set_checksum_checks(!VnetHeader::parse(&header).checksum_trusted());
+            // SAFETY: `p` is ours.
+            unsafe { self.deliver(p) };
         }
         Ok(budget)
+    }
+
+    /// Makes sure `spare` can hold the largest frame. False if lwIP has no
+    /// pbufs to spare.
+    fn refill_spare(&mut self) -> bool {
+        // SAFETY: `spare` is null or a chain we own; pbuf_cat takes `more`.
+        unsafe {
+            let have = self.spare.as_ref().map_or(0, |p| p.tot_len);
+            if have >= self.frame_capacity {
+                return true;
+            }
+            let more = sys::pbuf_alloc(sys::PBUF_RAW, self.frame_capacity - have, sys::PBUF_POOL);
+            if more.is_null() {
+                return false;
+            }
+            if self.spare.is_null() {
+                self.spare = more;
+            } else {
+                sys::pbuf_cat(self.spare, more);
+            }
+        }
+        true
+    }
+
+    /// Splits the first `len` bytes of `spare` off as a frame. The pbufs past
+    /// the frame stay in `spare` for the next read, so a small frame costs
+    /// one pool pbuf, not a 64 KiB chain.
+    ///
+    /// # Safety
+    /// `spare` must be a chain of at least `len` bytes.
+    unsafe fn take_frame(&mut self, len: u16) -> *mut sys::pbuf {
+        // SAFETY: walking and relinking a chain we own; every pbuf of a pool
+        // chain has its own reference, so the two parts are independent.
+        unsafe {
+            let frame = self.spare;
+            let mut last = frame;
+            let mut before = 0u16;
+            while before + (*last).len < len && !(*last).next.is_null() {
+                before += (*last).len;
+                last = (*last).next;
+            }
+            let rest = (*last).next;
+            if rest.is_null() {
+                self.spare = ptr::null_mut();
+            } else {
+                let rest_len = (*rest).tot_len;
+                (*last).next = ptr::null_mut();
+                let mut q = frame;
+                while !q.is_null() {
+                    (*q).tot_len -= rest_len;
+                    q = (*q).next;
+                }
+                self.spare = rest;
+            }
+            sys::pbuf_realloc(frame, len);
+            frame
+        }
+    }
+
+    /// Turns lwIP's checksum verification for incoming frames on or off.
+    fn set_checksum_checks(&mut self, on: bool) {
+        const CHECKS: u32 = sys::NETIF_CHECKSUM_CHECK_IP
+            | sys::NETIF_CHECKSUM_CHECK_UDP
+            | sys::NETIF_CHECKSUM_CHECK_TCP
+            | sys::NETIF_CHECKSUM_CHECK_ICMP
+            | sys::NETIF_CHECKSUM_CHECK_ICMP6;
+        // SAFETY: a plain field of our live netif, read by lwIP on this thread.
+        let flags = unsafe { &mut (*self.netif.as_ptr()).chksum_flags };
+        *flags = if on {
+            *flags | CHECKS as u16
+        } else {
+            *flags & !(CHECKS as u16)
+        };
+    }
+
+    /// Lets the kernel hand over 64 KiB TCP segments with checksums left
+    /// undone (see [`TapDevice::enable_offload`]). Only for an interface
+    /// whose traffic lwIP does not forward: it would have to cut such
+    /// segments to the other side's MTU.
+    pub fn enable_offload(&mut self) -> Result<(), Error> {
+        let Some(tap) = self.device() else {
+            return Ok(());
+        };
+        tap.enable_offload()?;
+        self.frame_capacity = u16::MAX;
+        Ok(())
     }
 
     /// Reads one frame into the discard buffer. Returns false when there was
@@ -498,35 +587,44 @@ unsafe extern "C" fn link_output(netif: *mut sys::netif, p: *mut sys::pbuf) -> s
         link.count(|c| c.tx_frames += 1);
         return sys::ERR_OK as sys::err_t;
     };
-    let mut iov = [empty_iovec(); MAX_SEGMENTS];
+    // No offload requested: an all-zero virtio-net header.
+    static HEADER: [u8; VnetHeader::LEN] = [0; VnetHeader::LEN];
+    let mut iov = [empty_iovec(); MAX_SEGMENTS + 1];
+    iov[0] = libc::iovec {
+        iov_base: HEADER.as_ptr() as *mut libc::c_void,
+        iov_len: HEADER.len(),
+    };
     // SAFETY: lwIP passes a valid chain that stays alive during this call.
-    let Some(segments) = (unsafe { chain_iovecs(p, &mut iov) }) else {
+    let Some(segments) = (unsafe { chain_iovecs(p, &mut iov[1..]) }) else {
         // Longer than MAX_SEGMENTS buffers; no lwIP path builds such a chain.
         link.count(|c| c.tx_errors += 1);
         return sys::ERR_IF as sys::err_t;
     };
     let forwarded = segments > 0 && {
-        // SAFETY: the first iovec points into the live chain `p`.
+        // SAFETY: the first data iovec points into the live chain `p`.
         let first =
-            unsafe { std::slice::from_raw_parts(iov[0].iov_base as *const u8, iov[0].iov_len) };
+            unsafe { std::slice::from_raw_parts(iov[1].iov_base as *const u8, iov[1].iov_len) };
         checksum::needs_repair(first)
     };
     let result = if forwarded {
         // A packet lwIP forwarded with its checksums cleared (see checksum.rs).
-        let mut frame = Vec::with_capacity(iov[..segments].iter().map(|v| v.iov_len).sum());
-        for v in &iov[..segments] {
+        let mut frame = Vec::with_capacity(iov[1..=segments].iter().map(|v| v.iov_len).sum());
+        for v in &iov[1..=segments] {
             // SAFETY: as above.
             frame.extend_from_slice(unsafe {
                 std::slice::from_raw_parts(v.iov_base as *const u8, v.iov_len)
             });
         }
         checksum::repair(&mut frame);
-        tap.write_frame(&[libc::iovec {
-            iov_base: frame.as_mut_ptr().cast(),
-            iov_len: frame.len(),
-        }])
+        tap.write_frame(&[
+            iov[0],
+            libc::iovec {
+                iov_base: frame.as_mut_ptr().cast(),
+                iov_len: frame.len(),
+            },
+        ])
     } else {
-        tap.write_frame(&iov[..segments])
+        tap.write_frame(&iov[..=segments])
     };
     match result {
         Ok(_) => {

@@ -46,13 +46,22 @@ impl Stack {
 
     /// Opens the TAP for `spec` (attaching to `name=` or creating a transient
     /// one whose host side gets `gw`/`netmask`) and adds it to lwIP. The first
-    /// interface added becomes lwIP's default.
-    pub fn add_interface(&mut self, spec: &InterfaceSpec) -> Result<&Interface, Error> {
+    /// interface added becomes lwIP's default. `offload` lets the kernel send
+    /// 64 KiB segments without checksums; only for a stack that forwards
+    /// nothing (one interface).
+    pub fn add_interface(
+        &mut self,
+        spec: &InterfaceSpec,
+        offload: bool,
+    ) -> Result<&Interface, Error> {
         let tap = open_tap(spec)?;
         if let Some(mtu) = spec.mtu {
             tap.set_mtu(mtu)?;
         }
-        let interface = Interface::add(tap, spec.addressing())?;
+        let mut interface = Interface::add(tap, spec.addressing())?;
+        if offload {
+            interface.enable_offload()?;
+        }
         if self.interfaces.is_empty() {
             interface.set_default();
         }

@@ -105,18 +105,43 @@ fn thousands_of_malformed_frames_crash_nothing_and_leak_nothing() {
     );
     // IPv6 reassembly gives up after 60 s; everything else is quicker.
     assert_pools_settle(&mut lwip, &before, Duration::from_secs(75));
-    let counters = rx_counters(&lwip.log());
-    let oversize: u64 = counters
-        .split("rx-oversize ")
+    assert_serving(&ns, &lwip);
+}
+
+/// Without receive offload (a stack with two interfaces), lwIP's buffers
+/// hold one MTU-sized frame; longer frames are dropped and counted.
+#[test]
+fn frames_longer_than_the_mtu_are_dropped_and_counted() {
+    require_network!("ping");
+    let ns = Netns::new("oversize");
+    ns.add_tap("tap0", Some("172.16.0.1/24"));
+    ns.add_tap("tap1", Some("172.16.1.1/24"));
+    let mut lwip = common::start_lwip_tap(
+        &ns,
+        &[
+            "-i",
+            "name=tap0,addr=172.16.0.2,netmask=255.255.255.0",
+            "-i",
+            "name=tap1,addr=172.16.1.2,netmask=255.255.255.0",
+        ],
+    );
+    assert!(ns.wait_for_ping("172.16.0.2", Duration::from_secs(10)));
+    let line = lwip.wait_for_log("tap0: mac", Duration::from_secs(1));
+    let mac = line
+        .split("mac ")
         .nth(1)
         .unwrap()
-        .split(' ')
+        .split(',')
         .next()
         .unwrap()
-        .parse()
-        .unwrap();
-    assert!(oversize >= 3, "frames over the MTU are counted: {counters}");
-    assert_serving(&ns, &lwip);
+        .to_string();
+    ns.sh("ip link set dev tap0 mtu 9000");
+    let out = frames(&ns, &format!("oversize tap0 {mac} 172.16.0.2 172.16.0.1"));
+    assert!(out.starts_with("sent 4"), "{out}");
+    lwip.stats();
+    let counters = rx_counters(&lwip.log());
+    assert!(counters.contains("rx-oversize 4 "), "{counters}");
+    assert_eq!(ns.ping("172.16.0.2", 3, "0.05"), 3);
 }
 
 #[test]

@@ -38,6 +38,7 @@ pub const TCP_WND: u32 = 262144;
 pub const TCP_SND_BUF: u32 = 186880;
 pub const TCP_SND_QUEUELEN: u32 = 512;
 pub const TCP_SNDLOWAT: u32 = 23360;
+pub const TCP_WND_UPDATE_THRESHOLD: u32 = 65536;
 pub const TCP_QUEUE_OOSEQ: u32 = 1;
 pub const LWIP_TCP_SACK_OUT: u32 = 1;
 pub const TCP_LISTEN_BACKLOG: u32 = 1;
@@ -45,6 +46,7 @@ pub const TCP_DEFAULT_LISTEN_BACKLOG: u32 = 64;
 pub const LWIP_TCP_KEEPALIVE: u32 = 1;
 pub const LWIP_CALLBACK_API: u32 = 1;
 pub const LWIP_CHKSUM_ALGORITHM: u32 = 3;
+pub const LWIP_CHECKSUM_CTRL_PER_NETIF: u32 = 1;
 pub const LWIP_HTTPD_CGI: u32 = 0;
 pub const LWIP_HTTPD_SSI: u32 = 0;
 pub const LWIP_HTTPD_SUPPORT_POST: u32 = 0;
@@ -133,7 +135,6 @@ pub const LWIP_FIONREAD_LINUXMODE: u32 = 0;
 pub const LWIP_SOCKET_SELECT: u32 = 1;
 pub const LWIP_SOCKET_POLL: u32 = 1;
 pub const TCP_STATS: u32 = 1;
-pub const LWIP_CHECKSUM_CTRL_PER_NETIF: u32 = 0;
 pub const LWIP_CHECKSUM_ON_COPY: u32 = 0;
 pub const LWIP_IPV6_SCOPES_DEBUG: u32 = 0;
 pub const LWIP_IPV6_NUM_ADDRESSES: u32 = 3;
@@ -214,6 +215,18 @@ pub const NETIF_FLAG_ETHARP: u32 = 8;
 pub const NETIF_FLAG_ETHERNET: u32 = 16;
 pub const NETIF_FLAG_IGMP: u32 = 32;
 pub const NETIF_FLAG_MLD6: u32 = 64;
+pub const NETIF_CHECKSUM_GEN_IP: u32 = 1;
+pub const NETIF_CHECKSUM_GEN_UDP: u32 = 2;
+pub const NETIF_CHECKSUM_GEN_TCP: u32 = 4;
+pub const NETIF_CHECKSUM_GEN_ICMP: u32 = 8;
+pub const NETIF_CHECKSUM_GEN_ICMP6: u32 = 16;
+pub const NETIF_CHECKSUM_CHECK_IP: u32 = 256;
+pub const NETIF_CHECKSUM_CHECK_UDP: u32 = 512;
+pub const NETIF_CHECKSUM_CHECK_TCP: u32 = 1024;
+pub const NETIF_CHECKSUM_CHECK_ICMP: u32 = 2048;
+pub const NETIF_CHECKSUM_CHECK_ICMP6: u32 = 4096;
+pub const NETIF_CHECKSUM_ENABLE_ALL: u32 = 65535;
+pub const NETIF_CHECKSUM_DISABLE_ALL: u32 = 0;
 pub const LWIP_NETIF_USE_HINTS: u32 = 0;
 pub const LWIP_NSC_NONE: u32 = 0;
 pub const LWIP_NSC_NETIF_ADDED: u32 = 1;
@@ -1296,6 +1309,7 @@ pub struct netif {
     pub state: *mut ::std::os::raw::c_void,
     pub client_data: [*mut ::std::os::raw::c_void; 2usize],
     pub hostname: *const ::std::os::raw::c_char,
+    pub chksum_flags: u16_t,
     pub mtu: u16_t,
     pub mtu6: u16_t,
     pub hwaddr: [u8_t; 6usize],
@@ -1331,16 +1345,18 @@ const _: () = {
     ["Offset of field: netif::state"][::std::mem::offset_of!(netif, state) - 224usize];
     ["Offset of field: netif::client_data"][::std::mem::offset_of!(netif, client_data) - 232usize];
     ["Offset of field: netif::hostname"][::std::mem::offset_of!(netif, hostname) - 248usize];
-    ["Offset of field: netif::mtu"][::std::mem::offset_of!(netif, mtu) - 256usize];
-    ["Offset of field: netif::mtu6"][::std::mem::offset_of!(netif, mtu6) - 258usize];
-    ["Offset of field: netif::hwaddr"][::std::mem::offset_of!(netif, hwaddr) - 260usize];
-    ["Offset of field: netif::hwaddr_len"][::std::mem::offset_of!(netif, hwaddr_len) - 266usize];
-    ["Offset of field: netif::flags"][::std::mem::offset_of!(netif, flags) - 267usize];
-    ["Offset of field: netif::name"][::std::mem::offset_of!(netif, name) - 268usize];
-    ["Offset of field: netif::num"][::std::mem::offset_of!(netif, num) - 270usize];
+    ["Offset of field: netif::chksum_flags"]
+        [::std::mem::offset_of!(netif, chksum_flags) - 256usize];
+    ["Offset of field: netif::mtu"][::std::mem::offset_of!(netif, mtu) - 258usize];
+    ["Offset of field: netif::mtu6"][::std::mem::offset_of!(netif, mtu6) - 260usize];
+    ["Offset of field: netif::hwaddr"][::std::mem::offset_of!(netif, hwaddr) - 262usize];
+    ["Offset of field: netif::hwaddr_len"][::std::mem::offset_of!(netif, hwaddr_len) - 268usize];
+    ["Offset of field: netif::flags"][::std::mem::offset_of!(netif, flags) - 269usize];
+    ["Offset of field: netif::name"][::std::mem::offset_of!(netif, name) - 270usize];
+    ["Offset of field: netif::num"][::std::mem::offset_of!(netif, num) - 272usize];
     ["Offset of field: netif::ip6_autoconfig_enabled"]
-        [::std::mem::offset_of!(netif, ip6_autoconfig_enabled) - 271usize];
-    ["Offset of field: netif::rs_count"][::std::mem::offset_of!(netif, rs_count) - 272usize];
+        [::std::mem::offset_of!(netif, ip6_autoconfig_enabled) - 273usize];
+    ["Offset of field: netif::rs_count"][::std::mem::offset_of!(netif, rs_count) - 274usize];
     ["Offset of field: netif::mld_mac_filter"]
         [::std::mem::offset_of!(netif, mld_mac_filter) - 280usize];
 };

@@ -5,6 +5,7 @@ Frames are written to the host side of a TAP (an AF_PACKET socket on IFACE),
 so lwIP reads them exactly as they are. Usage:
 
   frames.py malformed IFACE DST_MAC DST_IP SRC_IP SEED   -> prints "sent N"
+  frames.py oversize  IFACE DST_MAC DST_IP SRC_IP        -> prints "sent N"
   frames.py synflood  IFACE DST_MAC DST_IP PORT COUNT   -> prints "sent N"
   frames.py udpflood  IFACE DST_MAC DST_IP PORT COUNT   -> prints "sent N"
 """
@@ -128,15 +129,20 @@ def malformed(wire, dst_mac, dst_ip, src_ip, seed):
             p = v6 / ICMPv6ND_NA(tgt="fe80::2", R=0, S=1, O=1) / ICMPv6NDOptSrcLLAddr(lladdr=src_mac, len=rnd.choice([0, 1, 3]))
         frame = raw(Ether(dst=rnd.choice(["33:33:00:00:00:01", dst_mac]), src=src_mac) / p)
         wire.send(frame[:rnd.randrange(54, len(frame) + 1)] if rnd.random() < 0.3 else frame)
-    # Frames longer than lwIP's MTU (the host side may allow them).
-    for size in (1519, 1600, 4000, 9000):
-        wire.send(eth / ip / UDP(dport=7) / Raw(b"j" * (size - 42)))
+    oversize(wire, dst_mac, dst_ip, src_ip)
     # scapy's fuzz(): random values in every field of layered templates.
     templates = [eth / ip / TCP(dport=80), eth / ip / UDP(dport=7), eth / ip / ICMP(),
                  eth_bcast / ARP(psrc="172.16.0.78", pdst=dst_ip), eth / IPv6(dst="fe80::2") / ICMPv6EchoRequest(),
                  eth / fuzz(IP(dst=dst_ip)) / TCP(dport=7)]
     for _ in range(5000):
         wire.send(fuzz(rnd.choice(templates)))
+
+
+def oversize(wire, dst_mac, dst_ip, src_ip):
+    """Frames longer than lwIP's MTU (the host side may allow them)."""
+    eth = Ether(dst=dst_mac, src="02:00:00:00:00:01")
+    for size in (1519, 1600, 4000, 9000):
+        wire.send(eth / IP(src=src_ip, dst=dst_ip) / UDP(dport=7) / Raw(b"j" * (size - 42)))
 
 
 def checksum(data):
@@ -176,6 +182,8 @@ def main(argv):
     wire = Wire(iface)
     if command == "malformed":
         malformed(wire, dst_mac, dst_ip, argv[5], int(argv[6]))
+    elif command == "oversize":
+        oversize(wire, dst_mac, dst_ip, argv[5])
     elif command == "synflood":
         synflood(wire, dst_mac, dst_ip, int(argv[5]), int(argv[6]))
     elif command == "udpflood":
