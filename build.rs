@@ -50,16 +50,19 @@ const LWIP_SOURCES: &[&str] = &[
     "src/netif/ethernet.c",
     "src/apps/http/httpd.c",
     "src/apps/http/fs.c",
-    "src/apps/lwiperf/lwiperf.c",
     "contrib/apps/tcpecho_raw/tcpecho_raw.c",
     "contrib/apps/udpecho_raw/udpecho_raw.c",
 ];
+
+/// lwIP C files compiled by being included from one of our `lwip/` files.
+const GLUED_SOURCES: &[&str] = &["src/apps/lwiperf/lwiperf.c"];
 
 /// Include directories inside the lwIP tree.
 const LWIP_INCLUDES: &[&str] = &[
     "src/include",
     "contrib/apps/tcpecho_raw",
     "contrib/apps/udpecho_raw",
+    "src/apps/lwiperf",
 ];
 
 fn main() {
@@ -105,7 +108,7 @@ fn find_lwip_sources(manifest_dir: &Path) -> Result<PathBuf, String> {
 }
 
 fn check_lwip_tree(dir: &Path) -> Result<(), String> {
-    for file in LWIP_SOURCES {
+    for file in LWIP_SOURCES.iter().chain(GLUED_SOURCES) {
         if !dir.join(file).is_file() {
             return Err(format!("{file} is missing"));
         }
@@ -152,7 +155,7 @@ fn manifest_path_of(json: &str, name: &str, version: &str) -> Option<String> {
 }
 
 fn compile_lwip(lwip_dir: &Path, port_dir: &Path) {
-    for file in ["lwipopts.h", "arch/cc.h", "shim.c"] {
+    for file in ["lwipopts.h", "arch/cc.h", "shim.c", "lwiperf_glue.c"] {
         println!("cargo:rerun-if-changed={}", port_dir.join(file).display());
     }
     let mut build = cc::Build::new();
@@ -164,6 +167,7 @@ fn compile_lwip(lwip_dir: &Path, port_dir: &Path) {
         build.file(lwip_dir.join(file));
     }
     build.file(port_dir.join("shim.c"));
+    build.file(port_dir.join("lwiperf_glue.c"));
     if env::var_os("CARGO_FEATURE_DEBUG").is_some() {
         build.define("LWIP_TAP_DEBUG", None);
     }

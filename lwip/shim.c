@@ -78,7 +78,8 @@ int lwip_tap_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, unsigned sho
   }
   listener = (struct tcp_pcb_listen *)pcb;
   backlog_full = listener->accepts_pending >= listener->backlog;
-  pool_full = pool != NULL && pool->used >= pool->avail;
+  /* With the pool full lwIP itself first reclaims a TIME-WAIT PCB. */
+  pool_full = pool != NULL && pool->used >= pool->avail && tcp_tw_pcbs == NULL;
   if (!backlog_full && !pool_full) {
     return ERR_OK;
   }

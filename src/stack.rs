@@ -18,6 +18,9 @@ use crate::tap::TapDevice;
 /// cannot starve the others.
 const RECEIVE_BUDGET: usize = 64;
 
+/// How long the loop keeps polling without sleeping after the last frame.
+const BUSY_POLL: Duration = Duration::from_millis(2);
+
 /// How long the stack keeps running after releasing DHCP leases on exit.
 const RELEASE_GRACE: Duration = Duration::from_millis(300);
 
@@ -104,11 +107,23 @@ impl Stack {
     /// Runs until a stop signal arrives or an interface fails.
     pub fn run(&mut self, signals: &Signals) -> Result<(), Error> {
         let mut fds = self.pollfds();
+        let mut last_frame = Instant::now();
         while !signals.stop_requested() {
             if signals.take_stats_request() {
                 self.log_stats();
             }
-            self.turn(&mut fds, None, Some(signals.wait_mask()))?;
+            // Right after traffic, poll without sleeping for a moment: the
+            // next frame of an exchange (a ping, a request) is then picked up
+            // without the cost of a wakeup.
+            let busy = last_frame.elapsed() < BUSY_POLL;
+            let cap = busy.then_some(Duration::ZERO);
+            if self.turn(&mut fds, cap, Some(signals.wait_mask()))? > 0 {
+                last_frame = Instant::now();
+            } else if busy {
+                // Nothing yet: let a client sharing this core run first.
+                // SAFETY: sched_yield has no preconditions.
+                unsafe { libc::sched_yield() };
+            }
         }
         Ok(())
     }
@@ -145,12 +160,14 @@ impl Stack {
     /// One round of the loop: wait for frames or lwIP's next timer (at most
     /// `cap`), read a batch from every ready TAP, run lwIP's timers.
     /// `mask` is the signal mask to wait with (None: keep the current one).
+    /// Returns how many frames were read.
     fn turn(
         &mut self,
         fds: &mut [libc::pollfd],
         cap: Option<Duration>,
         mask: Option<&libc::sigset_t>,
-    ) -> Result<(), Error> {
+    ) -> Result<usize, Error> {
+        let mut frames = 0;
         // SAFETY: lwIP runs on this thread only.
         let sleep = unsafe { sys::sys_timeouts_sleeptime() };
         let mut wait = (sleep != sys::SYS_TIMEOUTS_SLEEPTIME_INFINITE)
@@ -188,7 +205,7 @@ impl Stack {
                     });
                 }
                 if fd.revents & libc::POLLIN != 0 {
-                    interface.receive(RECEIVE_BUDGET)?;
+                    frames += interface.receive(RECEIVE_BUDGET)?;
                 }
             }
         }
@@ -197,7 +214,7 @@ impl Stack {
         for interface in &mut self.interfaces {
             interface.watch_dhcp();
         }
-        Ok(())
+        Ok(frames)
     }
 
     /// Logs our frame counters and lwIP's memory, pbuf, PCB and protocol

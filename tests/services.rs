@@ -180,3 +180,29 @@ fn iperf_data_arrives_in_large_offloaded_segments() {
         "{frames} frames for 100 MiB: {line}"
     );
 }
+
+/// Stopping lwip-tap in the middle of an iperf test aborts the session
+/// cleanly (upstream lwiperf crashed here; see lwip/lwiperf_glue.c).
+#[test]
+fn stopping_during_an_iperf_test_is_clean() {
+    require_network!("iperf");
+    let ns = Netns::new("iperfstop");
+    let mut lwip = ns.transient_lwip_tap(&["-s"]);
+    let mut client = ns
+        .command("iperf")
+        .args(["-c", LWIP_ADDR, "-p", "5001", "-t", "10"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    let status = lwip.stop_with(libc::SIGTERM);
+    let _ = client.kill();
+    let _ = client.wait();
+    assert_eq!(status.code(), Some(0), "{}", lwip.log());
+    assert!(
+        lwip.log().contains("iperf: a client: aborted"),
+        "{}",
+        lwip.log()
+    );
+}

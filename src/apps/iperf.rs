@@ -31,17 +31,21 @@ unsafe extern "C" fn report(
 ) {
     let outcome = match kind {
         sys::LWIPERF_TCP_DONE_SERVER => "done",
-        sys::LWIPERF_TCP_ABORTED_REMOTE => "aborted by the client",
+        sys::LWIPERF_TCP_ABORTED_REMOTE => "aborted (connection reset)",
         sys::LWIPERF_TCP_ABORTED_LOCAL => "aborted locally",
         sys::LWIPERF_TCP_ABORTED_LOCAL_DATAERROR => "aborted: bad data",
         sys::LWIPERF_TCP_ABORTED_LOCAL_TXERROR => "aborted: send error",
         _ => "finished",
     };
-    // SAFETY: lwiperf passes a valid address (or null).
-    let remote = unsafe { remote_addr.as_ref() }.map(ip_addr_to_std);
-    let remote = remote.map_or_else(|| "?".to_string(), |a| a.to_string());
+    // SAFETY: lwiperf passes a valid address, or null once the connection
+    // is gone (see lwip/lwiperf_glue.c).
+    let peer = match unsafe { remote_addr.as_ref() } {
+        Some(addr) => format!("{} port {remote_port}", ip_addr_to_std(addr)),
+        None => "a client".to_string(),
+    };
+    // lwiperf counts in 32 bits: a test of more than 4 GiB wraps around.
     log::info!(
-        "iperf: {remote} port {remote_port}: {outcome}, {bytes} bytes in {}.{:03} s, {:.1} Mbit/s",
+        "iperf: {peer}: {outcome}, {bytes} bytes in {}.{:03} s, {:.1} Mbit/s",
         ms / 1000,
         ms % 1000,
         f64::from(kbit_per_s) / 1000.0
