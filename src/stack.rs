@@ -21,6 +21,10 @@ const RECEIVE_BUDGET: usize = 64;
 /// How long the loop keeps polling without sleeping after the last frame.
 const BUSY_POLL: Duration = Duration::from_millis(2);
 
+/// While busy-polling, one round in this many waits in ppoll (with a zero
+/// timeout), which is where signals are let in.
+const SIGNAL_CHECK_ROUNDS: u32 = 64;
+
 /// How long the stack keeps running after releasing DHCP leases on exit.
 const RELEASE_GRACE: Duration = Duration::from_millis(300);
 
@@ -108,16 +112,25 @@ impl Stack {
     pub fn run(&mut self, signals: &Signals) -> Result<(), Error> {
         let mut fds = self.pollfds();
         let mut last_frame = Instant::now();
+        let mut spins = 0u32;
         while !signals.stop_requested() {
             if signals.take_stats_request() {
                 self.log_stats();
             }
             // Right after traffic, poll without sleeping for a moment: the
             // next frame of an exchange (a ping, a request) is then picked up
-            // without the cost of a wakeup.
+            // without the cost of a wakeup. While busy, most rounds just try
+            // to read every TAP; every few rounds a zero-timeout ppoll lets
+            // pending signals in.
             let busy = last_frame.elapsed() < BUSY_POLL;
-            let cap = busy.then_some(Duration::ZERO);
-            if self.turn(&mut fds, cap, Some(signals.wait_mask()))? > 0 {
+            spins = if busy { spins.wrapping_add(1) } else { 0 };
+            let frames = if busy && spins % SIGNAL_CHECK_ROUNDS != 0 {
+                self.receive_all()?
+            } else {
+                let cap = busy.then_some(Duration::ZERO);
+                self.turn(&mut fds, cap, Some(signals.wait_mask()))?
+            };
+            if frames > 0 {
                 last_frame = Instant::now();
             } else if busy {
                 // Nothing yet: let a client sharing this core run first.
@@ -143,6 +156,25 @@ impl Stack {
             }
         }
         Ok(())
+    }
+
+    /// Reads a batch from every TAP without waiting, then runs lwIP's timers.
+    fn receive_all(&mut self) -> Result<usize, Error> {
+        let mut frames = 0;
+        for interface in &mut self.interfaces {
+            frames += interface.receive(RECEIVE_BUDGET)?;
+        }
+        self.after_round();
+        Ok(frames)
+    }
+
+    /// What follows every round: lwIP's due timers, then DHCP news.
+    fn after_round(&mut self) {
+        // SAFETY: lwIP runs on this thread only.
+        unsafe { sys::sys_check_timeouts() };
+        for interface in &mut self.interfaces {
+            interface.watch_dhcp();
+        }
     }
 
     fn pollfds(&self) -> Vec<libc::pollfd> {
@@ -209,11 +241,7 @@ impl Stack {
                 }
             }
         }
-        // SAFETY: lwIP runs on this thread only.
-        unsafe { sys::sys_check_timeouts() };
-        for interface in &mut self.interfaces {
-            interface.watch_dhcp();
-        }
+        self.after_round();
         Ok(frames)
     }
 
