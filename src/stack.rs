@@ -124,7 +124,7 @@ impl Stack {
             // pending signals in.
             let busy = last_frame.elapsed() < BUSY_POLL;
             spins = if busy { spins.wrapping_add(1) } else { 0 };
-            let frames = if busy && spins % SIGNAL_CHECK_ROUNDS != 0 {
+            let frames = if busy && !spins.is_multiple_of(SIGNAL_CHECK_ROUNDS) {
                 self.receive_all()?
             } else {
                 let cap = busy.then_some(Duration::ZERO);
