@@ -27,15 +27,7 @@ fn serving(ns: &Netns) -> (LwipTap, String) {
         "{}",
         lwip.log()
     );
-    let line = lwip.wait_for_log("tap0: mac", Duration::from_secs(1));
-    let mac = line
-        .split("mac ")
-        .nth(1)
-        .unwrap()
-        .split(',')
-        .next()
-        .unwrap()
-        .to_string();
+    let mac = lwip.mac("tap0");
     (lwip, mac)
 }
 
@@ -126,15 +118,7 @@ fn frames_longer_than_the_mtu_are_dropped_and_counted() {
         ],
     );
     assert!(ns.wait_for_ping("172.16.0.2", Duration::from_secs(10)));
-    let line = lwip.wait_for_log("tap0: mac", Duration::from_secs(1));
-    let mac = line
-        .split("mac ")
-        .nth(1)
-        .unwrap()
-        .split(',')
-        .next()
-        .unwrap()
-        .to_string();
+    let mac = lwip.mac("tap0");
     ns.sh("ip link set dev tap0 mtu 9000");
     let out = frames(&ns, &format!("oversize tap0 {mac} 172.16.0.2 172.16.0.1"));
     assert!(out.starts_with("sent 4"), "{out}");

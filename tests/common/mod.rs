@@ -284,6 +284,14 @@ impl LwipTap {
         }
     }
 
+    /// lwIP's MAC on `iface`, from the line lwip-tap logs when it sets the
+    /// interface up.
+    pub fn mac(&mut self, iface: &str) -> String {
+        let line = self.wait_for_log(&format!("{iface}: mac "), Duration::from_secs(10));
+        let rest = line.split("mac ").nth(1).unwrap_or_default();
+        rest.split(',').next().unwrap_or_default().to_string()
+    }
+
     /// Sends `signal` and waits (up to 10 s) for the process to exit.
     pub fn stop_with(&mut self, signal: i32) -> ExitStatus {
         // SAFETY: plain kill(2) on our child's pid.
