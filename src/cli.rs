@@ -15,7 +15,7 @@ use crate::error::Error;
 pub const MAX_INTERFACES: usize = 255;
 
 /// The keys `-i` accepts.
-const KEYS: &str = "name, addr, netmask, gw or mtu";
+const KEYS: &str = "name, addr, netmask, gw, mtu or offload";
 
 /// The MTU range a Linux TAP accepts.
 pub const MTU_RANGE: std::ops::RangeInclusive<u32> = 68..=65521;
@@ -52,6 +52,9 @@ pub struct InterfaceSpec {
     pub gw: Option<Ipv4Addr>,
     /// The MTU to give the TAP (and so lwIP); `None` keeps the device's.
     pub mtu: Option<u32>,
+    /// Receive offload (64 KiB segments, kernel-checked checksums); `None`
+    /// means on for a single interface, off for a router.
+    pub offload: Option<bool>,
 }
 
 /// How an interface gets its IPv4 address.
@@ -178,6 +181,15 @@ fn options(matches: &ArgMatches, cmd: &mut clap::Command) -> Result<Options, Err
         }
         interfaces.push(spec);
     }
+    if interfaces.len() > 1 {
+        if let Some(spec) = interfaces.iter().find(|s| s.offload == Some(true)) {
+            let name = spec.name.as_deref().unwrap_or("a transient TAP");
+            return Err(Error::Usage(format!(
+                "offload=on ({name}) needs a single interface: a router would have to cut \
+                 64 KiB segments to the other side's MTU"
+            )));
+        }
+    }
     Ok(Options {
         interfaces,
         echo: matches.get_flag("echo"),
@@ -204,7 +216,7 @@ pub fn parse_interface(text: &str) -> Result<InterfaceSpec, String> {
             .ok_or_else(|| format!("'{item}' is not key=value (keys: {KEYS})"))?;
         let (key, value) = (key.trim(), value.trim());
         if !seen.insert(key.to_string())
-            && matches!(key, "name" | "addr" | "netmask" | "gw" | "mtu")
+            && matches!(key, "name" | "addr" | "netmask" | "gw" | "mtu" | "offload")
         {
             return Err(format!("{key}= is given more than once"));
         }
@@ -217,6 +229,7 @@ pub fn parse_interface(text: &str) -> Result<InterfaceSpec, String> {
             "netmask" => spec.netmask = Some(parse_netmask(value)?),
             "gw" => spec.gw = Some(parse_ipv4(key, value)?),
             "mtu" => spec.mtu = Some(parse_mtu(value)?),
+            "offload" => spec.offload = Some(parse_on_off(key, value)?),
             _ => return Err(format!("unknown key '{key}' (keys: {KEYS})")),
         }
     }
@@ -255,6 +268,14 @@ fn parse_mtu(value: &str) -> Result<u32, String> {
             MTU_RANGE.start(),
             MTU_RANGE.end()
         )),
+    }
+}
+
+fn parse_on_off(key: &str, value: &str) -> Result<bool, String> {
+    match value {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("{key}={value}: expected on or off")),
     }
 }
 
@@ -421,6 +442,24 @@ mod tests {
         assert!(parse_interface("name=tap0,mtu=1500,mtu=9000")
             .unwrap_err()
             .contains("more than once"));
+    }
+
+    #[test]
+    fn offload_key() {
+        assert_eq!(
+            parse_interface("name=t,offload=off").unwrap().offload,
+            Some(false)
+        );
+        assert_eq!(
+            parse_interface("name=t,offload=on").unwrap().offload,
+            Some(true)
+        );
+        assert_eq!(parse_interface("name=t").unwrap().offload, None);
+        let e = parse_interface("name=t,offload=yes").unwrap_err();
+        assert!(e.contains("expected on or off"), "{e}");
+        let e = usage_error(&["-i", "name=a,offload=on", "-i", "name=b"]);
+        assert!(e.contains("offload=on (a) needs a single interface"), "{e}");
+        assert!(run(&["-i", "name=a,offload=off", "-i", "name=b"]).is_ok());
     }
 
     #[test]

@@ -61,9 +61,9 @@ fn run(options: &Options) -> Result<(), Error> {
     let mut stack = Stack::new()?;
     // With one interface nothing is forwarded, so the kernel may hand lwIP
     // 64 KiB segments; a router would have to cut them to the MTU.
-    let offload = options.interfaces.len() == 1;
+    let single = options.interfaces.len() == 1;
     for spec in &options.interfaces {
-        stack.add_interface(spec, offload)?;
+        stack.add_interface(spec, spec.offload.unwrap_or(single))?;
     }
     apps::enable(Services {
         echo: options.echo,

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Netns, LWIP_ADDR};
+use common::{Netns, LWIP_ADDR, TRANSIENT_SPEC};
 
 #[test]
 fn tcp_echo_streams_a_mebibyte_back_unchanged_and_udp_echo_answers() {
@@ -153,31 +153,43 @@ fn services_answer_on_the_second_interface_of_a_router() {
     assert_eq!(reply, "second\n");
 }
 
-/// With one interface, the kernel hands lwIP whole 64 KiB TCP segments
-/// (TSO through the TAP's virtio-net header): far fewer frames than bytes/MSS.
-#[test]
-fn iperf_data_arrives_in_large_offloaded_segments() {
-    require_network!("iperf");
-    let ns = Netns::new("offload");
-    let mut lwip = ns.transient_lwip_tap(&["-s", "--stats"]);
+/// Frames lwip-tap read during a 100 MiB iperf test with `-i` spec `spec`.
+fn frames_for_100_mib(tag: &str, spec: &str) -> u64 {
+    let ns = Netns::new(tag);
+    let mut lwip = ns.spawn_lwip_tap(&["-i", spec, "-s", "--stats"]);
+    lwip.wait_for_log(": mac", Duration::from_secs(10));
+    assert!(ns.wait_for_ping(LWIP_ADDR, Duration::from_secs(10)));
     ns.sh(&format!("iperf -c {LWIP_ADDR} -p 5001 -n 100M"));
     lwip.wait_for_log("iperf: 172.16.0.1 port", Duration::from_secs(20));
     lwip.stop_with(libc::SIGTERM);
     let log = lwip.log();
     let line = log.lines().find(|l| l.contains("stats: tap0 rx")).unwrap();
-    let frames: u64 = line
-        .split("rx ")
+    line.split("rx ")
         .nth(1)
         .unwrap()
         .split(' ')
         .next()
         .unwrap()
         .parse()
-        .unwrap();
+        .unwrap()
+}
+
+/// With one interface, the kernel hands lwIP whole 64 KiB TCP segments
+/// (TSO through the TAP's virtio-net header): far fewer frames than
+/// bytes/MSS. `offload=off` gets MTU-sized frames, as a router does.
+#[test]
+fn iperf_data_arrives_in_large_segments_unless_offload_is_off() {
+    require_network!("iperf");
     let mss_frames = 100 * 1024 * 1024 / 1460;
+    let frames = frames_for_100_mib("offload", TRANSIENT_SPEC);
     assert!(
         frames < mss_frames / 4,
-        "{frames} frames for 100 MiB: {line}"
+        "offload on: {frames} frames for 100 MiB"
+    );
+    let frames = frames_for_100_mib("nooffload", &format!("{TRANSIENT_SPEC},offload=off"));
+    assert!(
+        frames > mss_frames * 9 / 10,
+        "offload off: {frames} frames for 100 MiB"
     );
 }
 
