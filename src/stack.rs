@@ -102,11 +102,6 @@ impl Stack {
         Ok(self.interfaces.last_mut().expect("just pushed"))
     }
 
-    /// Runs lwIP's due timers once (the event loop does this every round).
-    pub fn check_timeouts(&mut self) {
-        // SAFETY: lwIP runs on this thread only.
-        unsafe { sys::sys_check_timeouts() };
-    }
 
     /// Runs until a stop signal arrives or an interface fails.
     pub fn run(&mut self, signals: &Signals) -> Result<(), Error> {
@@ -164,12 +159,13 @@ impl Stack {
         for interface in &mut self.interfaces {
             frames += interface.receive(RECEIVE_BUDGET)?;
         }
-        self.after_round();
+        self.check_timeouts();
         Ok(frames)
     }
 
-    /// What follows every round: lwIP's due timers, then DHCP news.
-    fn after_round(&mut self) {
+    /// Runs lwIP's due timers, then logs DHCP news; the event loop does this
+    /// after every round.
+    pub fn check_timeouts(&mut self) {
         // SAFETY: lwIP runs on this thread only.
         unsafe { sys::sys_check_timeouts() };
         for interface in &mut self.interfaces {
@@ -241,7 +237,7 @@ impl Stack {
                 }
             }
         }
-        self.after_round();
+        self.check_timeouts();
         Ok(frames)
     }
 
