@@ -102,7 +102,6 @@ impl Stack {
         Ok(self.interfaces.last_mut().expect("just pushed"))
     }
 
-
     /// Runs until a stop signal arrives or an interface fails.
     pub fn run(&mut self, signals: &Signals) -> Result<(), Error> {
         let mut fds = self.pollfds();
