@@ -145,15 +145,9 @@ fn router_example_with_linux_bridges() {
 fn attaching_to_a_missing_tap_says_how_to_create_it() {
     require_network!();
     let ns = Netns::new("missing");
-    let out = ns.run(&format!(
-        "{} -i name=tap7,addr=10.0.0.2,netmask=255.255.255.0",
-        common::LWIP_TAP
-    ));
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = ns.lwip_tap_refuses("", "-i name=tap7,addr=10.0.0.2,netmask=255.255.255.0", 1);
     assert!(err.contains("tap7: no such device"), "{err}");
     assert!(err.contains("ip tuntap add dev tap7 mode tap"), "{err}");
-    assert_eq!(err.lines().count(), 1, "{err}");
     assert!(!ns.link_exists("tap7"), "nothing was created");
 }
 
@@ -162,12 +156,7 @@ fn attaching_to_a_non_tap_device_is_refused() {
     require_network!();
     let ns = Netns::new("nontap");
     ns.sh("ip link add veth0 type veth peer name veth1");
-    let out = ns.run(&format!(
-        "{} -i name=veth0,addr=10.0.0.2,netmask=255.255.255.0",
-        common::LWIP_TAP
-    ));
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = ns.lwip_tap_refuses("", "-i name=veth0,addr=10.0.0.2,netmask=255.255.255.0", 1);
     assert!(err.contains("veth0: "), "{err}");
 }
 
@@ -203,12 +192,11 @@ fn persistent_tap_works_for_its_non_root_owner() {
     assert!(uid_line.is_some(), "{text}");
 
     // Without access to /dev/net/tun, the message says what is needed.
-    let out = ns.run(&format!(
-        "setpriv --reuid=nobody --regid=nogroup --clear-groups {} -i name=tap0,addr=10.3.0.2,netmask=255.255.255.0",
-        common::LWIP_TAP
-    ));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = ns.lwip_tap_refuses(
+        "setpriv --reuid=nobody --regid=nogroup --clear-groups",
+        "-i name=tap0,addr=10.3.0.2,netmask=255.255.255.0",
+        1,
+    );
     assert!(
         err.contains("CAP_NET_ADMIN") && err.contains("user $USER"),
         "{err}"
@@ -242,12 +230,8 @@ fn bad_arguments_exit_2_with_one_line_and_touch_no_device() {
     ];
     for (args, expect) in cases {
         let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
-        let out = ns.run(&format!("{} {}", common::LWIP_TAP, quoted.join(" ")));
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        let err = ns.lwip_tap_refuses("", &quoted.join(" "), 2);
         assert!(err.contains(expect), "{args:?}: {err}");
-        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
-        assert!(err.starts_with("lwip-tap: "), "{args:?}: {err}");
     }
     let links = ns.sh("ip -o link show");
     assert_eq!(links.lines().count(), 1, "only lo exists:\n{links}");

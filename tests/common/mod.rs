@@ -214,6 +214,18 @@ impl Netns {
         LwipTap { child, log }
     }
 
+    /// Runs `PREFIX lwip-tap ARGS` through the shell in the namespace (PREFIX
+    /// may wrap it, e.g. in `setpriv …`), asserts that it exits with `code`
+    /// and explains itself in one line on stderr, and returns that line.
+    pub fn lwip_tap_refuses(&self, prefix: &str, args: &str, code: i32) -> String {
+        let out = self.run(&format!("{prefix} {LWIP_TAP} {args}"));
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(code), "{args}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args}: {err}");
+        assert!(err.starts_with("lwip-tap: "), "{args}: {err}");
+        err
+    }
+
     /// `ping -c count -i interval addr`; returns the number of replies.
     pub fn ping(&self, addr: &str, count: u32, interval: &str) -> u32 {
         let out = self.run(&format!("ping -n -c {count} -i {interval} -W 1 {addr}"));
