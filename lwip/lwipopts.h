@@ -127,6 +127,19 @@ int lwip_tap_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, unsigned sho
 #define MEMP_STATS                      1
 #define SYS_STATS                       0
 
+/* ---- fuzzing (fuzz/run defines LWIP_TAP_FUZZ) ----
+ * lwIP's heap and pools come from malloc, byte-exact (alignment 1), so that
+ * AddressSanitizer sees a read past a buffer: in the static pools every
+ * frame sits in a 1536-byte buffer and an over-read stays invisible. The
+ * driver gives each received frame a heap buffer of exactly its size
+ * (src/netif.rs, cfg(fuzzing)). */
+#ifdef LWIP_TAP_FUZZ
+#undef MEM_ALIGNMENT
+#define MEM_ALIGNMENT                   1
+#define MEM_LIBC_MALLOC                 1
+#define MEMP_MEM_MALLOC                 1
+#endif
+
 /* ---- debugging (cargo feature `debug`; `-d` switches it on at run time) ---- */
 #ifdef LWIP_TAP_DEBUG
 #define LWIP_DEBUG                      1
@@ -144,6 +157,18 @@ extern unsigned char lwip_tap_debug_types;
 #define TCP_OUTPUT_DEBUG                LWIP_DBG_ON
 #define DHCP_DEBUG                      LWIP_DBG_ON
 #define IP6_DEBUG                       LWIP_DBG_ON
+#endif
+
+/* ---- the user's overrides: LWIP_TAP_OPTS=file (see build.rs) ----
+ * build.rs defines LWIP_TAP_OPTS_FILE as the file's quoted absolute path.
+ * It is included last, after every definition above, so to change one of
+ * our options the file must drop ours first:
+ *     #undef TCP_WND
+ *     #define TCP_WND (64 * 1024)
+ * Options we do not set can simply be defined. lwip/port_checks.h then
+ * refuses values lwip-tap cannot run with. */
+#ifdef LWIP_TAP_OPTS_FILE
+#include LWIP_TAP_OPTS_FILE
 #endif
 
 #endif /* LWIP_TAP_LWIPOPTS_H */

@@ -1,6 +1,8 @@
 //! The command line: clap for the flags, and a small pure parser for the
-//! original's `-i key=value[,key=value…]` interface specs. Everything here is
-//! checked before any device is touched.
+//! original's `-i key=value[,key=value…]` interface specs. It only parses:
+//! the result is a library [`Config`], checked by the library's own rules
+//! (reported here with the `-i` argument they concern), before any device is
+//! touched.
 
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -8,28 +10,16 @@ use std::net::Ipv4Addr;
 
 use clap::{Arg, ArgAction, ArgMatches};
 
+use crate::config::{Addressing, Config, DeviceConfig, InterfaceConfig, Services};
 use crate::error::Error;
-
-/// lwIP numbers its netifs with a u8 and reserves 255, so one stack can hold
-/// at most 255 of them.
-pub const MAX_INTERFACES: usize = 255;
 
 /// The keys `-i` accepts.
 const KEYS: &str = "name, addr, netmask, gw, mtu or offload";
 
-/// The MTU range a Linux TAP accepts.
-pub const MTU_RANGE: std::ops::RangeInclusive<u32> = 68..=65521;
-
 /// What to run, as parsed from the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
-    /// The interfaces in command-line order; the first is lwIP's default.
-    pub interfaces: Vec<InterfaceSpec>,
-    pub echo: bool,
-    pub chargen: bool,
-    pub http: bool,
-    pub iperf: bool,
-    pub debug: bool,
+    pub config: Config,
     /// Log lwIP's statistics when exiting.
     pub stats: bool,
 }
@@ -38,47 +28,8 @@ pub struct Options {
 #[derive(Debug)]
 pub enum Invocation {
     Run(Options),
-    /// Print this text to stdout and exit 0 (`-h`).
+    /// Print this text to stdout and exit 0 (`-h`, `--version`).
     Help(String),
-}
-
-/// One `-i` argument.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct InterfaceSpec {
-    /// The TAP to attach to; `None` creates a transient TAP.
-    pub name: Option<String>,
-    pub addr: Option<Ipv4Addr>,
-    pub netmask: Option<Ipv4Addr>,
-    pub gw: Option<Ipv4Addr>,
-    /// The MTU to give the TAP (and so lwIP); `None` keeps the device's.
-    pub mtu: Option<u32>,
-    /// Receive offload (64 KiB segments, kernel-checked checksums); `None`
-    /// means on for a single interface, off for a router.
-    pub offload: Option<bool>,
-}
-
-/// How an interface gets its IPv4 address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Addressing {
-    Static {
-        addr: Ipv4Addr,
-        netmask: Ipv4Addr,
-        gw: Option<Ipv4Addr>,
-    },
-    Dhcp,
-}
-
-impl InterfaceSpec {
-    pub fn addressing(&self) -> Addressing {
-        match (self.addr, self.netmask) {
-            (Some(addr), Some(netmask)) => Addressing::Static {
-                addr,
-                netmask,
-                gw: self.gw,
-            },
-            _ => Addressing::Dhcp,
-        }
-    }
 }
 
 fn command() -> clap::Command {
@@ -116,6 +67,13 @@ fn command() -> clap::Command {
                 .action(ArgAction::SetTrue)
                 .help("Log lwIP's memory and protocol statistics on exit (SIGUSR1: at any time)"),
         )
+        .arg(
+            Arg::new("version")
+                .short('V')
+                .long("version")
+                .action(ArgAction::SetTrue)
+                .help("Print lwip-tap's and lwIP's versions, where lwIP came from and its key options"),
+        )
 }
 
 fn flag(name: &'static str, short: char, help: &'static str) -> Arg {
@@ -140,6 +98,9 @@ where
         }
         Err(e) => return Err(Error::Usage(one_line(&e))),
     };
+    if matches.get_flag("version") {
+        return Ok(Invocation::Help(crate::version::text()));
+    }
     options(&matches, &mut cmd).map(Invocation::Run)
 }
 
@@ -162,49 +123,50 @@ fn options(matches: &ArgMatches, cmd: &mut clap::Command) -> Result<Options, Err
             cmd.render_usage()
         )));
     }
-    if specs.len() > MAX_INTERFACES {
-        return Err(Error::Usage(format!(
-            "{} interfaces given; lwIP supports at most {MAX_INTERFACES}",
-            specs.len()
-        )));
-    }
     let mut interfaces = Vec::with_capacity(specs.len());
-    let mut names = HashSet::new();
-    for text in specs {
-        let spec = parse_interface(text).map_err(|e| Error::Usage(format!("-i '{text}': {e}")))?;
-        if let Some(name) = &spec.name {
-            if !names.insert(name.clone()) {
-                return Err(Error::Usage(format!(
-                    "-i '{text}': interface {name} is given more than once"
-                )));
-            }
-        }
-        interfaces.push(spec);
+    for text in &specs {
+        interfaces
+            .push(parse_interface(text).map_err(|e| Error::Usage(format!("-i '{text}': {e}")))?);
     }
-    if interfaces.len() > 1 {
-        if let Some(spec) = interfaces.iter().find(|s| s.offload == Some(true)) {
-            let name = spec.name.as_deref().unwrap_or("a transient TAP");
-            return Err(Error::Usage(format!(
-                "offload=on ({name}) needs a single interface: a router would have to cut \
-                 64 KiB segments to the other side's MTU"
-            )));
-        }
-    }
-    Ok(Options {
+    let config = Config {
         interfaces,
-        echo: matches.get_flag("echo"),
-        chargen: matches.get_flag("chargen"),
-        http: matches.get_flag("http"),
-        iperf: matches.get_flag("iperf"),
-        debug: matches.get_flag("debug"),
+        services: Services {
+            echo: matches.get_flag("echo"),
+            chargen: matches.get_flag("chargen"),
+            http: matches.get_flag("http"),
+            iperf: matches.get_flag("iperf"),
+        },
+        lwip_debug: matches.get_flag("debug"),
+    };
+    config.validate().map_err(|e| {
+        Error::Usage(match e.interface {
+            Some(n) => format!("-i '{}': {}", specs[n], e.message),
+            None => e.message,
+        })
+    })?;
+    Ok(Options {
+        config,
         stats: matches.get_flag("stats"),
     })
 }
 
-/// Parses one `-i` value, e.g. `name=tap0,addr=172.16.0.2,netmask=255.255.255.0`.
-/// Spaces around keys and values are ignored, as the original does.
-pub fn parse_interface(text: &str) -> Result<InterfaceSpec, String> {
-    let mut spec = InterfaceSpec::default();
+/// The keys of one `-i` value as given, before they mean anything.
+#[derive(Default)]
+struct Keys {
+    name: Option<String>,
+    addr: Option<Ipv4Addr>,
+    netmask: Option<Ipv4Addr>,
+    gw: Option<Ipv4Addr>,
+    mtu: Option<u32>,
+    offload: Option<bool>,
+}
+
+/// Parses one `-i` value, e.g. `name=tap0,addr=172.16.0.2,netmask=255.255.255.0`,
+/// into a checked interface. Spaces around keys and values are ignored, as
+/// the original does. Without `name=` the interface is a transient TAP whose
+/// host side gets `gw=`.
+pub fn parse_interface(text: &str) -> Result<InterfaceConfig, String> {
+    let mut keys = Keys::default();
     let mut seen = HashSet::new();
     for item in text.split(',') {
         let item = item.trim();
@@ -224,49 +186,70 @@ pub fn parse_interface(text: &str) -> Result<InterfaceSpec, String> {
             return Err(format!("{key}= has an empty value"));
         }
         match key {
-            "name" => spec.name = Some(parse_name(value)?),
-            "addr" => spec.addr = Some(parse_ipv4(key, value)?),
-            "netmask" => spec.netmask = Some(parse_netmask(value)?),
-            "gw" => spec.gw = Some(parse_ipv4(key, value)?),
-            "mtu" => spec.mtu = Some(parse_mtu(value)?),
-            "offload" => spec.offload = Some(parse_on_off(key, value)?),
+            "name" => {
+                crate::config::check_name(value)?;
+                keys.name = Some(value.to_string());
+            }
+            "addr" => keys.addr = Some(parse_ipv4(key, value)?),
+            "netmask" => keys.netmask = Some(parse_netmask(value)?),
+            "gw" => keys.gw = Some(parse_ipv4(key, value)?),
+            "mtu" => keys.mtu = Some(parse_mtu(value)?),
+            "offload" => keys.offload = Some(parse_on_off(key, value)?),
             _ => return Err(format!("unknown key '{key}' (keys: {KEYS})")),
         }
     }
-    check_addressing(&spec)?;
-    Ok(spec)
+    let interface = keys.into_config()?;
+    interface.validate()?;
+    Ok(interface)
 }
 
-/// Linux's rules for interface names (dev_valid_name): 1–15 bytes, not `.`
-/// or `..`, no `/`, `:` or white space.
-fn parse_name(value: &str) -> Result<String, String> {
-    if value.len() >= crate::tap::IFNAMSIZ {
-        return Err(format!(
-            "name '{value}' is too long (at most {} characters)",
-            crate::tap::IFNAMSIZ - 1
-        ));
+impl Keys {
+    /// What the keys mean: DHCP without addresses, a transient TAP without
+    /// a name (whose host side is the gateway).
+    fn into_config(self) -> Result<InterfaceConfig, String> {
+        let addressing = match (self.addr, self.netmask, self.gw) {
+            (None, None, None) => Addressing::Dhcp,
+            (Some(addr), Some(netmask), gw) => Addressing::Static { addr, netmask, gw },
+            (None, _, _) => {
+                return Err("netmask= and gw= need addr= (or omit all three for DHCP)".into())
+            }
+            (Some(_), None, _) => return Err("addr= needs netmask=".into()),
+        };
+        let device = match (self.name, addressing) {
+            (Some(name), _) => DeviceConfig::Tap { name },
+            (None, Addressing::Static { gw: Some(host), .. }) => {
+                DeviceConfig::TransientTap { host }
+            }
+            (None, Addressing::Static { gw: None, .. }) => {
+                return Err(
+                    "a transient TAP (no name=) needs gw=, the address of its host side".into(),
+                )
+            }
+            // A transient TAP's host side needs an address to be useful,
+            // and there is no DHCP server behind it to lease one from.
+            (None, Addressing::Dhcp) => {
+                return Err("a transient TAP (no name=) needs addr=, netmask= and gw= \
+                            (gw= becomes its host-side address); give name= to use DHCP"
+                    .into())
+            }
+        };
+        Ok(InterfaceConfig {
+            device,
+            addressing,
+            mtu: self.mtu,
+            offload: self.offload,
+        })
     }
-    if value == "." || value == ".." {
-        return Err(format!("name '{value}' is not a valid interface name"));
-    }
-    if let Some(c) = value
-        .chars()
-        .find(|c| *c == '/' || *c == ':' || c.is_whitespace() || c.is_control() || *c == '%')
-    {
-        return Err(format!(
-            "name '{value}' contains '{c}', which is not allowed in an interface name"
-        ));
-    }
-    Ok(value.to_string())
 }
 
 fn parse_mtu(value: &str) -> Result<u32, String> {
+    let range = crate::config::MTU_RANGE;
     match value.parse::<u32>() {
-        Ok(mtu) if MTU_RANGE.contains(&mtu) => Ok(mtu),
+        Ok(mtu) if range.contains(&mtu) => Ok(mtu),
         _ => Err(format!(
             "mtu={value} is not a number from {} to {}",
-            MTU_RANGE.start(),
-            MTU_RANGE.end()
+            range.start(),
+            range.end()
         )),
     }
 }
@@ -287,9 +270,7 @@ fn parse_ipv4(key: &str, value: &str) -> Result<Ipv4Addr, String> {
 
 fn parse_netmask(value: &str) -> Result<Ipv4Addr, String> {
     let mask = parse_ipv4("netmask", value)?;
-    let bits = u32::from(mask);
-    // Contiguous: the ones are all at the top, i.e. !bits is 2^n - 1.
-    if (!bits).wrapping_add(1) & !bits != 0 {
+    if !crate::config::is_contiguous(mask) {
         return Err(format!(
             "netmask={value} is not contiguous (like 255.255.255.0)"
         ));
@@ -297,55 +278,10 @@ fn parse_netmask(value: &str) -> Result<Ipv4Addr, String> {
     Ok(mask)
 }
 
-/// The number of one bits in a (contiguous) netmask.
-pub fn prefix_len(netmask: Ipv4Addr) -> u32 {
-    u32::from(netmask).count_ones()
-}
-
-fn check_addressing(spec: &InterfaceSpec) -> Result<(), String> {
-    match (spec.addr, spec.netmask, spec.gw) {
-        (None, None, None) => {
-            if spec.name.is_none() {
-                // A transient TAP's host side needs an address to be useful,
-                // and there is no DHCP server behind it to lease one from.
-                return Err("a transient TAP (no name=) needs addr=, netmask= and gw= \
-                            (gw= becomes its host-side address); give name= to use DHCP"
-                    .into());
-            }
-            Ok(())
-        }
-        (Some(addr), Some(netmask), gw) => {
-            let mask = u32::from(netmask);
-            let net = u32::from(addr) & mask;
-            // /31 and /32 have no network or broadcast address.
-            let host = u32::from(addr);
-            if prefix_len(netmask) < 31 && (host == net || host == net | !mask) {
-                return Err(format!(
-                    "addr={addr} is the network or broadcast address of its /{} subnet",
-                    prefix_len(netmask)
-                ));
-            }
-            match gw {
-                Some(gw) if gw == addr => Err(format!("gw={gw} is the same as addr=")),
-                Some(gw) if u32::from(gw) & mask != net => Err(format!(
-                    "gw={gw} is outside {}/{}",
-                    Ipv4Addr::from(net),
-                    prefix_len(netmask)
-                )),
-                None if spec.name.is_none() => {
-                    Err("a transient TAP (no name=) needs gw=, the address of its host side".into())
-                }
-                _ => Ok(()),
-            }
-        }
-        (None, _, _) => Err("netmask= and gw= need addr= (or omit all three for DHCP)".into()),
-        (Some(_), None, _) => Err("addr= needs netmask=".into()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::MAX_INTERFACES;
 
     fn run(args: &[&str]) -> Result<Options, Error> {
         let mut full = vec!["lwip-tap"];
@@ -371,9 +307,9 @@ mod tests {
     fn full_static_spec() {
         let spec = parse_interface("name=tap0,addr=172.16.0.2,netmask=255.255.255.0,gw=172.16.0.1")
             .unwrap();
-        assert_eq!(spec.name.as_deref(), Some("tap0"));
+        assert_eq!(spec.device.name(), Some("tap0"));
         assert_eq!(
-            spec.addressing(),
+            spec.addressing,
             Addressing::Static {
                 addr: ip("172.16.0.2"),
                 netmask: ip("255.255.255.0"),
@@ -387,31 +323,38 @@ mod tests {
         let spec =
             parse_interface(" name = tap0 , addr= 10.0.0.2,netmask =255.0.0.0 ,gw=10.0.0.1 ")
                 .unwrap();
-        assert_eq!(spec.name.as_deref(), Some("tap0"));
-        assert_eq!(spec.addr, Some(ip("10.0.0.2")));
-        assert_eq!(spec.netmask, Some(ip("255.0.0.0")));
-        assert_eq!(spec.gw, Some(ip("10.0.0.1")));
+        assert_eq!(spec.device.name(), Some("tap0"));
+        assert_eq!(
+            spec.addressing,
+            Addressing::Static {
+                addr: ip("10.0.0.2"),
+                netmask: ip("255.0.0.0"),
+                gw: Some(ip("10.0.0.1"))
+            }
+        );
     }
 
     #[test]
     fn keys_in_any_order() {
         let spec = parse_interface("addr=172.16.0.3,netmask=255.255.255.0,gw=172.16.0.1,name=tap2")
             .unwrap();
-        assert_eq!(spec.name.as_deref(), Some("tap2"));
-        assert_eq!(spec.addr, Some(ip("172.16.0.3")));
+        assert_eq!(spec.device.name(), Some("tap2"));
+        assert!(
+            matches!(spec.addressing, Addressing::Static { addr, .. } if addr == ip("172.16.0.3"))
+        );
     }
 
     #[test]
     fn name_only_means_dhcp() {
         let spec = parse_interface("name=tap0").unwrap();
-        assert_eq!(spec.addressing(), Addressing::Dhcp);
+        assert_eq!(spec.addressing, Addressing::Dhcp);
     }
 
     #[test]
     fn gateway_is_optional_on_a_named_tap() {
         let spec = parse_interface("name=tap1,addr=172.16.1.1,netmask=255.255.255.0").unwrap();
         assert_eq!(
-            spec.addressing(),
+            spec.addressing,
             Addressing::Static {
                 addr: ip("172.16.1.1"),
                 netmask: ip("255.255.255.0"),
@@ -423,7 +366,12 @@ mod tests {
     #[test]
     fn transient_tap_spec() {
         let spec = parse_interface("addr=172.16.0.2,netmask=255.255.255.0,gw=172.16.0.1").unwrap();
-        assert_eq!(spec.name, None);
+        assert_eq!(
+            spec.device,
+            DeviceConfig::TransientTap {
+                host: ip("172.16.0.1")
+            }
+        );
     }
 
     #[test]
@@ -592,12 +540,13 @@ mod tests {
     #[test]
     fn command_line_with_flags_in_any_order() {
         let o = run(&["-E", "-i", "name=tap0", "-H", "-i", "name=tap1", "-C", "-s"]).unwrap();
-        assert_eq!(o.interfaces.len(), 2);
-        assert_eq!(o.interfaces[0].name.as_deref(), Some("tap0"));
-        assert_eq!(o.interfaces[1].name.as_deref(), Some("tap1"));
-        assert!(o.echo && o.chargen && o.http && o.iperf && !o.debug && !o.stats);
+        assert_eq!(o.config.interfaces.len(), 2);
+        assert_eq!(o.config.interfaces[0].device.name(), Some("tap0"));
+        assert_eq!(o.config.interfaces[1].device.name(), Some("tap1"));
+        let s = o.config.services;
+        assert!(s.echo && s.chargen && s.http && s.iperf && !o.config.lwip_debug && !o.stats);
         let o = run(&["--stats", "-i", "name=tap0"]).unwrap();
-        assert!(o.stats && !o.echo);
+        assert!(o.stats && !o.config.services.echo);
     }
 
     #[test]
@@ -646,7 +595,7 @@ mod tests {
             args.push(format!("name=t{n}"));
         }
         assert!(
-            matches!(parse(args.clone()), Ok(Invocation::Run(o)) if o.interfaces.len() == MAX_INTERFACES)
+            matches!(parse(args.clone()), Ok(Invocation::Run(o)) if o.config.interfaces.len() == MAX_INTERFACES)
         );
         args.push("-i".into());
         args.push("name=one-too-many".into());

@@ -7,6 +7,9 @@ use std::fmt;
 pub enum Error {
     /// A bad command line; reported before any device is touched.
     Usage(String),
+    /// A configuration that breaks a rule (see `Config::validate`); reported
+    /// before any device is touched.
+    Config(String),
     /// A TAP device could not be opened, attached, created or configured.
     Tap { name: String, reason: String },
     /// lwIP refused something (the message says what).
@@ -22,7 +25,7 @@ impl Error {
     /// uses), 1 for everything else.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Usage(_) => 2,
+            Error::Usage(_) | Error::Config(_) => 2,
             _ => 1,
         }
     }
@@ -31,7 +34,7 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Usage(msg) => write!(f, "{msg}"),
+            Error::Usage(msg) | Error::Config(msg) => write!(f, "{msg}"),
             Error::Tap { name, reason } => write!(f, "{name}: {reason}"),
             Error::Lwip(msg) => write!(f, "lwIP: {msg}"),
             Error::Link { name, reason } => write!(f, "{name}: {reason}"),

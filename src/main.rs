@@ -2,7 +2,6 @@
 
 use std::process::ExitCode;
 
-use lwip_tap::apps::{self, Services};
 use lwip_tap::cli::{self, Invocation, Options};
 use lwip_tap::signals::Signals;
 use lwip_tap::stack::Stack;
@@ -17,7 +16,7 @@ fn main() -> ExitCode {
         }
         Err(e) => return fail(&e),
     };
-    init_logging(options.debug);
+    init_logging(options.config.lwip_debug);
     match run(&options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
@@ -48,29 +47,10 @@ fn init_logging(debug: bool) {
 }
 
 fn run(options: &Options) -> Result<(), Error> {
-    if options.debug {
-        if !cfg!(feature = "debug") {
-            return Err(Error::Usage(
-                "-d: this build has no lwIP debug support; rebuild with `cargo build --features debug`"
-                    .into(),
-            ));
-        }
-        lwip_tap::port::enable_lwip_debug();
-    }
     let signals = Signals::install()?;
-    let mut stack = Stack::new()?;
-    // With one interface nothing is forwarded, so the kernel may hand lwIP
-    // 64 KiB segments; a router would have to cut them to the MTU.
-    let single = options.interfaces.len() == 1;
-    for spec in &options.interfaces {
-        stack.add_interface(spec, spec.offload.unwrap_or(single))?;
-    }
-    apps::enable(Services {
-        echo: options.echo,
-        chargen: options.chargen,
-        http: options.http,
-        iperf: options.iperf,
-    })?;
+    let mut stack = Stack::new(&options.config)?;
+    // After setup, so that a refusal stays one line on stderr.
+    log::info!("{}", lwip_tap::version::summary());
     let result = stack.run(&signals);
     if options.stats {
         stack.log_stats();

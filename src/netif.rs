@@ -1,28 +1,36 @@
-//! The tapif driver: one lwIP `struct netif` per TAP device, with the
-//! `extern "C"` callbacks lwIP calls (init, linkoutput) and the receive path
-//! that reads frames straight into pool pbufs and hands them to lwIP.
+//! The driver between a [`Device`] and an lwIP netif: the receive path that
+//! reads frames straight into pool pbufs and hands them to lwIP, the
+//! `extern "C"` callbacks lwIP calls (linkoutput, DHCP events), and the
+//! interface's lifetime. The netif itself is allocated and set up in C
+//! (lwip/glue.c), so Rust never depends on `struct netif`'s layout.
 //!
 //! lwIP's `netif->state` points at the interface's [`Link`], which is only
 //! ever read through shared references, so lwIP may call `link_output` while
 //! `Interface::receive` is running (a ping reply is sent from inside input).
 
 use std::cell::Cell;
-use std::io;
+use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ptr::{self, NonNull};
+use std::rc::Rc;
 
 use crate::checksum;
-use crate::cli::Addressing;
-use crate::dhcp::{DhcpClient, LeaseEvent};
+use crate::config::{prefix_len, Addressing};
+use crate::device::{format_mac, Device, FrameQueues, Opened, VnetHeader};
 use crate::error::Error;
 use crate::sys;
-use crate::tap::{format_mac, TapDevice, VnetHeader};
 
 /// Longest pbuf chain a frame may span (64 KiB frames in 1536-byte pool
 /// pbufs need 43).
 const MAX_SEGMENTS: usize = 64;
 /// Ethernet header plus one VLAN tag.
 const LINK_HEADER: u32 = 14 + 4;
+/// The shortest Ethernet frame (without FCS). On a wire every frame is at
+/// least this long, and lwIP relies on it: it reads the ARP and IPv4 headers
+/// before checking that the frame holds them. A TAP passes on frames as
+/// short as their sender made them, so shorter ones are padded with zeros,
+/// as a NIC's sender would have.
+const ETH_MIN_FRAME: usize = 60;
 
 /// Per-interface frame counters.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -33,18 +41,20 @@ pub struct Counters {
     pub rx_no_buffer: u64,
     /// Frames longer than the MTU allows.
     pub rx_oversize: u64,
+    /// Frames shorter than Ethernet's 60 bytes, padded with zeros.
+    pub rx_padded: u64,
     pub tx_errors: u64,
 }
 
-/// What lwIP's callbacks need: the device and counters.
+/// What lwIP's callbacks need: the device, counters and DHCP state.
 struct Link {
-    /// The TAP frames go to; `None` for a detached interface (in-process
-    /// tests and fuzzing), whose output is counted and dropped.
-    device: Option<TapDevice>,
+    device: Box<dyn Device>,
     name: String,
-    mac: [u8; 6],
-    mtu: u16,
     counters: Cell<Counters>,
+    /// The address of the DHCP lease lwIP's client holds, as last reported.
+    lease: Cell<Option<Ipv4Addr>>,
+    /// Set while we release the lease ourselves, so that is not a loss.
+    releasing: Cell<bool>,
 }
 
 impl Link {
@@ -55,59 +65,52 @@ impl Link {
     }
 }
 
-/// One TAP device attached to lwIP as a netif.
+/// # Safety
+/// `netif` must be one of our live netifs (its state is a live `Link`).
+unsafe fn link_of<'a>(netif: *const sys::netif) -> &'a Link {
+    // SAFETY: the caller guarantees `netif` is ours and live.
+    unsafe { &*(sys::lwip_tap_netif_state(netif) as *const Link) }
+}
+
+/// One device attached to lwIP as a netif.
 pub struct Interface {
     netif: NonNull<sys::netif>,
     link: NonNull<Link>,
+    mac: [u8; 6],
+    mtu: u16,
     /// The largest frame we accept, and the size of every receive buffer.
     frame_capacity: u16,
     /// A pool pbuf allocated but not yet filled (kept across wakeups).
     spare: *mut sys::pbuf,
     /// Where frames go that must be read but cannot be kept.
     discard: Vec<u8>,
-    /// lwIP's DHCP client, for an interface without static addresses.
-    dhcp: Option<DhcpClient>,
+    /// Whether lwIP checks incoming checksums (as last set).
+    checks_on: Option<bool>,
+    /// Whether lwIP's DHCP client runs on this interface.
+    dhcp: bool,
+    /// An in-process device's frame queues.
+    queues: Option<Rc<FrameQueues>>,
 }
 
 impl Interface {
-    /// Adds `tap` to lwIP. The netif's MAC is the TAP's host-side MAC with the
-    /// lowest bit of the last byte flipped, its MTU the device's.
-    pub fn add(tap: TapDevice, addressing: Addressing) -> Result<Interface, Error> {
-        let mut mac = tap.mac()?;
-        mac[5] ^= 1;
-        let mtu = tap.mtu()?;
-        let name = tap.name().to_string();
-        Self::register(Some(tap), name, mac, mtu, addressing)
-    }
-
-    /// Adds an interface with no device behind it: frames come in through
-    /// [`Interface::inject`] and what lwIP sends is dropped.
-    pub fn add_detached(
-        name: &str,
-        mac: [u8; 6],
-        mtu: u32,
+    /// Adds `device` to lwIP. `offload` lets the device hand over 64 KiB
+    /// frames whose checksums are not computed; only for an interface whose
+    /// traffic lwIP does not forward.
+    pub(crate) fn add(
+        Opened { device, queues }: Opened,
         addressing: Addressing,
+        offload: bool,
     ) -> Result<Interface, Error> {
-        Self::register(None, name.to_string(), mac, mtu, addressing)
-    }
-
-    fn register(
-        device: Option<TapDevice>,
-        name: String,
-        mac: [u8; 6],
-        mtu: u32,
-        addressing: Addressing,
-    ) -> Result<Interface, Error> {
-        let mtu = mtu.min(u32::from(u16::MAX) - LINK_HEADER) as u16;
-        let frame_capacity = (u32::from(mtu) + LINK_HEADER) as u16;
-        let link = NonNull::from(Box::leak(Box::new(Link {
-            device,
-            name,
-            mac,
-            mtu,
-            counters: Cell::new(Counters::default()),
-        })));
-        let netif = NonNull::from(Box::leak(Box::<sys::netif>::default()));
+        let mac = device.mac()?;
+        let mtu = device.mtu()?.min(u32::from(u16::MAX) - LINK_HEADER) as u16;
+        if offload {
+            device.enable_offload()?;
+        }
+        let frame_capacity = if offload {
+            u16::MAX
+        } else {
+            (u32::from(mtu) + LINK_HEADER) as u16
+        };
         let (addr, netmask, gw) = match addressing {
             Addressing::Static { addr, netmask, gw } => {
                 (addr, netmask, gw.unwrap_or(Ipv4Addr::UNSPECIFIED))
@@ -118,54 +121,57 @@ impl Interface {
                 Ipv4Addr::UNSPECIFIED,
             ),
         };
-        let (addr, netmask, gw) = (ip4(addr), ip4(netmask), ip4(gw));
-        // SAFETY: `netif` and `link` are heap allocations that live until
-        // Drop, which removes the netif from lwIP before freeing them.
-        let added = unsafe {
-            sys::netif_add(
-                netif.as_ptr(),
-                &addr,
-                &netmask,
-                &gw,
-                link.as_ptr().cast(),
-                Some(netif_init),
-                Some(sys::ethernet_input),
-            )
+        let config = sys::lwip_tap_netif_config {
+            mac,
+            mtu,
+            addr: ip4(addr),
+            netmask: ip4(netmask),
+            gw: ip4(gw),
+            linkoutput: Some(link_output),
         };
-        if added.is_null() {
-            // SAFETY: lwIP did not keep either pointer.
-            let link = unsafe {
-                drop(Box::from_raw(netif.as_ptr()));
-                Box::from_raw(link.as_ptr())
-            };
+        let link = NonNull::from(Box::leak(Box::new(Link {
+            name: device.name().to_string(),
+            device,
+            counters: Cell::new(Counters::default()),
+            lease: Cell::new(None),
+            releasing: Cell::new(false),
+        })));
+        // SAFETY: `config` is valid for the call; `link` lives until Drop,
+        // which removes the netif from lwIP before freeing it.
+        let netif = unsafe { sys::lwip_tap_netif_add(&config, link.as_ptr().cast()) };
+        let Some(netif) = NonNull::new(netif) else {
+            // SAFETY: lwIP kept no pointer to the link.
+            let link = unsafe { Box::from_raw(link.as_ptr()) };
             return Err(Error::Lwip(format!("{}: netif_add failed", link.name)));
-        }
+        };
         let mut interface = Interface {
             netif,
             link,
+            mac,
+            mtu,
             frame_capacity,
             spare: ptr::null_mut(),
             discard: vec![0; usize::from(u16::MAX)],
-            dhcp: None,
+            checks_on: None,
+            dhcp: false,
+            queues,
         };
-        // SAFETY: the netif was just added and is valid.
-        unsafe {
-            (*netif.as_ptr()).hostname = c"lwip-tap".as_ptr();
-            sys::netif_set_up(netif.as_ptr());
-            sys::netif_set_link_up(netif.as_ptr());
-            sys::netif_create_ip6_linklocal_address(netif.as_ptr(), 1);
-        }
         if addressing == Addressing::Dhcp {
             // SAFETY: the netif was just added and is up.
-            let client = unsafe { DhcpClient::start(interface.raw()) };
-            interface.dhcp =
-                Some(client.map_err(|e| Error::Lwip(format!("{}: {e}", interface.name())))?);
+            let rc = unsafe { sys::dhcp_start(netif.as_ptr()) };
+            if rc != sys::ERR_OK as sys::err_t {
+                return Err(Error::Lwip(format!(
+                    "{}: dhcp_start failed (error {rc})",
+                    interface.name()
+                )));
+            }
+            interface.dhcp = true;
         }
         Ok(interface)
     }
 
     /// Makes this lwIP's default interface.
-    pub fn set_default(&self) {
+    pub(crate) fn set_default(&self) {
         // SAFETY: the netif is registered with lwIP while `self` lives.
         unsafe { sys::netif_set_default(self.netif.as_ptr()) };
     }
@@ -175,44 +181,34 @@ impl Interface {
         unsafe { self.link.as_ref() }
     }
 
-    /// The TAP behind this interface (none for a detached one).
-    pub fn device(&self) -> Option<&TapDevice> {
-        self.link().device.as_ref()
-    }
-
     pub fn name(&self) -> &str {
         &self.link().name
     }
 
     pub fn mac(&self) -> [u8; 6] {
-        self.link().mac
+        self.mac
     }
 
     pub fn mtu(&self) -> u16 {
-        self.link().mtu
+        self.mtu
     }
 
     pub fn counters(&self) -> Counters {
         self.link().counters.get()
     }
 
-    pub fn raw(&self) -> *mut sys::netif {
-        self.netif.as_ptr()
+    /// The descriptor to wait on for frames (none for an in-process device).
+    pub(crate) fn fd(&self) -> Option<std::os::fd::RawFd> {
+        self.link().device.fd()
     }
 
     /// The IPv4 address, netmask and gateway lwIP has now.
     pub fn ipv4(&self) -> (Ipv4Addr, Ipv4Addr, Ipv4Addr) {
-        // SAFETY: reading plain fields of a live netif.
-        let n = unsafe { self.netif.as_ref() };
-        // SAFETY: with IPv4 and IPv6 enabled, ip_addr_t's ip4 member holds
-        // the IPv4 address (u_addr.ip4 is the first union member).
-        unsafe {
-            (
-                from_ip4(n.ip_addr.u_addr.ip4),
-                from_ip4(n.netmask.u_addr.ip4),
-                from_ip4(n.gw.u_addr.ip4),
-            )
-        }
+        let mut a = [sys::ip4_addr_t::default(); 3];
+        let [addr, netmask, gw] = &mut a;
+        // SAFETY: a live netif and three writable addresses.
+        unsafe { sys::lwip_tap_netif_ipv4(self.netif.as_ptr(), addr, netmask, gw) };
+        (from_ip4(a[0]), from_ip4(a[1]), from_ip4(a[2]))
     }
 
     /// One line describing the interface for the log.
@@ -225,7 +221,7 @@ impl Interface {
             self.mtu()
         );
         if !addr.is_unspecified() {
-            text += &format!(", addr {addr}/{}", crate::cli::prefix_len(netmask));
+            text += &format!(", addr {addr}/{}", prefix_len(netmask));
             if !gw.is_unspecified() {
                 text += &format!(", gw {gw}");
             }
@@ -233,69 +229,59 @@ impl Interface {
         text
     }
 
-    /// Logs what changed in the DHCP client's state since the last call.
-    pub fn watch_dhcp(&mut self) {
-        let netif = self.raw();
-        let Some(client) = self.dhcp.as_mut() else {
-            return;
-        };
-        // SAFETY: the client was started on this live netif.
-        let Some((event, lease)) = (unsafe { client.poll(netif) }) else {
-            return;
-        };
-        let name = self.name();
-        let prefix = crate::cli::prefix_len(lease.netmask);
-        match event {
-            LeaseEvent::Bound => log::info!(
-                "{name}: DHCP lease {}/{prefix}, gw {}, server {}, lease {} s",
-                lease.addr,
-                lease.gw,
-                lease.server,
-                lease.seconds
-            ),
-            LeaseEvent::Renewed => log::info!(
-                "{name}: DHCP lease renewed: {}/{prefix}, lease {} s",
-                lease.addr,
-                lease.seconds
-            ),
-            LeaseEvent::Lost => log::warn!("{name}: DHCP lease lost; asking again"),
-        }
-    }
-
-    /// Releases a DHCP lease, if any. Returns true if a DHCPRELEASE was sent.
-    pub fn release_dhcp(&mut self) -> bool {
-        let netif = self.raw();
-        let Some(mut client) = self.dhcp.take() else {
+    /// Releases a DHCP lease, if any, and stops the client. Returns true if
+    /// a DHCPRELEASE was sent.
+    pub(crate) fn release_dhcp(&mut self) -> bool {
+        if !std::mem::take(&mut self.dhcp) {
             return false;
+        }
+        let netif = self.netif.as_ptr();
+        self.link().releasing.set(true);
+        // SAFETY: the client was started on this live netif; after
+        // dhcp_release_and_stop nothing uses its struct dhcp, which
+        // dhcp_cleanup frees.
+        let released = unsafe {
+            let bound = sys::dhcp_supplied_address(netif) != 0;
+            sys::dhcp_release_and_stop(netif);
+            sys::dhcp_cleanup(netif);
+            bound
         };
-        // SAFETY: the client was started on this live netif.
-        let released = unsafe { client.release(netif) };
         if released {
             log::info!("{}: DHCP lease released", self.name());
         }
         released
     }
 
-    /// Hands one frame to lwIP as if it had been read from the device
-    /// (frames longer than lwIP's pbufs can hold are dropped).
-    pub fn inject(&mut self, frame: &[u8]) {
-        let Ok(len) = u16::try_from(frame.len()) else {
-            self.link().count(|c| c.rx_oversize += 1);
-            return;
-        };
-        // SAFETY: a fresh pbuf of `len` bytes is filled from `frame`, then
-        // given to lwIP (or freed if lwIP refuses it).
-        unsafe {
-            let p = sys::pbuf_alloc(sys::PBUF_RAW, len, sys::PBUF_POOL);
-            if p.is_null() {
-                self.link().count(|c| c.rx_no_buffer += 1);
-                return;
+    /// Hands `frame` to lwIP through this interface's in-process device, by
+    /// the same receive path a TAP's frames take. With `checksum_trusted`
+    /// lwIP skips its checksum checks, as for a frame the kernel vouches for.
+    /// Fails on an interface that has a TAP.
+    pub fn inject(&mut self, frame: &[u8], checksum_trusted: bool) -> Result<(), Error> {
+        let queues = self.in_process_queues()?;
+        let header = if checksum_trusted {
+            VnetHeader {
+                flags: VnetHeader::DATA_VALID,
+                gso_type: 0,
             }
-            sys::pbuf_take(p, frame.as_ptr().cast(), len);
-            self.link().count(|c| c.rx_frames += 1);
-            self.set_checksum_checks(true);
-            self.deliver(p);
-        }
+        } else {
+            VnetHeader::PLAIN
+        };
+        queues.push(header, frame);
+        self.receive(1)?;
+        Ok(())
+    }
+
+    /// The oldest frame lwIP sent on this interface's in-process device that
+    /// has not been taken yet.
+    pub fn take_sent(&mut self) -> Result<Option<Vec<u8>>, Error> {
+        Ok(self.in_process_queues()?.pop_sent())
+    }
+
+    fn in_process_queues(&self) -> Result<Rc<FrameQueues>, Error> {
+        self.queues.clone().ok_or_else(|| Error::Link {
+            name: self.name().to_string(),
+            reason: "not an in-process interface".into(),
+        })
     }
 
     /// Passes a received frame to lwIP's input function, which takes it.
@@ -305,20 +291,15 @@ impl Interface {
     unsafe fn deliver(&mut self, p: *mut sys::pbuf) {
         // SAFETY: the netif is live; lwIP takes `p` on ERR_OK, otherwise we free it.
         unsafe {
-            let netif = self.netif.as_ptr();
-            let input = (*netif).input.expect("netif_add sets input");
-            if input(p, netif) != sys::ERR_OK as sys::err_t {
+            if sys::lwip_tap_netif_input(self.netif.as_ptr(), p) != sys::ERR_OK as sys::err_t {
                 sys::pbuf_free(p);
             }
         }
     }
 
-    /// Reads up to `budget` frames from the TAP and passes them to lwIP.
+    /// Reads up to `budget` frames from the device and passes them to lwIP.
     /// Returns how many were read; stops early when the device is empty.
-    pub fn receive(&mut self, budget: usize) -> Result<usize, Error> {
-        if self.device().is_none() {
-            return Ok(0);
-        }
+    pub(crate) fn receive(&mut self, budget: usize) -> Result<usize, Error> {
         for done in 0..budget {
             if !self.refill_spare() {
                 if !self.discard_frame()? {
@@ -343,10 +324,9 @@ impl Interface {
                 iov_base: self.discard.as_mut_ptr().cast(),
                 iov_len: self.discard.len(),
             };
-            let len = match self.read(&iov[..segments + 2]) {
+            let len = match self.read(&mut iov[..segments + 2]) {
                 Ok(len) => len.saturating_sub(VnetHeader::LEN),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(done),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(done),
+                Err(e) if is_empty(&e) => return Ok(done),
                 Err(e) => return Err(self.link_error(e)),
             };
             if len > usize::from(self.frame_capacity) {
@@ -356,8 +336,22 @@ impl Interface {
             if len == 0 {
                 continue;
             }
+            let len = if len < ETH_MIN_FRAME && !cfg!(feature = "stock_lwip") {
+                // SAFETY: `spare` is ours and holds at least a frame's capacity.
+                unsafe { zero_fill(self.spare, len, ETH_MIN_FRAME) };
+                self.link().count(|c| c.rx_padded += 1);
+                ETH_MIN_FRAME
+            } else {
+                len
+            };
             // SAFETY: `spare` holds the frame's `len` bytes at its start.
             let p = unsafe { self.take_frame(len as u16) };
+            #[cfg(fuzzing)]
+            // SAFETY: `p` is ours.
+            let Some(p) = (unsafe { exact_copy(p) }) else {
+                self.link().count(|c| c.rx_no_buffer += 1);
+                continue;
+            };
             self.link().count(|c| c.rx_frames += 1);
             self.set_checksum_checks(!VnetHeader::parse(&header).checksum_trusted());
             // SAFETY: `p` is ours.
@@ -425,53 +419,36 @@ impl Interface {
 
     /// Turns lwIP's checksum verification for incoming frames on or off.
     fn set_checksum_checks(&mut self, on: bool) {
-        const CHECKS: u32 = sys::NETIF_CHECKSUM_CHECK_IP
-            | sys::NETIF_CHECKSUM_CHECK_UDP
-            | sys::NETIF_CHECKSUM_CHECK_TCP
-            | sys::NETIF_CHECKSUM_CHECK_ICMP
-            | sys::NETIF_CHECKSUM_CHECK_ICMP6;
-        // SAFETY: a plain field of our live netif, read by lwIP on this thread.
-        let flags = unsafe { &mut (*self.netif.as_ptr()).chksum_flags };
-        *flags = if on {
-            *flags | CHECKS as u16
-        } else {
-            *flags & !(CHECKS as u16)
-        };
-    }
-
-    /// Lets the kernel hand over 64 KiB TCP segments with checksums left
-    /// undone (see [`TapDevice::enable_offload`]). Only for an interface
-    /// whose traffic lwIP does not forward: it would have to cut such
-    /// segments to the other side's MTU.
-    pub fn enable_offload(&mut self) -> Result<(), Error> {
-        let Some(tap) = self.device() else {
-            return Ok(());
-        };
-        tap.enable_offload()?;
-        self.frame_capacity = u16::MAX;
-        Ok(())
+        if self.checks_on != Some(on) {
+            // SAFETY: a live netif of ours.
+            unsafe { sys::lwip_tap_netif_check_checksums(self.netif.as_ptr(), i32::from(on)) };
+            self.checks_on = Some(on);
+        }
     }
 
     /// Reads one frame into the discard buffer. Returns false when there was
     /// none.
     fn discard_frame(&mut self) -> Result<bool, Error> {
-        let iov = [libc::iovec {
+        let mut iov = [libc::iovec {
             iov_base: self.discard.as_mut_ptr().cast(),
             iov_len: self.discard.len(),
         }];
-        match self.read(&iov) {
+        match self.read(&mut iov) {
             Ok(_) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(false),
+            Err(e) if is_empty(&e) => Ok(false),
             Err(e) => Err(self.link_error(e)),
         }
     }
 
-    fn read(&self, bufs: &[libc::iovec]) -> io::Result<usize> {
-        match self.device() {
-            Some(tap) => tap.read_frame(bufs),
-            None => Err(io::ErrorKind::WouldBlock.into()),
-        }
+    /// Reads one frame from the device into the buffers `iov` describes.
+    fn read(&self, iov: &mut [libc::iovec]) -> io::Result<usize> {
+        // SAFETY: IoSliceMut is ABI-compatible with iovec; every iovec here
+        // points into memory we own (the spare chain, `header`, `discard`)
+        // and nothing else touches it during the read.
+        let bufs = unsafe {
+            std::slice::from_raw_parts_mut(iov.as_mut_ptr().cast::<IoSliceMut<'_>>(), iov.len())
+        };
+        self.link().device.read(bufs)
     }
 
     fn link_error(&self, e: io::Error) -> Error {
@@ -492,15 +469,74 @@ impl Drop for Interface {
     fn drop(&mut self) {
         self.release_dhcp();
         // SAFETY: the netif was added in `add` and is removed exactly once;
-        // after netif_remove lwIP holds no pointer to it or to the link.
+        // after that lwIP holds no pointer to it or to the link.
         unsafe {
             if !self.spare.is_null() {
                 sys::pbuf_free(self.spare);
             }
-            sys::netif_remove(self.netif.as_ptr());
-            drop(Box::from_raw(self.netif.as_ptr()));
+            sys::lwip_tap_netif_remove(self.netif.as_ptr());
             drop(Box::from_raw(self.link.as_ptr()));
         }
+    }
+}
+
+/// True for the errors that mean "no frame waiting".
+fn is_empty(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
+
+/// In a fuzzing build, moves a received frame into a heap pbuf of exactly
+/// its size (lwIP's heap is malloc there), so that AddressSanitizer sees a
+/// read past its end; pool pbufs are all 1536 bytes.
+///
+/// # Safety
+/// `p` must be a pbuf chain we own; it is freed.
+#[cfg(fuzzing)]
+unsafe fn exact_copy(p: *mut sys::pbuf) -> Option<*mut sys::pbuf> {
+    // SAFETY: `p` is a valid chain; the copy is a fresh single pbuf.
+    unsafe {
+        let len = (*p).tot_len;
+        let q = sys::pbuf_alloc(sys::PBUF_RAW, len, sys::PBUF_RAM);
+        if !q.is_null() {
+            let mut offset = 0;
+            let mut r = p;
+            while !r.is_null() {
+                let chunk =
+                    std::slice::from_raw_parts((*r).payload as *const u8, usize::from((*r).len));
+                std::ptr::copy_nonoverlapping(
+                    chunk.as_ptr(),
+                    ((*q).payload as *mut u8).add(offset),
+                    chunk.len(),
+                );
+                offset += chunk.len();
+                r = (*r).next;
+            }
+        }
+        sys::pbuf_free(p);
+        (!q.is_null()).then_some(q)
+    }
+}
+
+/// Zeroes bytes `from..to` of the pbuf chain `p` (as far as it reaches).
+///
+/// # Safety
+/// `p` must be a valid pbuf chain we own.
+unsafe fn zero_fill(mut p: *mut sys::pbuf, from: usize, to: usize) {
+    let mut start = 0;
+    while !p.is_null() && start < to {
+        // SAFETY: the caller guarantees the chain is valid and ours.
+        let q = unsafe { &*p };
+        let end = start + usize::from(q.len);
+        if end > from {
+            let (a, b) = (from.max(start) - start, to.min(end) - start);
+            // SAFETY: `a..b` lies inside this pbuf's payload.
+            unsafe { ptr::write_bytes((q.payload as *mut u8).add(a), 0, b - a) };
+        }
+        start = end;
+        p = q.next;
     }
 }
 
@@ -515,7 +551,7 @@ fn from_ip4(addr: sys::ip4_addr_t) -> Ipv4Addr {
 }
 
 /// Converts lwIP's dual-stack address to the standard library's.
-pub fn ip_addr_to_std(addr: &sys::ip_addr_t) -> IpAddr {
+pub(crate) fn ip_addr_to_std(addr: &sys::ip_addr_t) -> IpAddr {
     // SAFETY: `type_` says which union member is valid.
     unsafe {
         if u32::from(addr.type_) == sys::IPADDR_TYPE_V6 {
@@ -559,34 +595,11 @@ unsafe fn chain_iovecs(mut p: *mut sys::pbuf, iov: &mut [libc::iovec]) -> Option
     Some(n)
 }
 
-/// netif_add's init callback: fills in the link-layer fields.
-unsafe extern "C" fn netif_init(netif: *mut sys::netif) -> sys::err_t {
-    // SAFETY: lwIP passes the netif given to netif_add, whose state is our Link.
-    let netif = unsafe { &mut *netif };
-    // SAFETY: state was set to a live Link by Interface::add.
-    let link = unsafe { &*(netif.state as *const Link) };
-    netif.name = [b't' as libc::c_char, b'p' as libc::c_char];
-    netif.hwaddr_len = sys::ETH_HWADDR_LEN as u8;
-    netif.hwaddr = link.mac;
-    netif.mtu = link.mtu;
-    netif.flags = (sys::NETIF_FLAG_BROADCAST
-        | sys::NETIF_FLAG_ETHARP
-        | sys::NETIF_FLAG_ETHERNET
-        | sys::NETIF_FLAG_MLD6) as u8;
-    netif.output = Some(sys::etharp_output);
-    netif.output_ip6 = Some(sys::ethip6_output);
-    netif.linkoutput = Some(link_output);
-    sys::ERR_OK as sys::err_t
-}
-
-/// netif->linkoutput: writes the frame in `p` to the TAP with one writev.
+/// netif->linkoutput: writes the frame in `p` to the device in one gather
+/// write, repairing the checksums of a packet lwIP forwarded.
 unsafe extern "C" fn link_output(netif: *mut sys::netif, p: *mut sys::pbuf) -> sys::err_t {
-    // SAFETY: lwIP passes one of our netifs, whose state is a live Link.
-    let link = unsafe { &*((*netif).state as *const Link) };
-    let Some(tap) = link.device.as_ref() else {
-        link.count(|c| c.tx_frames += 1);
-        return sys::ERR_OK as sys::err_t;
-    };
+    // SAFETY: lwIP passes one of our netifs.
+    let link = unsafe { link_of(netif) };
     // No offload requested: an all-zero virtio-net header.
     static HEADER: [u8; VnetHeader::LEN] = [0; VnetHeader::LEN];
     let mut iov = [empty_iovec(); MAX_SEGMENTS + 1];
@@ -600,31 +613,19 @@ unsafe extern "C" fn link_output(netif: *mut sys::netif, p: *mut sys::pbuf) -> s
         link.count(|c| c.tx_errors += 1);
         return sys::ERR_IF as sys::err_t;
     };
-    let forwarded = segments > 0 && {
-        // SAFETY: the first data iovec points into the live chain `p`.
-        let first =
-            unsafe { std::slice::from_raw_parts(iov[1].iov_base as *const u8, iov[1].iov_len) };
-        checksum::needs_repair(first)
-    };
+    // SAFETY: IoSlice is ABI-compatible with iovec; every iovec points into
+    // the live chain `p` or the static header.
+    let bufs =
+        unsafe { std::slice::from_raw_parts(iov.as_ptr().cast::<IoSlice<'_>>(), segments + 1) };
+    let forwarded = segments > 0 && checksum::needs_repair(&bufs[1]);
     let result = if forwarded {
         // A packet lwIP forwarded with its checksums cleared (see checksum.rs).
-        let mut frame = Vec::with_capacity(iov[1..=segments].iter().map(|v| v.iov_len).sum());
-        for v in &iov[1..=segments] {
-            // SAFETY: as above.
-            frame.extend_from_slice(unsafe {
-                std::slice::from_raw_parts(v.iov_base as *const u8, v.iov_len)
-            });
-        }
+        let mut frame: Vec<u8> = bufs[1..].iter().flat_map(|b| b.iter().copied()).collect();
         checksum::repair(&mut frame);
-        tap.write_frame(&[
-            iov[0],
-            libc::iovec {
-                iov_base: frame.as_mut_ptr().cast(),
-                iov_len: frame.len(),
-            },
-        ])
+        link.device
+            .write(&[IoSlice::new(&HEADER), IoSlice::new(&frame)])
     } else {
-        tap.write_frame(&iov[..=segments])
+        link.device.write(bufs)
     };
     match result {
         Ok(_) => {
@@ -635,5 +636,40 @@ unsafe extern "C" fn link_output(netif: *mut sys::netif, p: *mut sys::pbuf) -> s
             link.count(|c| c.tx_errors += 1);
             sys::ERR_IF as sys::err_t
         }
+    }
+}
+
+/// Called by lwIP's DHCP client (lwip/dhcp_glue.c) whenever it sets or
+/// clears the interface's address: a bind, a renewal, a NAK, an expired or
+/// released lease. Logs what happened to the lease.
+///
+/// # Safety
+/// `netif` must be one of our live netifs.
+#[no_mangle]
+pub unsafe extern "C" fn lwip_tap_dhcp_event(
+    netif: *mut sys::netif,
+    state: u8,
+    addr: u32,
+    netmask: u32,
+    gw: u32,
+    server: u32,
+    lease_seconds: u32,
+) {
+    // SAFETY: lwIP's DHCP client runs only on our netifs.
+    let link = unsafe { link_of(netif) };
+    let v4 = |a: u32| Ipv4Addr::from(a.to_ne_bytes());
+    let (addr, netmask, gw, server) = (v4(addr), v4(netmask), v4(gw), v4(server));
+    let name = &link.name;
+    if u32::from(state) == sys::DHCP_STATE_BOUND && !addr.is_unspecified() {
+        let prefix = prefix_len(netmask);
+        if link.lease.replace(Some(addr)) == Some(addr) {
+            log::info!("{name}: DHCP lease renewed: {addr}/{prefix}, lease {lease_seconds} s");
+        } else {
+            log::info!(
+                "{name}: DHCP lease {addr}/{prefix}, gw {gw}, server {server}, lease {lease_seconds} s"
+            );
+        }
+    } else if addr.is_unspecified() && link.lease.take().is_some() && !link.releasing.get() {
+        log::warn!("{name}: DHCP lease lost; asking again");
     }
 }

@@ -7,9 +7,10 @@ use std::ffi::{c_char, c_int, CStr};
 use crate::sys;
 
 /// Turns on lwIP's LWIP_DEBUGF output (in a `debug` build; a no-op otherwise,
-/// since the normal build compiles the debug statements out).
-pub fn enable_lwip_debug() {
-    // SAFETY: a plain byte lwIP reads on this same thread.
+/// since the normal build compiles the debug statements out). Called by
+/// `Stack::new` before lwIP starts, on the thread lwIP will run on.
+pub(crate) fn enable_lwip_debug() {
+    // SAFETY: a plain byte lwIP reads on this same thread; no lwIP runs yet.
     unsafe { sys::lwip_tap_debug_types = LWIP_DBG_ON };
 }
 

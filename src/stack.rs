@@ -1,18 +1,22 @@
-//! lwIP's global state, the set of interfaces, and the one-thread event
-//! loop: `ppoll` over every TAP with lwIP's next timer as the timeout, read
-//! frames in bounded batches, then run lwIP's timers.
+//! lwIP's global state, the set of interfaces, the services, and the
+//! one-thread event loop: `ppoll` over every device with lwIP's next timer
+//! as the timeout, read frames in bounded batches, then run lwIP's timers.
+//!
+//! [`Stack::new`] is the only way to start lwIP, and the rules of
+//! [`Config::validate`] are applied there, so a library caller gets the same
+//! errors as the command line.
 
 use std::io;
-use std::os::fd::AsRawFd;
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::cli::{Addressing, InterfaceSpec};
+use crate::config::{Config, Services};
+use crate::device;
 use crate::error::Error;
 use crate::netif::Interface;
 use crate::signals::Signals;
 use crate::sys;
-use crate::tap::TapDevice;
 
 /// Frames read from one interface per wakeup, so that one busy interface
 /// cannot starve the others.
@@ -30,53 +34,48 @@ const RELEASE_GRACE: Duration = Duration::from_millis(300);
 
 static LWIP_STARTED: AtomicBool = AtomicBool::new(false);
 
-/// lwIP and its interfaces. lwIP is a process-wide singleton, so there is
-/// at most one `Stack` per process.
+/// lwIP, its interfaces and services. lwIP is a process-wide singleton with
+/// no locking, so there is at most one `Stack` per process, and it stays on
+/// the thread that made it (it is neither `Send` nor `Sync`).
 pub struct Stack {
     interfaces: Vec<Interface>,
+    _not_send: PhantomData<*mut ()>,
 }
 
 impl Stack {
-    /// Initialises lwIP. Fails if a stack already exists in this process.
-    pub fn new() -> Result<Stack, Error> {
+    /// Checks `config`, starts lwIP, opens every device (creating transient
+    /// TAPs), adds the interfaces (the first becomes lwIP's default) and
+    /// starts the services. Fails if a stack already exists in this process.
+    pub fn new(config: &Config) -> Result<Stack, Error> {
+        config.validate()?;
         if LWIP_STARTED.swap(true, Ordering::SeqCst) {
             return Err(Error::Lwip(
                 "lwIP is already running in this process".into(),
             ));
         }
+        if config.lwip_debug {
+            crate::port::enable_lwip_debug();
+        }
         // SAFETY: called once per process (guarded above), on this thread.
         unsafe { sys::lwip_init() };
-        Ok(Stack {
-            interfaces: Vec::new(),
-        })
+        let mut stack = Stack {
+            interfaces: Vec::with_capacity(config.interfaces.len()),
+            _not_send: PhantomData,
+        };
+        for (n, interface) in config.interfaces.iter().enumerate() {
+            let opened = device::open(interface)?;
+            let interface = Interface::add(opened, interface.addressing, config.offload(n))?;
+            if n == 0 {
+                interface.set_default();
+            }
+            log::info!("{}", interface.describe());
+            stack.interfaces.push(interface);
+        }
+        stack.start_services(config.services)?;
+        Ok(stack)
     }
 
-    /// Opens the TAP for `spec` (attaching to `name=` or creating a transient
-    /// one whose host side gets `gw`/`netmask`) and adds it to lwIP. The first
-    /// interface added becomes lwIP's default. `offload` lets the kernel send
-    /// 64 KiB segments without checksums; only for a stack that forwards
-    /// nothing (one interface).
-    pub fn add_interface(
-        &mut self,
-        spec: &InterfaceSpec,
-        offload: bool,
-    ) -> Result<&Interface, Error> {
-        let tap = open_tap(spec)?;
-        if let Some(mtu) = spec.mtu {
-            tap.set_mtu(mtu)?;
-        }
-        let mut interface = Interface::add(tap, spec.addressing())?;
-        if offload {
-            interface.enable_offload()?;
-        }
-        if self.interfaces.is_empty() {
-            interface.set_default();
-        }
-        log::info!("{}", interface.describe());
-        self.interfaces.push(interface);
-        Ok(self.interfaces.last().expect("just pushed"))
-    }
-
+    /// The interfaces, in the order they were configured.
     pub fn interfaces(&self) -> &[Interface] {
         &self.interfaces
     }
@@ -85,21 +84,10 @@ impl Stack {
         &mut self.interfaces
     }
 
-    /// Adds an interface with no TAP behind it (for in-process tests and
-    /// fuzzing): frames go in with [`Interface::inject`].
-    pub fn add_detached_interface(
-        &mut self,
-        name: &str,
-        mac: [u8; 6],
-        mtu: u32,
-        addressing: Addressing,
-    ) -> Result<&mut Interface, Error> {
-        let interface = Interface::add_detached(name, mac, mtu, addressing)?;
-        if self.interfaces.is_empty() {
-            interface.set_default();
-        }
-        self.interfaces.push(interface);
-        Ok(self.interfaces.last_mut().expect("just pushed"))
+    /// Starts the selected services on every interface. Each can be started
+    /// once per process (lwIP keeps the listener for good).
+    pub fn start_services(&mut self, services: Services) -> Result<(), Error> {
+        crate::apps::start(services)
     }
 
     /// Runs until a stop signal arrives or an interface fails.
@@ -162,22 +150,25 @@ impl Stack {
         Ok(frames)
     }
 
-    /// Runs lwIP's due timers, then logs DHCP news; the event loop does this
-    /// after every round.
-    pub fn check_timeouts(&mut self) {
+    /// Reads whatever frames are waiting on every device without sleeping,
+    /// then runs lwIP's due timers (for in-process use: tests, fuzzing).
+    /// Returns how many frames were read.
+    pub fn poll(&mut self) -> Result<usize, Error> {
+        self.receive_all()
+    }
+
+    /// Runs lwIP's due timers.
+    fn check_timeouts(&mut self) {
         // SAFETY: lwIP runs on this thread only.
         unsafe { sys::sys_check_timeouts() };
-        for interface in &mut self.interfaces {
-            interface.watch_dhcp();
-        }
     }
 
     fn pollfds(&self) -> Vec<libc::pollfd> {
         self.interfaces
             .iter()
             .map(|i| libc::pollfd {
-                // poll(2) skips negative descriptors (detached interfaces).
-                fd: i.device().map_or(-1, |tap| tap.as_raw_fd()),
+                // poll(2) skips negative descriptors (in-process devices).
+                fd: i.fd().unwrap_or(-1),
                 events: libc::POLLIN,
                 revents: 0,
             })
@@ -246,49 +237,21 @@ impl Stack {
         for interface in &self.interfaces {
             let c = interface.counters();
             log::info!(
-                "stats: {} rx {} tx {} rx-no-pbuf {} rx-oversize {} tx-errors {}",
+                "stats: {} rx {} tx {} rx-no-pbuf {} rx-oversize {} tx-errors {} rx-padded {}",
                 interface.name(),
                 c.rx_frames,
                 c.tx_frames,
                 c.rx_no_buffer,
                 c.rx_oversize,
-                c.tx_errors
+                c.tx_errors,
+                c.rx_padded
             );
         }
         crate::stats::log();
     }
-}
 
-fn open_tap(spec: &InterfaceSpec) -> Result<TapDevice, Error> {
-    match &spec.name {
-        Some(name) => {
-            let tap = TapDevice::attach(name)?;
-            if !tap.is_up()? {
-                log::warn!(
-                    "{name}: the host side is down; bring it up with `ip link set dev {name} up`"
-                );
-            }
-            Ok(tap)
-        }
-        None => {
-            let tap = TapDevice::create()?;
-            match (spec.addressing(), spec.gw) {
-                (Addressing::Static { netmask, .. }, Some(host)) => {
-                    tap.configure_host(host, netmask)?;
-                    log::info!(
-                        "{}: transient TAP, host side {host}/{}",
-                        tap.name(),
-                        crate::cli::prefix_len(netmask)
-                    );
-                }
-                // The parser refuses a transient TAP without addresses.
-                _ => {
-                    return Err(Error::Usage(
-                        "a transient TAP needs addr=, netmask= and gw=".into(),
-                    ))
-                }
-            }
-            Ok(tap)
-        }
+    /// Use of lwIP's heap and every memory pool now.
+    pub fn pools(&self) -> Vec<crate::stats::PoolUse> {
+        crate::stats::pools()
     }
 }

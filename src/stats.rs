@@ -1,5 +1,6 @@
-//! lwIP's statistics (memory pools, heap, per-protocol counters) read from
-//! `lwip_stats` and logged one concise line each, for `--stats` and SIGUSR1.
+//! lwIP's statistics (memory pools, heap, per-protocol counters), read
+//! through the C accessors of lwip/glue.c and logged one concise line each,
+//! for `--stats` and SIGUSR1.
 
 use std::ffi::CStr;
 
@@ -15,39 +16,43 @@ pub struct PoolUse {
     pub err: u64,
 }
 
-/// The heap and every memp pool.
-pub fn pools() -> Vec<PoolUse> {
-    // SAFETY: lwIP runs on this thread only; lwip_stats is plain data whose
-    // memp pointers lwIP sets to static pool descriptors in lwip_init.
-    unsafe {
-        let stats = &*std::ptr::addr_of!(sys::lwip_stats);
-        let mut pools = vec![pool("HEAP", &stats.mem)];
-        for &mem in stats.memp.iter() {
-            if let Some(mem) = mem.as_ref() {
-                let name = if mem.name.is_null() {
-                    "?".into()
-                } else {
-                    CStr::from_ptr(mem.name).to_string_lossy().into_owned()
-                };
-                pools.push(pool(&name, mem));
-            }
-        }
-        pools
+/// # Safety
+/// `name` must be null or a NUL-terminated string.
+unsafe fn name(name: *const libc::c_char) -> String {
+    if name.is_null() {
+        return "?".into();
     }
+    // SAFETY: as the caller guarantees.
+    unsafe { CStr::from_ptr(name) }
+        .to_string_lossy()
+        .into_owned()
 }
 
-fn pool(name: &str, mem: &sys::stats_mem) -> PoolUse {
-    PoolUse {
-        name: name.to_string(),
-        used: mem.used as u64,
-        max: mem.max as u64,
-        avail: mem.avail as u64,
-        err: mem.err as u64,
+/// The heap and every memp pool. lwIP must be running on this thread (the
+/// caller is a `Stack` method).
+pub(crate) fn pools() -> Vec<PoolUse> {
+    let mut pools = Vec::new();
+    for index in 0.. {
+        let mut p = sys::lwip_tap_pool_use::default();
+        // SAFETY: lwIP runs on this thread; `p` is writable. The names are
+        // static strings.
+        if unsafe { sys::lwip_tap_stats_pool(index, &mut p) } == 0 {
+            break;
+        }
+        pools.push(PoolUse {
+            // SAFETY: as above.
+            name: unsafe { name(p.name) },
+            used: p.used.into(),
+            max: p.max.into(),
+            avail: p.avail.into(),
+            err: p.err.into(),
+        });
     }
+    pools
 }
 
 /// Logs one line per pool and per protocol at info level.
-pub fn log() {
+pub(crate) fn log() {
     for p in pools() {
         log::info!(
             "stats: {} used {} max {} avail {} err {}",
@@ -58,20 +63,14 @@ pub fn log() {
             p.err
         );
     }
-    // SAFETY: as in `pools`.
-    let stats = unsafe { &*std::ptr::addr_of!(sys::lwip_stats) };
-    let protocols = [
-        ("ETHARP", &stats.etharp),
-        ("IP", &stats.ip),
-        ("IP_FRAG", &stats.ip_frag),
-        ("ICMP", &stats.icmp),
-        ("UDP", &stats.udp),
-        ("TCP", &stats.tcp),
-        ("IP6", &stats.ip6),
-        ("ICMP6", &stats.icmp6),
-        ("ND6", &stats.nd6),
-    ];
-    for (name, p) in protocols {
+    for index in 0.. {
+        let mut p = sys::lwip_tap_proto_counts::default();
+        // SAFETY: as in `pools`.
+        if unsafe { sys::lwip_tap_stats_proto(index, &mut p) } == 0 {
+            break;
+        }
+        // SAFETY: as in `pools`.
+        let name = unsafe { name(p.name) };
         log::info!(
             "stats: {name} xmit {} recv {} fw {} drop {} chkerr {} lenerr {} memerr {} rterr {} proterr {} opterr {} err {}",
             p.xmit, p.recv, p.fw, p.drop, p.chkerr, p.lenerr, p.memerr, p.rterr, p.proterr, p.opterr, p.err

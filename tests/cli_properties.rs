@@ -4,6 +4,7 @@
 use proptest::prelude::*;
 
 use lwip_tap::cli::{self, Invocation};
+use lwip_tap::config::Addressing;
 
 fn parse(args: &[String]) -> Result<Invocation, lwip_tap::Error> {
     let mut full = vec!["lwip-tap".to_string()];
@@ -59,8 +60,11 @@ proptest! {
             "name={name},addr={a}.{b}.{c}.{host},netmask=255.255.255.0,gw={a}.{b}.{c}.1,mtu={mtu}"
         );
         let parsed = cli::parse_interface(&spec).unwrap();
-        prop_assert_eq!(parsed.name.as_deref(), Some(name.as_str()));
+        prop_assert_eq!(parsed.device.name(), Some(name.as_str()));
         prop_assert_eq!(parsed.mtu, Some(mtu));
-        prop_assert_eq!(parsed.addr.unwrap().octets(), [a, b, c, host]);
+        let Addressing::Static { addr, .. } = parsed.addressing else {
+            panic!("static addressing expected: {parsed:?}");
+        };
+        prop_assert_eq!(addr.octets(), [a, b, c, host]);
     }
 }

@@ -1,10 +1,11 @@
-//! lwIP in-process, with a detached interface (no TAP, no privileges): the
-//! path the fuzz target drives. One test only: lwIP is a process-wide
-//! singleton and must stay on one thread.
+//! lwIP in-process, on an in-process device (no TAP, no privileges): the
+//! same receive and transmit path a TAP's frames take, and the one the fuzz
+//! targets drive. One test per lwIP rule: lwIP is a process-wide singleton
+//! and must stay on one thread, so this file has a single stack.
 
 use std::net::Ipv4Addr;
 
-use lwip_tap::cli::Addressing;
+use lwip_tap::config::{Addressing, Config, InterfaceConfig};
 use lwip_tap::stack::Stack;
 
 const LWIP_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
@@ -22,38 +23,67 @@ fn arp_request() -> Vec<u8> {
 }
 
 #[test]
-fn a_detached_interface_answers_arp_and_survives_garbage() {
-    let mut stack = Stack::new().unwrap();
+fn an_in_process_interface_answers_arp_and_survives_garbage() {
     let addressing = Addressing::Static {
         addr: Ipv4Addr::new(172, 16, 0, 2),
         netmask: Ipv4Addr::new(255, 255, 255, 0),
         gw: None,
     };
-    let interface = stack
-        .add_detached_interface("test0", LWIP_MAC, 1500, addressing)
-        .unwrap();
+    let mut interface = InterfaceConfig::in_process("test0", LWIP_MAC, addressing);
+    // Plain MTU-sized receive buffers: one pool pbuf per frame.
+    interface.offload = Some(false);
+    let config = Config {
+        interfaces: vec![interface],
+        ..Config::default()
+    };
+    let mut stack = Stack::new(&config).unwrap();
+    // lwIP is a singleton: a second stack is refused, not a crash.
+    let again = Stack::new(&config)
+        .err()
+        .expect("a second stack is refused");
+    assert!(again.to_string().contains("already running"), "{again}");
+
+    let interface = &mut stack.interfaces_mut()[0];
+    while interface.take_sent().unwrap().is_some() {}
     let before = interface.counters();
-    interface.inject(&arp_request());
+    interface.inject(&arp_request(), false).unwrap();
     let after = interface.counters();
     assert_eq!(after.rx_frames, before.rx_frames + 1);
-    assert_eq!(
-        after.tx_frames,
-        before.tx_frames + 1,
-        "an ARP reply went out"
-    );
+    assert_eq!(after.tx_frames, before.tx_frames + 1, "one frame out");
+    let reply = interface.take_sent().unwrap().expect("an ARP reply");
+    assert_eq!(&reply[..6], &HOST_MAC, "to the host");
+    assert_eq!(&reply[6..12], &LWIP_MAC, "from lwIP");
+    assert_eq!(&reply[12..14], &[0x08, 0x06]);
+    assert_eq!(&reply[20..22], &[0, 2], "opcode: reply");
+    assert_eq!(&reply[28..32], &[172, 16, 0, 2], "for lwIP's address");
+
+    // The same request cut short inside its ARP header (a TAP passes such
+    // runts on) is padded with zeros to Ethernet's 60 bytes, as on a wire,
+    // so it asks for 0.0.0.0 and gets no answer. lwIP itself would read the
+    // missing bytes from beyond the frame: here the stale pool buffer that
+    // held the full request, and answer it (cargo feature stock_lwip).
+    let padded = interface.counters().rx_padded;
+    interface.inject(&arp_request()[..37], false).unwrap();
+    assert_eq!(interface.take_sent().unwrap(), None, "no reply to a runt");
+    assert_eq!(interface.counters().rx_padded, padded + 1);
 
     // An ARP request for someone else gets no answer.
     let mut other = arp_request();
     other[41] = 3;
-    interface.inject(&other);
+    interface.inject(&other, false).unwrap();
     assert_eq!(interface.counters().tx_frames, after.tx_frames);
+    assert_eq!(interface.take_sent().unwrap(), None);
 
-    // Garbage of every length is taken and dropped.
+    // Garbage of every length is taken and dropped; frames longer than the
+    // MTU plus an Ethernet header and a VLAN tag (1518 bytes) are counted.
     for len in 0..2000 {
         let frame: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
-        interface.inject(&frame);
+        interface.inject(&frame, len % 2 == 0).unwrap();
     }
-    interface.inject(&vec![0u8; 70_000]);
-    assert_eq!(interface.counters().rx_oversize, 1);
-    stack.check_timeouts();
+    interface.inject(&vec![0u8; 70_000], false).unwrap();
+    assert_eq!(
+        interface.counters().rx_oversize,
+        (1519..2000).len() as u64 + 1
+    );
+    stack.poll().unwrap();
 }

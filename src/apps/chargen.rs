@@ -37,8 +37,8 @@ const fn pattern() -> [u8; PRINTABLE * LINE_BYTES] {
     out
 }
 
-pub fn enable() -> Result<(), Error> {
-    // SAFETY: lwIP is initialised and runs on this thread only; the PCB is
+pub(crate) fn start() -> Result<(), Error> {
+    // SAFETY: lwIP is running on this thread; the PCB is
     // checked at every step and the listening PCB lives for the process.
     unsafe {
         let pcb = sys::tcp_new_ip_type(sys::IPADDR_TYPE_ANY as u8);
@@ -75,21 +75,21 @@ unsafe extern "C" fn accepted(
         sys::tcp_recv(pcb, Some(received));
         sys::tcp_sent(pcb, Some(sent));
         sys::tcp_poll(pcb, Some(poll), 2);
-        fill(pcb);
+        fill(pcb, 0);
     }
     sys::ERR_OK as sys::err_t
 }
 
-/// Queues as much of the pattern as the send buffer takes.
+/// Queues as much of the pattern as the send buffer takes, from `pos` (the
+/// connection's `arg`).
 ///
 /// # Safety
 /// `pcb` must be a live PCB set up by `accepted`.
-unsafe fn fill(pcb: *mut sys::tcp_pcb) {
+unsafe fn fill(pcb: *mut sys::tcp_pcb, mut pos: usize) {
     // SAFETY: the caller guarantees `pcb` is live.
     unsafe {
-        let mut pos = (*pcb).callback_arg as usize;
         loop {
-            let room = (*pcb).snd_buf as usize;
+            let room = sys::lwip_tap_tcp_sndbuf(pcb) as usize;
             let chunk = room.min(PATTERN.len() - pos).min(usize::from(u16::MAX));
             if chunk == 0 {
                 break;
@@ -106,15 +106,15 @@ unsafe fn fill(pcb: *mut sys::tcp_pcb) {
     }
 }
 
-unsafe extern "C" fn sent(_arg: *mut c_void, pcb: *mut sys::tcp_pcb, _len: u16) -> sys::err_t {
-    // SAFETY: lwIP calls this with our live PCB.
-    unsafe { fill(pcb) };
+unsafe extern "C" fn sent(arg: *mut c_void, pcb: *mut sys::tcp_pcb, _len: u16) -> sys::err_t {
+    // SAFETY: lwIP calls this with our live PCB and its arg.
+    unsafe { fill(pcb, arg as usize) };
     sys::ERR_OK as sys::err_t
 }
 
-unsafe extern "C" fn poll(_arg: *mut c_void, pcb: *mut sys::tcp_pcb) -> sys::err_t {
-    // SAFETY: lwIP calls this with our live PCB.
-    unsafe { fill(pcb) };
+unsafe extern "C" fn poll(arg: *mut c_void, pcb: *mut sys::tcp_pcb) -> sys::err_t {
+    // SAFETY: lwIP calls this with our live PCB and its arg.
+    unsafe { fill(pcb, arg as usize) };
     sys::ERR_OK as sys::err_t
 }
 

@@ -7,8 +7,8 @@ use crate::error::Error;
 use crate::netif::ip_addr_to_std;
 use crate::sys;
 
-pub fn enable() -> Result<(), Error> {
-    // SAFETY: lwIP is initialised and runs on this thread only.
+pub(crate) fn start() -> Result<(), Error> {
+    // SAFETY: lwIP is running on this thread.
     let session =
         unsafe { sys::lwiperf_start_tcp_server_default(Some(report), std::ptr::null_mut()) };
     if session.is_null() {

@@ -1,29 +1,40 @@
-//! The built-in services, each switched on by a flag and listening on every
-//! interface: echo (`-E`), chargen (`-C`), HTTP (`-H`) and iperf2 (`-s`).
-//! Echo, HTTP and iperf are lwIP's own apps; chargen is ours, in Rust over
-//! lwIP's raw TCP API.
+//! The built-in services, each listening on every interface: echo (`-E`),
+//! chargen (`-C`), HTTP (`-H`) and iperf2 (`-s`). Echo, HTTP and iperf are
+//! lwIP's own apps; chargen is ours, in Rust over lwIP's raw TCP API. They
+//! are started by [`Stack`](crate::stack::Stack), which guarantees lwIP runs.
 
 mod chargen;
 mod iperf;
 
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use crate::config::Services;
 use crate::error::Error;
 use crate::sys;
 
-pub use chargen::PORT as CHARGEN_PORT;
+/// The services started so far (lwIP keeps their listeners for good, so
+/// each can be started once).
+static STARTED: AtomicU8 = AtomicU8::new(0);
 
-/// Which services to run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Services {
-    pub echo: bool,
-    pub chargen: bool,
-    pub http: bool,
-    pub iperf: bool,
-}
-
-/// Starts the selected services. lwIP must be initialised.
-pub fn enable(services: Services) -> Result<(), Error> {
+/// Starts the selected services. lwIP must be running on this thread.
+pub(crate) fn start(services: Services) -> Result<(), Error> {
+    let wanted = [
+        services.echo,
+        services.chargen,
+        services.http,
+        services.iperf,
+    ];
+    for (bit, (on, name)) in wanted
+        .iter()
+        .zip(["echo", "chargen", "http", "iperf"])
+        .enumerate()
+    {
+        if *on && STARTED.load(Ordering::SeqCst) & (1 << bit) != 0 {
+            return Err(Error::Lwip(format!("{name}: already started")));
+        }
+    }
     if services.echo {
-        // SAFETY: lwIP is initialised and runs on this thread only.
+        // SAFETY: lwIP is running on this thread.
         unsafe {
             sys::tcpecho_raw_init();
             sys::udpecho_raw_init();
@@ -31,7 +42,7 @@ pub fn enable(services: Services) -> Result<(), Error> {
         log::info!("echo: TCP and UDP port 7");
     }
     if services.chargen {
-        chargen::enable()?;
+        chargen::start()?;
         log::info!("chargen: TCP port {}", chargen::PORT);
     }
     if services.http {
@@ -40,8 +51,13 @@ pub fn enable(services: Services) -> Result<(), Error> {
         log::info!("http: TCP port 80");
     }
     if services.iperf {
-        iperf::enable()?;
+        iperf::start()?;
         log::info!("iperf: TCP port 5001 (iperf2 server)");
     }
+    let bits = wanted
+        .iter()
+        .enumerate()
+        .fold(0, |acc, (bit, on)| acc | (u8::from(*on) << bit));
+    STARTED.fetch_or(bits, Ordering::SeqCst);
     Ok(())
 }

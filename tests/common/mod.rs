@@ -7,10 +7,14 @@
 //! also when the test fails, so no traffic or state leaves the test.
 #![allow(dead_code)]
 
+pub mod tools;
+
 use std::fs;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 pub const LWIP_TAP: &str = env!("CARGO_BIN_EXE_lwip-tap");
@@ -33,12 +37,28 @@ pub fn can_run_network_tests(tools: &[&str]) -> bool {
     if reasons.is_empty() {
         return true;
     }
-    let reason = reasons.join("; ");
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("CI=true and this network test cannot run: {reason}");
-    }
-    eprintln!("SKIPPED: {reason}");
+    skip(&reasons.join("; "));
     false
+}
+
+/// Reports that the calling test cannot run here and is skipped, not
+/// passed: it says so on stderr and appends the test's name to the file
+/// named by `LWIP_TAP_SKIP_LOG` (scripts/test counts those in its closing
+/// line). Under CI=true a test that cannot run fails instead.
+pub fn skip(reason: &str) {
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a test");
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI=true and {test} cannot run: {reason}");
+    }
+    eprintln!("SKIPPED: {test}: {reason}");
+    if let Some(path) = std::env::var_os("LWIP_TAP_SKIP_LOG") {
+        use std::io::Write;
+        let file = fs::OpenOptions::new().create(true).append(true).open(path);
+        if let Ok(mut file) = file {
+            let _ = writeln!(file, "{test}");
+        }
+    }
 }
 
 /// Skips the calling test (returns) unless it can run; see
@@ -109,9 +129,11 @@ impl Netns {
             .status()
             .expect("run ip netns add");
         assert!(status.success(), "ip netns add {name} failed");
+        let dir = TempDir::new(tag);
+        live_namespaces().push((name.clone(), dir.path().to_path_buf()));
         let ns = Netns {
             name,
-            dir: TempDir::new(tag),
+            dir,
             helpers: Default::default(),
         };
         ns.sh("ip link set lo up");
@@ -242,6 +264,7 @@ impl Netns {
 impl Drop for Netns {
     fn drop(&mut self) {
         self.stop_helpers();
+        live_namespaces().retain(|(name, _)| *name != self.name);
         // Kill anything still running inside, then delete the namespace.
         let _ = Command::new("sh")
             .arg("-c")
@@ -250,6 +273,94 @@ impl Drop for Netns {
                 self.name
             ))
             .status();
+    }
+}
+
+/// The namespaces of this process that are not dropped yet, with their
+/// temp directories, for [`clean_up_on_signals`].
+fn live_namespaces() -> MutexGuard<'static, Vec<(String, PathBuf)>> {
+    static LIVE: Mutex<Vec<(String, PathBuf)>> = Mutex::new(Vec::new());
+    LIVE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Makes SIGINT and SIGTERM delete the namespaces (and what runs in them)
+/// and temp directories that drops would have removed, then exit with
+/// 128 + the signal, after `program: interrupted` (or `terminated`) on
+/// stderr. For a program of its own (the benchmark), not for libtest; call
+/// it before starting any thread, as it blocks both signals in the calling
+/// thread (child processes start with an empty mask all the same).
+pub fn clean_up_on_signals(program: &'static str) {
+    // SAFETY: sigset_t is plain data, initialised by sigemptyset; the
+    // calls only read and write the set and this thread's mask.
+    let set = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    };
+    std::thread::spawn(move || {
+        let mut signal = 0;
+        // SAFETY: waits for a signal of `set`, which every thread blocks.
+        while unsafe { libc::sigwait(&set, &mut signal) } != 0 {}
+        // The other threads go on until they next print: hold the output.
+        let _stdout = std::io::stdout().lock();
+        let mut stderr = std::io::stderr().lock();
+        let what = if signal == libc::SIGINT {
+            "interrupted"
+        } else {
+            "terminated"
+        };
+        let _ = writeln!(stderr, "{program}: {what}");
+        let live: Vec<(String, PathBuf)> = live_namespaces().drain(..).collect();
+        // Unnamed first, so that nothing more can enter them, then emptied.
+        let inodes: Vec<u64> = live
+            .iter()
+            .filter_map(|(name, _)| {
+                use std::os::unix::fs::MetadataExt;
+                let inode = fs::metadata(format!("/var/run/netns/{name}")).ok()?.ino();
+                let _ = Command::new("ip").args(["netns", "del", name]).status();
+                Some(inode)
+            })
+            .collect();
+        for _ in 0..3 {
+            kill_processes_in_netns(&inodes);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        for (_, dir) in live {
+            let _ = fs::remove_dir_all(dir);
+        }
+        std::process::exit(128 + signal);
+    });
+}
+
+/// SIGKILLs every process whose network namespace is one of `inodes`.
+fn kill_processes_in_netns(inodes: &[u64]) {
+    let Ok(procs) = fs::read_dir("/proc") else {
+        return;
+    };
+    for entry in procs.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(link) = fs::read_link(entry.path().join("ns/net")) else {
+            continue;
+        };
+        // The link reads "net:[INODE]".
+        let link = link.to_string_lossy();
+        let inode = link
+            .strip_prefix("net:[")
+            .and_then(|s| s.strip_suffix(']'))
+            .and_then(|s| s.parse::<u64>().ok());
+        if inode.is_some_and(|i| inodes.contains(&i)) {
+            // SAFETY: plain kill(2).
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
     }
 }
 
@@ -409,10 +520,11 @@ impl LwipTap {
         let done = wait_until(Duration::from_secs(5), || {
             let log = self.log();
             blocks(&log) > before && log.contains("stats: TCP xmit") && {
-                // The protocol lines come last; wait for the whole block.
+                // The protocol lines come last, ND6 last of all (not to be
+                // mistaken for the ND6_QUEUE pool): wait for the whole block.
                 log.rsplit("stats: HEAP used")
                     .next()
-                    .is_some_and(|b| b.contains("stats: ND6"))
+                    .is_some_and(|b| b.contains("stats: ND6 xmit"))
             }
         });
         assert!(done, "no statistics after SIGUSR1:\n{}", self.log());

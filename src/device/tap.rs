@@ -4,14 +4,13 @@
 //!
 //! This module knows nothing about lwIP; `netif.rs` connects the two.
 
-use std::io;
+use std::io::{self, IoSlice, IoSliceMut};
 use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
+use super::Device;
+use crate::config::IFNAMSIZ;
 use crate::error::Error;
-
-/// Linux's limit on interface names, including the terminating NUL.
-pub const IFNAMSIZ: usize = libc::IFNAMSIZ;
 
 /// `struct ifreq`: a name and a 24-byte union, 40 bytes on 64-bit Linux.
 #[repr(C)]
@@ -72,7 +71,6 @@ impl IfReq {
 pub struct TapDevice {
     fd: OwnedFd,
     name: String,
-    transient: bool,
 }
 
 impl TapDevice {
@@ -92,15 +90,15 @@ impl TapDevice {
                 ),
             });
         }
-        Self::open(name, false)
+        Self::open(name)
     }
 
     /// Creates a transient TAP device with a name chosen by the kernel.
     pub fn create() -> Result<TapDevice, Error> {
-        Self::open("tap%d", true)
+        Self::open("tap%d")
     }
 
-    fn open(name: &str, transient: bool) -> Result<TapDevice, Error> {
+    fn open(name: &str) -> Result<TapDevice, Error> {
         let fd = open_tun().map_err(|e| tun_error(name, e))?;
         let mut req = IfReq::new(name);
         // Every frame carries a virtio-net header (see `VnetHeader`), which is
@@ -115,7 +113,6 @@ impl TapDevice {
         Ok(TapDevice {
             fd,
             name: req.name(),
-            transient,
         })
     }
 
@@ -123,51 +120,11 @@ impl TapDevice {
         &self.name
     }
 
-    /// Lets the kernel send frames whose checksum it has not computed and
-    /// TCP segments of up to 64 KiB (TSO/GSO) instead of cutting them to the
-    /// MTU: far fewer reads per byte.
-    pub fn enable_offload(&self) -> Result<(), Error> {
-        let flags = libc::TUN_F_CSUM | libc::TUN_F_TSO4 | libc::TUN_F_TSO6;
-        // SAFETY: TUNSETOFFLOAD takes its argument by value.
-        if unsafe {
-            libc::ioctl(
-                self.fd.as_raw_fd(),
-                libc::TUNSETOFFLOAD,
-                flags as libc::c_ulong,
-            )
-        } < 0
-        {
-            return Err(Error::Tap {
-                name: self.name.clone(),
-                reason: format!("cannot enable offloads: {}", io::Error::last_os_error()),
-            });
-        }
-        Ok(())
-    }
-
-    pub fn is_transient(&self) -> bool {
-        self.transient
-    }
-
     /// The host side's MAC address.
-    pub fn mac(&self) -> Result<[u8; 6], Error> {
+    fn host_mac(&self) -> Result<[u8; 6], Error> {
         let mut req = IfReq::new(&self.name);
         self.control(libc::SIOCGIFHWADDR, &mut req, "read the MAC address")?;
         Ok(req.hwaddr())
-    }
-
-    /// The device's MTU.
-    pub fn mtu(&self) -> Result<u32, Error> {
-        let mut req = IfReq::new(&self.name);
-        self.control(libc::SIOCGIFMTU, &mut req, "read the MTU")?;
-        Ok(req.int() as u32)
-    }
-
-    /// Sets the device's MTU (the host side).
-    pub fn set_mtu(&self, mtu: u32) -> Result<(), Error> {
-        let mut req = IfReq::new(&self.name);
-        req.set_int(mtu as i32);
-        self.control(libc::SIOCSIFMTU, &mut req, "set the MTU")
     }
 
     /// Whether the host side is administratively up.
@@ -211,11 +168,66 @@ impl TapDevice {
         }
         Ok(())
     }
+}
 
-    /// Reads one frame into `bufs`; returns its length.
-    pub fn read_frame(&self, bufs: &[libc::iovec]) -> io::Result<usize> {
-        // SAFETY: the iovecs describe writable memory owned by the caller.
-        let n = unsafe { libc::readv(self.fd.as_raw_fd(), bufs.as_ptr(), bufs.len() as i32) };
+impl Device for TapDevice {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The host side's MAC with the lowest bit of the last byte flipped: a
+    /// neighbour of the host's, and different from it.
+    fn mac(&self) -> Result<[u8; 6], Error> {
+        let mut mac = self.host_mac()?;
+        mac[5] ^= 1;
+        Ok(mac)
+    }
+
+    fn mtu(&self) -> Result<u32, Error> {
+        let mut req = IfReq::new(&self.name);
+        self.control(libc::SIOCGIFMTU, &mut req, "read the MTU")?;
+        Ok(req.int() as u32)
+    }
+
+    /// Sets the MTU of the device (its host side, and so lwIP's).
+    fn set_mtu(&self, mtu: u32) -> Result<(), Error> {
+        let mut req = IfReq::new(&self.name);
+        req.set_int(mtu as i32);
+        self.control(libc::SIOCSIFMTU, &mut req, "set the MTU")
+    }
+
+    /// Lets the kernel send frames whose checksum it has not computed and
+    /// TCP segments of up to 64 KiB (TSO/GSO) instead of cutting them to the
+    /// MTU: far fewer reads per byte.
+    fn enable_offload(&self) -> Result<(), Error> {
+        let flags = libc::TUN_F_CSUM | libc::TUN_F_TSO4 | libc::TUN_F_TSO6;
+        // SAFETY: TUNSETOFFLOAD takes its argument by value.
+        if unsafe {
+            libc::ioctl(
+                self.fd.as_raw_fd(),
+                libc::TUNSETOFFLOAD,
+                flags as libc::c_ulong,
+            )
+        } < 0
+        {
+            return Err(Error::Tap {
+                name: self.name.clone(),
+                reason: format!("cannot enable offloads: {}", io::Error::last_os_error()),
+            });
+        }
+        Ok(())
+    }
+
+    fn read(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        // SAFETY: IoSliceMut is ABI-compatible with iovec and describes
+        // writable memory borrowed for this call.
+        let n = unsafe {
+            libc::readv(
+                self.fd.as_raw_fd(),
+                bufs.as_ptr().cast::<libc::iovec>(),
+                bufs.len() as i32,
+            )
+        };
         if n < 0 {
             Err(io::Error::last_os_error())
         } else {
@@ -223,15 +235,25 @@ impl TapDevice {
         }
     }
 
-    /// Writes one frame gathered from `bufs`.
-    pub fn write_frame(&self, bufs: &[libc::iovec]) -> io::Result<usize> {
-        // SAFETY: the iovecs describe readable memory owned by the caller.
-        let n = unsafe { libc::writev(self.fd.as_raw_fd(), bufs.as_ptr(), bufs.len() as i32) };
+    fn write(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        // SAFETY: IoSlice is ABI-compatible with iovec and describes readable
+        // memory borrowed for this call.
+        let n = unsafe {
+            libc::writev(
+                self.fd.as_raw_fd(),
+                bufs.as_ptr().cast::<libc::iovec>(),
+                bufs.len() as i32,
+            )
+        };
         if n < 0 {
             Err(io::Error::last_os_error())
         } else {
             Ok(n as usize)
         }
+    }
+
+    fn fd(&self) -> Option<RawFd> {
+        Some(self.fd.as_raw_fd())
     }
 }
 
@@ -314,11 +336,24 @@ impl VnetHeader {
     /// The kernel has already checked the checksum.
     pub const DATA_VALID: u8 = 2;
 
+    /// A header that vouches for nothing: the receiver checks everything.
+    pub const PLAIN: VnetHeader = VnetHeader {
+        flags: 0,
+        gso_type: 0,
+    };
+
     pub fn parse(bytes: &[u8; Self::LEN]) -> VnetHeader {
         VnetHeader {
             flags: bytes[0],
             gso_type: bytes[1],
         }
+    }
+
+    pub fn to_bytes(self) -> [u8; Self::LEN] {
+        let mut bytes = [0; Self::LEN];
+        bytes[0] = self.flags;
+        bytes[1] = self.gso_type;
+        bytes
     }
 
     /// True if the kernel vouches for (or skipped) the frame's checksums.

@@ -1,0 +1,188 @@
+/*
+ * The accessors of lwip/lwip_tap.h: everything the Rust side needs from
+ * lwIP's own structures (struct netif, struct tcp_pcb, struct stats_) goes
+ * through these functions, compiled against whichever lwIP tree and options
+ * the build uses, so their layouts are never baked into Rust.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lwip_tap.h"
+#include "lwip/etharp.h"
+#include "lwip/ethip6.h"
+#include "lwip/memp.h"
+#include "lwip/stats.h"
+#include "netif/ethernet.h"
+
+/* The configuration of the netif being added, for its init callback
+ * (lwIP runs on one thread, and netif_add calls init before returning). */
+static const struct lwip_tap_netif_config *adding;
+
+static err_t
+tapif_init(struct netif *netif)
+{
+  netif->name[0] = 't';
+  netif->name[1] = 'p';
+  netif->hwaddr_len = ETH_HWADDR_LEN;
+  memcpy(netif->hwaddr, adding->mac, ETH_HWADDR_LEN);
+  netif->mtu = adding->mtu;
+  netif->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET;
+#if LWIP_IPV6_MLD
+  netif->flags |= NETIF_FLAG_MLD6;
+#endif
+  netif->output = etharp_output;
+  netif->output_ip6 = ethip6_output;
+  netif->linkoutput = adding->linkoutput;
+  return ERR_OK;
+}
+
+struct netif *
+lwip_tap_netif_add(const struct lwip_tap_netif_config *config, void *state)
+{
+  struct netif *netif = calloc(1, sizeof(*netif));
+  if (netif == NULL) {
+    return NULL;
+  }
+  adding = config;
+  if (netif_add(netif, &config->addr, &config->netmask, &config->gw, state, tapif_init,
+                ethernet_input) == NULL) {
+    adding = NULL;
+    free(netif);
+    return NULL;
+  }
+  adding = NULL;
+#if LWIP_NETIF_HOSTNAME
+  netif_set_hostname(netif, "lwip-tap");
+#endif
+  netif_set_up(netif);
+  netif_set_link_up(netif);
+  netif_create_ip6_linklocal_address(netif, 1);
+  return netif;
+}
+
+void
+lwip_tap_netif_remove(struct netif *netif)
+{
+  netif_remove(netif);
+  free(netif);
+}
+
+void *
+lwip_tap_netif_state(const struct netif *netif)
+{
+  return netif->state;
+}
+
+err_t
+lwip_tap_netif_input(struct netif *netif, struct pbuf *p)
+{
+  return netif->input(p, netif);
+}
+
+void
+lwip_tap_netif_check_checksums(struct netif *netif, int on)
+{
+  const u16_t checks = NETIF_CHECKSUM_CHECK_IP | NETIF_CHECKSUM_CHECK_UDP |
+                       NETIF_CHECKSUM_CHECK_TCP | NETIF_CHECKSUM_CHECK_ICMP |
+                       NETIF_CHECKSUM_CHECK_ICMP6;
+  NETIF_SET_CHECKSUM_CTRL(netif, on ? (netif->chksum_flags | checks)
+                                    : (netif->chksum_flags & (u16_t)~checks));
+}
+
+void
+lwip_tap_netif_ipv4(const struct netif *netif, ip4_addr_t *addr, ip4_addr_t *netmask,
+                    ip4_addr_t *gw)
+{
+  ip4_addr_copy(*addr, *netif_ip4_addr(netif));
+  ip4_addr_copy(*netmask, *netif_ip4_netmask(netif));
+  ip4_addr_copy(*gw, *netif_ip4_gw(netif));
+}
+
+u32_t
+lwip_tap_tcp_sndbuf(const struct tcp_pcb *pcb)
+{
+  return (u32_t)tcp_sndbuf(pcb);
+}
+
+static void
+pool_use(struct lwip_tap_pool_use *out, const char *name, const struct stats_mem *mem)
+{
+  out->name = name;
+  out->used = (u32_t)mem->used;
+  out->max = (u32_t)mem->max;
+  out->avail = (u32_t)mem->avail;
+  out->err = (u32_t)mem->err;
+}
+
+int
+lwip_tap_stats_pool(unsigned index, struct lwip_tap_pool_use *out)
+{
+  if (index == 0) {
+    pool_use(out, "HEAP", &lwip_stats.mem);
+    return 1;
+  }
+  for (unsigned i = 0, n = 0; i < MEMP_MAX; i++) {
+    const struct stats_mem *mem = lwip_stats.memp[i];
+    if (mem != NULL && ++n == index) {
+      pool_use(out, mem->name != NULL ? mem->name : "?", mem);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+int
+lwip_tap_stats_proto(unsigned index, struct lwip_tap_proto_counts *out)
+{
+  static const struct {
+    const char *name;
+    const struct stats_proto *proto;
+  } protocols[] = {
+#if ETHARP_STATS
+    {"ETHARP", &lwip_stats.etharp},
+#endif
+#if IP_STATS
+    {"IP", &lwip_stats.ip},
+#endif
+#if IPFRAG_STATS
+    {"IP_FRAG", &lwip_stats.ip_frag},
+#endif
+#if ICMP_STATS
+    {"ICMP", &lwip_stats.icmp},
+#endif
+#if UDP_STATS
+    {"UDP", &lwip_stats.udp},
+#endif
+#if TCP_STATS
+    {"TCP", &lwip_stats.tcp},
+#endif
+#if IP6_STATS
+    {"IP6", &lwip_stats.ip6},
+#endif
+#if ICMP6_STATS
+    {"ICMP6", &lwip_stats.icmp6},
+#endif
+#if ND6_STATS
+    {"ND6", &lwip_stats.nd6},
+#endif
+  };
+  const struct stats_proto *p;
+
+  if (index >= sizeof(protocols) / sizeof(protocols[0])) {
+    return 0;
+  }
+  p = protocols[index].proto;
+  out->name = protocols[index].name;
+  out->xmit = p->xmit;
+  out->recv = p->recv;
+  out->fw = p->fw;
+  out->drop = p->drop;
+  out->chkerr = p->chkerr;
+  out->lenerr = p->lenerr;
+  out->memerr = p->memerr;
+  out->rterr = p->rterr;
+  out->proterr = p->proterr;
+  out->opterr = p->opterr;
+  out->err = p->err;
+  return 1;
+}

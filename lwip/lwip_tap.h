@@ -1,0 +1,98 @@
+/*
+ * lwip-tap's own C API: the small accessors and glue through which the Rust
+ * side reaches lwIP, so that Rust reads as little of lwIP's private layout as
+ * possible (struct netif, struct tcp_pcb, struct dhcp and struct stats_ stay
+ * in C and may change with the lwIP tree and its options). bindgen reads this
+ * header (through bindings.h) like lwIP's own, and the build checks the
+ * committed bindings against it.
+ */
+#ifndef LWIP_TAP_H
+#define LWIP_TAP_H
+
+#include "lwip/opt.h"
+#include "lwip/err.h"
+#include "lwip/ip4_addr.h"
+#include "lwip/netif.h"
+#include "lwip/pbuf.h"
+#include "lwip/tcp.h"
+
+/* ---- netifs (lwip/glue.c) ---- */
+
+/* What an interface is given when it is added. */
+struct lwip_tap_netif_config {
+  u8_t mac[6];
+  u16_t mtu;
+  ip4_addr_t addr;
+  ip4_addr_t netmask;
+  ip4_addr_t gw;
+  /* Called by lwIP for every frame it sends on this interface. */
+  netif_linkoutput_fn linkoutput;
+};
+
+/* Allocates a netif, adds it to lwIP with `state` as its state pointer, sets
+ * it up (link up, hostname, IPv6 link-local address). NULL on failure. */
+struct netif *lwip_tap_netif_add(const struct lwip_tap_netif_config *config, void *state);
+/* Removes the netif from lwIP (stopping its DHCP client) and frees it. */
+void lwip_tap_netif_remove(struct netif *netif);
+/* The state pointer given to lwip_tap_netif_add. */
+void *lwip_tap_netif_state(const struct netif *netif);
+/* Hands a received frame to the netif's input function; lwIP takes `p` on
+ * ERR_OK. */
+err_t lwip_tap_netif_input(struct netif *netif, struct pbuf *p);
+/* Switches lwIP's checksum verification of incoming frames on or off. */
+void lwip_tap_netif_check_checksums(struct netif *netif, int on);
+/* The IPv4 address, netmask and gateway the netif has now. */
+void lwip_tap_netif_ipv4(const struct netif *netif, ip4_addr_t *addr, ip4_addr_t *netmask,
+                         ip4_addr_t *gw);
+
+/* ---- TCP ---- */
+
+/* tcp_sndbuf(): bytes the send buffer has room for. */
+u32_t lwip_tap_tcp_sndbuf(const struct tcp_pcb *pcb);
+
+/* ---- statistics ---- */
+
+struct lwip_tap_pool_use {
+  const char *name;
+  u32_t used;
+  u32_t max;
+  u32_t avail;
+  u32_t err;
+};
+
+struct lwip_tap_proto_counts {
+  const char *name;
+  u32_t xmit, recv, fw, drop, chkerr, lenerr, memerr, rterr, proterr, opterr, err;
+};
+
+/* The heap (index 0), then every memp pool; 0 past the last one. */
+int lwip_tap_stats_pool(unsigned index, struct lwip_tap_pool_use *out);
+/* ETHARP, IP, IP_FRAG, ICMP, UDP, TCP, IP6, ICMP6, ND6; 0 past the last. */
+int lwip_tap_stats_proto(unsigned index, struct lwip_tap_proto_counts *out);
+
+/* ---- DHCP (lwip/dhcp_glue.c) ---- */
+
+/* Implemented in Rust: lwIP's DHCP client has just given the netif an
+ * address (a bind or a renewal: state is BOUND) or taken it away (a NAK, an
+ * expired lease, a release: addr is 0). server and lease_seconds come from
+ * the client's current lease. */
+void lwip_tap_dhcp_event(struct netif *netif, u8_t state, u32_t addr, u32_t netmask, u32_t gw,
+                         u32_t server, u32_t lease_seconds);
+
+/* ---- diagnostics (lwip/shim.c) and the port (src/port.rs) ---- */
+
+/* Run-time switch for LWIP_DEBUGF output in a debug build (see lwipopts.h). */
+extern unsigned char lwip_tap_debug_types;
+
+/* ---- build information (lwip/build_info.c), for --version ---- */
+
+/* LWIP_VERSION_STRING of the lwIP tree built, e.g. "2.2.1" ("2.2.1d" for a
+ * development tree, "2.2.1rc1" for a release candidate). */
+const char *lwip_tap_lwip_version(void);
+/* LWIP_VERSION_RC: 0 a development tree, 255 a release, else rcN. */
+u8_t lwip_tap_lwip_version_rc(void);
+/* The resolved values of the options that size lwip-tap, e.g.
+ * "TCP_MSS=1460 TCP_WND=262144 ... MEMP_NUM_TCP_PCB=128 ...". */
+const char *lwip_tap_lwip_options(void);
+
+#endif /* LWIP_TAP_H */

@@ -1,0 +1,84 @@
+/*
+ * lwIP options lwip-tap cannot run with.
+ *
+ * build.rs preprocesses this (with the same flags as lwIP) before it
+ * compiles anything, so a bad value in lwipopts.h or in the user's
+ * LWIP_TAP_OPTS file is refused with one clear line instead of an obscure
+ * compile, link or run-time failure. It comes after lwip/opt.h, so options
+ * left unset are checked at lwIP's defaults.
+ *
+ * Every message starts with "lwip-tap-port: ": build.rs looks for that
+ * marker and reports the text after it. Keep quotes out of the messages.
+ */
+#ifndef LWIP_TAP_PORT_CHECKS_H
+#define LWIP_TAP_PORT_CHECKS_H
+
+#include <stdint.h>
+
+#include "lwip/opt.h"
+
+/* ---- how lwIP is run ---- */
+#if NO_SYS != 1
+#error "lwip-tap-port: NO_SYS must be 1: lwip-tap runs lwIP without an OS layer, in one thread, through the raw API"
+#endif
+#if SYS_LIGHTWEIGHT_PROT
+#error "lwip-tap-port: SYS_LIGHTWEIGHT_PROT must be 0: lwIP runs in one thread and the port has no sys_arch_protect()"
+#endif
+#if LWIP_SOCKET || LWIP_NETCONN
+#error "lwip-tap-port: LWIP_SOCKET and LWIP_NETCONN must be 0: the sequential APIs need an OS layer with threads (NO_SYS 0)"
+#endif
+#if !LWIP_TIMERS || LWIP_TIMERS_CUSTOM
+#error "lwip-tap-port: LWIP_TIMERS must be 1 and LWIP_TIMERS_CUSTOM 0: the main loop drives lwIP with sys_check_timeouts() and sys_timeouts_sleeptime()"
+#endif
+
+/* ---- protocols the Rust side and the built-in services use ---- */
+#if !LWIP_IPV4 || !LWIP_IPV6
+#error "lwip-tap-port: LWIP_IPV4 and LWIP_IPV6 must be 1: interfaces are set up with IPv4 addresses and IPv6 link-local addresses"
+#endif
+#if !LWIP_ARP || !LWIP_ETHERNET
+#error "lwip-tap-port: LWIP_ARP and LWIP_ETHERNET must be 1: TAP devices carry Ethernet frames"
+#endif
+#if !LWIP_TCP || !LWIP_UDP
+#error "lwip-tap-port: LWIP_TCP and LWIP_UDP must be 1: the echo, HTTP and iperf services use them"
+#endif
+#if !LWIP_CALLBACK_API
+#error "lwip-tap-port: LWIP_CALLBACK_API must be 1: the services use the raw API with callbacks"
+#endif
+#if !TCP_LISTEN_BACKLOG
+#error "lwip-tap-port: TCP_LISTEN_BACKLOG must be 1: the SYN flood guard in lwip/shim.c works on listen backlogs"
+#endif
+#if !LWIP_DHCP
+#error "lwip-tap-port: LWIP_DHCP must be 1: interfaces can take their address from DHCP (lwip/dhcp_glue.c)"
+#endif
+#if !IP_FORWARD
+#error "lwip-tap-port: IP_FORWARD must be 1: with two or more interfaces lwip-tap is a router"
+#endif
+
+/* ---- interfaces ---- */
+#if LWIP_SINGLE_NETIF
+#error "lwip-tap-port: LWIP_SINGLE_NETIF must be 0: lwip-tap can run several interfaces"
+#endif
+#if !LWIP_CHECKSUM_CTRL_PER_NETIF
+#error "lwip-tap-port: LWIP_CHECKSUM_CTRL_PER_NETIF must be 1: checksum checks are switched per frame for receive offload"
+#endif
+#if ETH_PAD_SIZE != 0
+#error "lwip-tap-port: ETH_PAD_SIZE must be 0: the TAP driver reads frames straight into pbufs, with no padding in front"
+#endif
+#if PBUF_POOL_BUFSIZE < 1024
+#error "lwip-tap-port: PBUF_POOL_BUFSIZE must be at least 1024: a 64 KiB offload frame must fit the 64 pool pbufs the TAP driver reads into"
+#endif
+#if LWIP_IPV6 && LWIP_IPV6_REASS && !IPV6_FRAG_COPYHEADER && UINTPTR_MAX > 0xffffffffUL
+#error "lwip-tap-port: IPV6_FRAG_COPYHEADER must be 1 with IPv6 reassembly on a 64-bit target: the pointers lwIP keeps in the fragment header do not fit"
+#endif
+
+/* ---- statistics: --stats and SIGUSR1 show them (lwip/glue.c) ---- */
+#if !LWIP_STATS || !MEM_STATS || !MEMP_STATS
+#error "lwip-tap-port: LWIP_STATS, MEM_STATS and MEMP_STATS must be 1: --stats shows the heap and every pool"
+#endif
+/* Per-protocol counters: they only exist while their protocol is built in. */
+#if !ETHARP_STATS || !IP_STATS || !UDP_STATS || !TCP_STATS || !IP6_STATS || !ICMP6_STATS || \
+    !ND6_STATS || (LWIP_ICMP && !ICMP_STATS) || ((IP_REASSEMBLY || IP_FRAG) && !IPFRAG_STATS)
+#error "lwip-tap-port: the protocol counters (ETHARP_STATS, IP_STATS, IPFRAG_STATS, ICMP_STATS, UDP_STATS, TCP_STATS, IP6_STATS, ICMP6_STATS, ND6_STATS) must be 1: --stats shows them"
+#endif
+
+#endif /* LWIP_TAP_PORT_CHECKS_H */

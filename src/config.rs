@@ -1,0 +1,410 @@
+//! What a stack is made of, as plain data: its interfaces (device, IPv4
+//! addressing, MTU, offload), the services it runs and whether lwIP's debug
+//! output is on. The command line parses into these types; library callers
+//! build them directly. [`Config::validate`] holds every rule, and
+//! [`Stack::new`](crate::stack::Stack::new) applies it, so both get the same
+//! errors before any device is touched.
+
+use std::collections::HashSet;
+use std::net::Ipv4Addr;
+
+use crate::error::Error;
+
+/// lwIP numbers its netifs with a u8 and reserves 255, so one stack can hold
+/// at most 255 of them.
+pub const MAX_INTERFACES: usize = 255;
+
+/// The MTU range a Linux TAP accepts.
+pub const MTU_RANGE: std::ops::RangeInclusive<u32> = 68..=65521;
+
+/// Linux's limit on interface names, including the terminating NUL.
+pub const IFNAMSIZ: usize = libc::IFNAMSIZ;
+
+/// A whole stack: interfaces in order (the first is lwIP's default route),
+/// services and debugging.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Config {
+    pub interfaces: Vec<InterfaceConfig>,
+    pub services: Services,
+    /// Print lwIP's own debug output (needs the `debug` cargo feature).
+    pub lwip_debug: bool,
+}
+
+/// The built-in services; each listens on every interface.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Services {
+    /// Echo (RFC 862) on TCP and UDP port 7.
+    pub echo: bool,
+    /// Character generator (RFC 864) on TCP port 19.
+    pub chargen: bool,
+    /// lwIP's httpd on TCP port 80.
+    pub http: bool,
+    /// lwIP's iperf2 server on TCP port 5001.
+    pub iperf: bool,
+}
+
+/// One interface of the stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfaceConfig {
+    pub device: DeviceConfig,
+    pub addressing: Addressing,
+    /// The MTU to give the device (and so lwIP); `None` keeps the device's
+    /// (1500 for an in-process device).
+    pub mtu: Option<u32>,
+    /// Receive offload (64 KiB segments, kernel-checked checksums). Only
+    /// allowed where nothing is forwarded, i.e. on a stack with a single
+    /// interface; `None` means on there, off on a router.
+    pub offload: Option<bool>,
+}
+
+/// What carries an interface's frames.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceConfig {
+    /// An existing TAP device, attached by name.
+    Tap { name: String },
+    /// A TAP created for this stack (the kernel picks its name) and removed
+    /// when the stack ends. Its host side gets `host` with the interface's
+    /// netmask, so the host routes the subnet to lwIP.
+    TransientTap { host: Ipv4Addr },
+    /// No device: frames are handed to lwIP and collected in-process (tests,
+    /// fuzzing, embedding). Its MAC is `mac`.
+    InProcess { name: String, mac: [u8; 6] },
+}
+
+/// How an interface gets its IPv4 address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Addressing {
+    Static {
+        addr: Ipv4Addr,
+        netmask: Ipv4Addr,
+        gw: Option<Ipv4Addr>,
+    },
+    /// lwIP's DHCP client.
+    Dhcp,
+}
+
+/// A configuration rule that was broken: which interface (its index in
+/// [`Config::interfaces`], if it concerns one) and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub interface: Option<usize>,
+    pub message: String,
+}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Error {
+        match e.interface {
+            Some(n) => Error::Config(format!("interface {n}: {}", e.message)),
+            None => Error::Config(e.message),
+        }
+    }
+}
+
+impl Config {
+    /// Checks every rule: each interface on its own, then the set (a count
+    /// lwIP supports, unique names, offload only where nothing is forwarded).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let whole = |message: String| ConfigError {
+            interface: None,
+            message,
+        };
+        if self.interfaces.is_empty() {
+            return Err(whole("no interface given".into()));
+        }
+        if self.interfaces.len() > MAX_INTERFACES {
+            return Err(whole(format!(
+                "{} interfaces given; lwIP supports at most {MAX_INTERFACES}",
+                self.interfaces.len()
+            )));
+        }
+        if self.lwip_debug && !cfg!(feature = "debug") {
+            return Err(whole(
+                "-d: this build has no lwIP debug support; rebuild with `cargo build --features debug`"
+                    .into(),
+            ));
+        }
+        let mut names = HashSet::new();
+        for (n, interface) in self.interfaces.iter().enumerate() {
+            let at = |message: String| ConfigError {
+                interface: Some(n),
+                message,
+            };
+            interface.validate().map_err(at)?;
+            if let Some(name) = interface.device.name() {
+                if !names.insert(name) {
+                    return Err(at(format!("interface {name} is given more than once")));
+                }
+            }
+            if self.interfaces.len() > 1 && interface.offload == Some(true) {
+                return Err(at(format!(
+                    "offload=on ({}) needs a single interface: a router would have to cut \
+                     64 KiB segments to the other side's MTU",
+                    interface.device.describe()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether interface `n` gets receive offload: as configured, else on
+    /// for a stack that forwards nothing (a single interface).
+    pub fn offload(&self, n: usize) -> bool {
+        self.interfaces[n]
+            .offload
+            .unwrap_or(self.interfaces.len() == 1)
+    }
+}
+
+impl InterfaceConfig {
+    /// An interface with a static address on an in-process device.
+    pub fn in_process(name: &str, mac: [u8; 6], addressing: Addressing) -> InterfaceConfig {
+        InterfaceConfig {
+            device: DeviceConfig::InProcess {
+                name: name.to_string(),
+                mac,
+            },
+            addressing,
+            mtu: None,
+            offload: None,
+        }
+    }
+
+    /// The rules for one interface.
+    pub fn validate(&self) -> Result<(), String> {
+        if let DeviceConfig::Tap { name } | DeviceConfig::InProcess { name, .. } = &self.device {
+            check_name(name)?;
+        }
+        if let Some(mtu) = self.mtu {
+            if !MTU_RANGE.contains(&mtu) {
+                return Err(format!(
+                    "mtu={mtu} is not a number from {} to {}",
+                    MTU_RANGE.start(),
+                    MTU_RANGE.end()
+                ));
+            }
+        }
+        let Addressing::Static { addr, netmask, gw } = self.addressing else {
+            return match self.device {
+                // A transient TAP's host side has no DHCP server behind it.
+                DeviceConfig::TransientTap { .. } => Err("a transient TAP needs a static \
+                                                          address: its host side has no DHCP \
+                                                          server to lease one"
+                    .into()),
+                _ => Ok(()),
+            };
+        };
+        if !is_contiguous(netmask) {
+            return Err(format!(
+                "netmask={netmask} is not contiguous (like 255.255.255.0)"
+            ));
+        }
+        let subnet = Subnet::of(addr, netmask);
+        if subnet.prefix < 31 && (addr == subnet.network() || addr == subnet.broadcast()) {
+            return Err(format!(
+                "addr={addr} is the network or broadcast address of its /{} subnet",
+                subnet.prefix
+            ));
+        }
+        if let Some(gw) = gw {
+            if gw == addr {
+                return Err(format!("gw={gw} is the same as addr="));
+            }
+            if !subnet.contains(gw) {
+                return Err(format!("gw={gw} is outside {subnet}"));
+            }
+        }
+        if let DeviceConfig::TransientTap { host } = self.device {
+            if host == addr {
+                return Err(format!(
+                    "the transient TAP's host address {host} is lwIP's own address"
+                ));
+            }
+            if !subnet.contains(host) {
+                return Err(format!(
+                    "the transient TAP's host address {host} is outside {subnet}"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl DeviceConfig {
+    /// The device's name, where it has one before it exists.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            DeviceConfig::Tap { name } | DeviceConfig::InProcess { name, .. } => Some(name),
+            DeviceConfig::TransientTap { .. } => None,
+        }
+    }
+
+    /// A name for messages.
+    pub fn describe(&self) -> &str {
+        self.name().unwrap_or("a transient TAP")
+    }
+}
+
+/// Linux's rules for interface names (dev_valid_name): 1–15 bytes, not `.`
+/// or `..`, no `/`, `:` or white space.
+pub fn check_name(value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Err("name is empty".into());
+    }
+    if value.len() >= IFNAMSIZ {
+        return Err(format!(
+            "name '{value}' is too long (at most {} characters)",
+            IFNAMSIZ - 1
+        ));
+    }
+    if value == "." || value == ".." {
+        return Err(format!("name '{value}' is not a valid interface name"));
+    }
+    if let Some(c) = value
+        .chars()
+        .find(|c| *c == '/' || *c == ':' || c.is_whitespace() || c.is_control() || *c == '%')
+    {
+        return Err(format!(
+            "name '{value}' contains '{c}', which is not allowed in an interface name"
+        ));
+    }
+    Ok(())
+}
+
+/// True if the ones of `netmask` are all at the top.
+pub fn is_contiguous(netmask: Ipv4Addr) -> bool {
+    let bits = u32::from(netmask);
+    // !bits must be 2^n - 1.
+    (!bits).wrapping_add(1) & !bits == 0
+}
+
+/// The number of one bits in a (contiguous) netmask.
+pub fn prefix_len(netmask: Ipv4Addr) -> u32 {
+    u32::from(netmask).count_ones()
+}
+
+/// An IPv4 subnet: an address with its prefix length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Subnet {
+    addr: u32,
+    mask: u32,
+    prefix: u32,
+}
+
+impl Subnet {
+    fn of(addr: Ipv4Addr, netmask: Ipv4Addr) -> Subnet {
+        Subnet {
+            addr: u32::from(addr),
+            mask: u32::from(netmask),
+            prefix: prefix_len(netmask),
+        }
+    }
+
+    fn network(&self) -> Ipv4Addr {
+        Ipv4Addr::from(self.addr & self.mask)
+    }
+
+    fn broadcast(&self) -> Ipv4Addr {
+        Ipv4Addr::from(self.addr | !self.mask)
+    }
+
+    fn contains(&self, other: Ipv4Addr) -> bool {
+        u32::from(other) & self.mask == self.addr & self.mask
+    }
+}
+
+impl std::fmt::Display for Subnet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.network(), self.prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> Ipv4Addr {
+        s.parse().unwrap()
+    }
+
+    fn static_on(device: DeviceConfig, addr: &str, gw: Option<&str>) -> InterfaceConfig {
+        InterfaceConfig {
+            device,
+            addressing: Addressing::Static {
+                addr: ip(addr),
+                netmask: ip("255.255.255.0"),
+                gw: gw.map(ip),
+            },
+            mtu: None,
+            offload: None,
+        }
+    }
+
+    fn tap(name: &str) -> DeviceConfig {
+        DeviceConfig::Tap { name: name.into() }
+    }
+
+    #[test]
+    fn transient_tap_rules() {
+        let host = |h: &str| DeviceConfig::TransientTap { host: ip(h) };
+        assert!(static_on(host("10.0.0.1"), "10.0.0.2", Some("10.0.0.1"))
+            .validate()
+            .is_ok());
+        let e = static_on(host("10.0.1.1"), "10.0.0.2", None)
+            .validate()
+            .unwrap_err();
+        assert!(e.contains("outside 10.0.0.0/24"), "{e}");
+        let e = static_on(host("10.0.0.2"), "10.0.0.2", None)
+            .validate()
+            .unwrap_err();
+        assert!(e.contains("lwIP's own address"), "{e}");
+        let dhcp = InterfaceConfig {
+            addressing: Addressing::Dhcp,
+            ..static_on(host("10.0.0.1"), "10.0.0.2", None)
+        };
+        assert!(dhcp.validate().unwrap_err().contains("static address"));
+    }
+
+    #[test]
+    fn offload_only_where_nothing_is_forwarded() {
+        let mut config = Config {
+            interfaces: vec![static_on(tap("a"), "10.0.0.2", None)],
+            ..Config::default()
+        };
+        assert!(config.offload(0));
+        config.interfaces[0].offload = Some(true);
+        config.validate().unwrap();
+        config
+            .interfaces
+            .push(static_on(tap("b"), "10.0.1.2", None));
+        let e = config.validate().unwrap_err();
+        assert_eq!(e.interface, Some(0));
+        assert!(e.message.contains("needs a single interface"), "{e:?}");
+        config.interfaces[0].offload = None;
+        config.validate().unwrap();
+        assert!(!config.offload(0) && !config.offload(1));
+    }
+
+    #[test]
+    fn set_rules() {
+        let e = Config::default().validate().unwrap_err();
+        assert!(e.message.contains("no interface"), "{e:?}");
+        let config = Config {
+            interfaces: vec![
+                static_on(tap("a"), "10.0.0.2", None),
+                static_on(tap("a"), "10.0.1.2", None),
+            ],
+            ..Config::default()
+        };
+        let e = config.validate().unwrap_err();
+        assert_eq!(e.interface, Some(1));
+        let config = Config {
+            interfaces: vec![InterfaceConfig {
+                mtu: Some(67),
+                ..static_on(tap("a"), "10.0.0.2", None)
+            }],
+            ..Config::default()
+        };
+        let e = Error::from(config.validate().unwrap_err()).to_string();
+        assert!(e.contains("interface 0: mtu=67"), "{e}");
+    }
+}

@@ -1,0 +1,210 @@
+//! The frame path: every frame that enters or leaves lwIP passes a
+//! [`Device`]. A device moves whole Ethernet frames, each preceded by a
+//! virtio-net header ([`VnetHeader`], which says whether the frame's
+//! checksums can be trusted), and knows nothing about lwIP; `netif.rs`
+//! connects a device to an lwIP netif.
+//!
+//! Two devices exist: a Linux TAP ([`tap`]) and an in-process device whose
+//! frames are handed over and collected by the caller (tests, fuzzing,
+//! embedding). Both drive the same receive and transmit code in `netif.rs`.
+
+pub(crate) mod tap;
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::io::{self, IoSlice, IoSliceMut};
+use std::os::fd::RawFd;
+use std::rc::Rc;
+
+use crate::config::{Addressing, DeviceConfig, InterfaceConfig};
+use crate::error::Error;
+
+pub use tap::format_mac;
+pub(crate) use tap::VnetHeader;
+
+/// What carries an interface's frames.
+pub(crate) trait Device {
+    /// The interface name (the TAP's, or the in-process device's).
+    fn name(&self) -> &str;
+
+    /// The MAC address lwIP uses on this device.
+    fn mac(&self) -> Result<[u8; 6], Error>;
+
+    /// The device's MTU.
+    fn mtu(&self) -> Result<u32, Error>;
+
+    /// Sets the device's MTU.
+    fn set_mtu(&self, mtu: u32) -> Result<(), Error>;
+
+    /// Lets the device hand over frames of up to 64 KiB whose checksums are
+    /// not computed (see [`VnetHeader`]).
+    fn enable_offload(&self) -> Result<(), Error>;
+
+    /// Reads one frame, header first, into `bufs` (a frame longer than
+    /// `bufs` is cut short). Returns its length including the header;
+    /// `WouldBlock` when no frame is waiting.
+    fn read(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize>;
+
+    /// Writes one frame, header first, gathered from `bufs`.
+    fn write(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
+
+    /// A descriptor that polls readable when a frame is waiting; `None` for
+    /// a device whose frames come from inside the process.
+    fn fd(&self) -> Option<RawFd>;
+}
+
+/// An opened device, and an in-process device's frame queues for the
+/// caller to use.
+pub(crate) struct Opened {
+    pub device: Box<dyn Device>,
+    pub queues: Option<Rc<FrameQueues>>,
+}
+
+/// Opens the device an interface is configured with.
+pub(crate) fn open(config: &InterfaceConfig) -> Result<Opened, Error> {
+    let device: Box<dyn Device> = match &config.device {
+        DeviceConfig::Tap { name } => {
+            let tap = tap::TapDevice::attach(name)?;
+            if !tap.is_up()? {
+                log::warn!(
+                    "{name}: the host side is down; bring it up with `ip link set dev {name} up`"
+                );
+            }
+            Box::new(tap)
+        }
+        DeviceConfig::TransientTap { host } => {
+            let Addressing::Static { netmask, .. } = config.addressing else {
+                // Config::validate refuses this; never create a TAP for it.
+                return Err(Error::Config(
+                    "a transient TAP needs a static address".into(),
+                ));
+            };
+            let tap = tap::TapDevice::create()?;
+            tap.configure_host(*host, netmask)?;
+            log::info!(
+                "{}: transient TAP, host side {host}/{}",
+                tap.name(),
+                crate::config::prefix_len(netmask)
+            );
+            Box::new(tap)
+        }
+        DeviceConfig::InProcess { name, mac } => {
+            let device = InProcessDevice {
+                name: name.clone(),
+                mac: *mac,
+                mtu: Cell::new(IN_PROCESS_MTU),
+                queues: Rc::new(FrameQueues::default()),
+            };
+            let queues = Rc::clone(&device.queues);
+            if let Some(mtu) = config.mtu {
+                device.set_mtu(mtu)?;
+            }
+            return Ok(Opened {
+                device: Box::new(device),
+                queues: Some(queues),
+            });
+        }
+    };
+    if let Some(mtu) = config.mtu {
+        device.set_mtu(mtu)?;
+    }
+    Ok(Opened {
+        device,
+        queues: None,
+    })
+}
+
+/// An in-process device's MTU unless configured.
+const IN_PROCESS_MTU: u32 = 1500;
+
+/// Frames sent by lwIP that an in-process device keeps before it drops the
+/// oldest (so a caller that never collects them uses bounded memory).
+const OUTBOX_LIMIT: usize = 1024;
+
+/// The frames waiting to enter lwIP and those lwIP sent, of an in-process
+/// device.
+#[derive(Debug, Default)]
+pub(crate) struct FrameQueues {
+    inbox: RefCell<VecDeque<(VnetHeader, Vec<u8>)>>,
+    outbox: RefCell<VecDeque<Vec<u8>>>,
+    /// Sent frames dropped because the outbox was full.
+    dropped: Cell<u64>,
+}
+
+impl FrameQueues {
+    /// Queues a frame for lwIP to receive; `header` says whether its
+    /// checksums are to be trusted, as a TAP's virtio-net header does.
+    pub(crate) fn push(&self, header: VnetHeader, frame: &[u8]) {
+        self.inbox.borrow_mut().push_back((header, frame.to_vec()));
+    }
+
+    /// The oldest frame lwIP sent that has not been taken yet.
+    pub(crate) fn pop_sent(&self) -> Option<Vec<u8>> {
+        self.outbox.borrow_mut().pop_front()
+    }
+}
+
+/// A device inside the process: frames are queued in and collected out.
+struct InProcessDevice {
+    name: String,
+    mac: [u8; 6],
+    mtu: Cell<u32>,
+    queues: Rc<FrameQueues>,
+}
+
+impl Device for InProcessDevice {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn mac(&self) -> Result<[u8; 6], Error> {
+        Ok(self.mac)
+    }
+
+    fn mtu(&self) -> Result<u32, Error> {
+        Ok(self.mtu.get())
+    }
+
+    fn set_mtu(&self, mtu: u32) -> Result<(), Error> {
+        self.mtu.set(mtu);
+        Ok(())
+    }
+
+    fn enable_offload(&self) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn read(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        let Some((header, frame)) = self.queues.inbox.borrow_mut().pop_front() else {
+            return Err(io::ErrorKind::WouldBlock.into());
+        };
+        let header = header.to_bytes();
+        let mut data = header.iter().chain(frame.iter());
+        let mut copied = 0;
+        // Scatter as readv(2) does: fill each buffer in turn, cut what is left.
+        for buf in bufs.iter_mut() {
+            for (slot, byte) in buf.iter_mut().zip(&mut data) {
+                *slot = *byte;
+                copied += 1;
+            }
+        }
+        Ok(copied)
+    }
+
+    fn write(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let mut frame: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+        let len = frame.len();
+        frame.drain(..VnetHeader::LEN.min(len));
+        let mut outbox = self.queues.outbox.borrow_mut();
+        if outbox.len() == OUTBOX_LIMIT {
+            outbox.pop_front();
+            self.queues.dropped.set(self.queues.dropped.get() + 1);
+        }
+        outbox.push_back(frame);
+        Ok(len)
+    }
+
+    fn fd(&self) -> Option<RawFd> {
+        None
+    }
+}
