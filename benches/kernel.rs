@@ -1,0 +1,815 @@
+//! lwip-tap against the Linux kernel, in network namespaces made (and
+//! removed) by the test harness, tests/common. `bench/run --help`, which is
+//! `cargo bench --bench kernel -- --help`, says what it measures and how.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::collections::BTreeMap;
+use std::fmt::{Display, Write as _};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use common::tools::{
+    clock_ticks_per_second, cpu_ticks, cpu_usable, cpus_allowed, parse_ab, parse_iperf, parse_ping,
+    status_kb, AbReport, IperfResult,
+};
+use common::{have_tool, LwipTap, Netns, LWIP_ADDR, LWIP_TAP, TRANSIENT_SPEC};
+
+const USAGE: &str = "\
+lwip-tap benchmark: lwip-tap (transient TAP) against the Linux kernel (veth
+pair), all inside network namespaces created (and removed) by the benchmark.
+
+  bench/run [--rounds N] [--time T] [--quick] [--same-core]
+  bench/run --soak SECONDS [--same-core]
+
+bench/run is `cargo bench --bench kernel -- ARGS` (benches/kernel.rs). Needs
+root, iperf (iperf2), ping (iputils), ab (apache2-utils), nc
+(netcat-openbsd), taskset. Measurements alternate between lwip-tap and the
+kernel inside each round; the table shows medians over the rounds. Every
+load is bounded (count and timeout). No traffic leaves the namespaces.
+Options:
+  --rounds N       rounds (default 3; 1 with --quick)
+  --time T         seconds per iperf run (default 10; 2 with --quick)
+  --quick          fast development run: 2 s iperf, 1 round, ab -n 500,
+                   16 MiB echo, 200 pings
+  --same-core      pin lwip-tap / iperf server and the clients all to CPU 0
+                   (default: server side on CPU 1, clients on CPU 0)
+  --soak SECONDS   reliability soak: one lwip-tap, mixed bounded load in a
+                   loop (1 MiB echo + cmp, 200 ab requests, 2 s iperf),
+                   RSS sampled every 10 s; exits non-zero on any error
+  -h, --help       this help";
+
+const ME: &str = "bench/run";
+/// The kernel's iperf server, at the far end of the veth pair.
+const K_SRV: &str = "10.99.0.2";
+const JUMBO_MTU: u32 = 65000;
+
+fn main() -> ExitCode {
+    let cfg = match Config::from_args(std::env::args().skip(1)) {
+        Ok(Some(cfg)) => cfg,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("{ME}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = check_machine() {
+        eprintln!("{ME}: {e}");
+        return ExitCode::FAILURE;
+    }
+    common::clean_up_on_signals(ME);
+    let outcome = match cfg.soak {
+        Some(seconds) => soak(&cfg, seconds),
+        None => benchmark(&cfg),
+    };
+    match outcome {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("{ME}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check_machine() -> Result<(), String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err("needs root (network namespaces, TAP devices)".into());
+    }
+    if let Some(tool) = ["ip", "iperf", "ping", "ab", "nc", "taskset", "ss"]
+        .into_iter()
+        .find(|t| !have_tool(t))
+    {
+        return Err(format!(
+            "'{tool}' not found (apt-get install -y iperf iputils-ping apache2-utils netcat-openbsd)"
+        ));
+    }
+    let nc = Command::new("nc").arg("-h").output();
+    if !nc
+        .is_ok_and(|o| String::from_utf8_lossy(&[o.stdout, o.stderr].concat()).contains("OpenBSD"))
+    {
+        return Err("nc must be netcat-openbsd (needs -N)".into());
+    }
+    Ok(())
+}
+
+struct Config {
+    rounds: u64,
+    /// Seconds per iperf run.
+    time: u64,
+    ab_n: u64,
+    echo_mib: usize,
+    ping_n: u64,
+    soak: Option<u64>,
+    /// lwip-tap and the kernel's iperf -s.
+    srv_cpu: usize,
+    /// iperf -c, ping, ab, nc.
+    cli_cpu: usize,
+    placement: &'static str,
+}
+
+impl Config {
+    /// None for --help.
+    fn from_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, String> {
+        let (mut rounds, mut time, mut soak) = (None, None, None);
+        let (mut quick, mut same_core) = (false, false);
+        let positive = |value: Option<String>, what: &str| -> Result<u64, String> {
+            // (`cargo bench` appends --bench: a missing value, too.)
+            let value = value
+                .filter(|v| !v.starts_with("--"))
+                .ok_or_else(|| format!("{what} needs a number"))?;
+            match value.parse::<u64>() {
+                Ok(n) if n > 0 && value.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
+                _ => Err(format!("{what} must be a positive integer")),
+            }
+        };
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--rounds" => rounds = Some(positive(args.next(), "--rounds")?),
+                "--time" => time = Some(positive(args.next(), "--time")?),
+                "--soak" => soak = Some(positive(args.next(), "--soak")?),
+                "--quick" => quick = true,
+                "--same-core" => same_core = true,
+                "-h" | "--help" => return Ok(None),
+                // `cargo bench` adds this for harness = false targets.
+                "--bench" => {}
+                _ => return Err(format!("unknown argument: {arg} (see --help)")),
+            }
+        }
+        let (srv_cpu, placement) = if same_core {
+            (0, "same core: lwip-tap and kernel iperf -s on CPU 0, clients (iperf -c, ping, ab, nc) on CPU 0")
+        } else if cpus_allowed() >= 2 && cpu_usable(1) {
+            (1, "split: lwip-tap and kernel iperf -s on CPU 1, clients (iperf -c, ping, ab, nc) on CPU 0")
+        } else {
+            (0, "same core (only one CPU usable): everything on CPU 0")
+        };
+        let (ab_n, echo_mib, ping_n) = if quick {
+            (500, 16, 200)
+        } else {
+            (2000, 64, 1000)
+        };
+        Ok(Some(Config {
+            rounds: rounds.unwrap_or(if quick { 1 } else { 3 }),
+            time: time.unwrap_or(if quick { 2 } else { 10 }),
+            ab_n,
+            echo_mib,
+            ping_n,
+            soak,
+            srv_cpu,
+            cli_cpu: 0,
+            placement,
+        }))
+    }
+}
+
+/// "?" for a figure that could not be read.
+fn or_unknown(x: Option<impl Display>) -> String {
+    x.map_or("?".to_string(), |x| x.to_string())
+}
+
+/// The run's header: what ran where.
+fn header(cfg: &Config, what: &str) {
+    let date = Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M:%S UTC"])
+        .output();
+    let date = date.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name")?.split_once(": ").map(|x| x.1));
+    println!("# lwip-tap benchmark{what}\n");
+    println!("- date: {}", date.unwrap_or_default());
+    println!("- kernel: {}", kernel.trim());
+    println!("- CPU: {}, nproc {}", or_unknown(model), cpus_allowed());
+    println!("- placement: {}", cfg.placement);
+    println!("- binary: {LWIP_TAP}");
+}
+
+/// `n` random bytes, and a file in `dir` that holds them.
+fn random_file(dir: &Path, name: &str, n: usize) -> (Vec<u8>, PathBuf) {
+    let mut bytes = Vec::with_capacity(n);
+    std::fs::File::open("/dev/urandom")
+        .and_then(|f| f.take(n as u64).read_to_end(&mut bytes))
+        .expect("read /dev/urandom");
+    let path = dir.join(name);
+    std::fs::write(&path, &bytes).expect("write the echo input");
+    (bytes, path)
+}
+
+fn log_tail(lwip: &LwipTap) -> String {
+    format!(
+        "--- last lines of lwip-tap's log ---\n{}\n---",
+        lwip.log_tail(30)
+    )
+}
+
+/// Starts `lwip-tap -i TRANSIENT_SPEC[,mtu=MTU] -s -E -H` on the server CPU
+/// and waits until it answers ping. None (after saying so) if the binary
+/// refuses `mtu` (exit status 2, error mentioning mtu).
+fn start_lwip(ns: &Netns, cfg: &Config, mtu: Option<u32>) -> Result<Option<LwipTap>, String> {
+    let spec = match mtu {
+        Some(mtu) => format!("{TRANSIENT_SPEC},mtu={mtu}"),
+        None => TRANSIENT_SPEC.to_string(),
+    };
+    let mut lwip = ns.spawn_lwip_tap_on_cpu(cfg.srv_cpu, &["-i", &spec, "-s", "-E", "-H"]);
+    match lwip.wait_until_answering(ns, LWIP_ADDR, Duration::from_secs(10)) {
+        Ok(()) => Ok(Some(lwip)),
+        Err(Some(status)) => {
+            let log = lwip.log();
+            let mtu_line = log.lines().find(|l| l.to_lowercase().contains("mtu"));
+            if let (Some(_), Some(2), Some(line)) = (mtu, status.code(), mtu_line) {
+                println!("jumbo: not supported by this build ({line})");
+                return Ok(None);
+            }
+            let why = format!("lwip-tap (-i {spec}) exited with {status} during startup");
+            Err(format!("{why}\n{}", log_tail(&lwip)))
+        }
+        Err(None) => Err(format!(
+            "lwip-tap did not answer ping within 10 s\n{}",
+            log_tail(&lwip)
+        )),
+    }
+}
+
+/// SIGTERM, wait up to 5 s (then SIGKILL); false (after a warning) unless
+/// lwip-tap exits with status 0.
+fn stop_lwip(mut lwip: LwipTap) -> bool {
+    let (status, killed) = lwip.terminate(Duration::from_secs(5));
+    if killed {
+        eprintln!("{ME}: lwip-tap ignored SIGTERM, killed it");
+    }
+    if !status.success() {
+        eprintln!("{ME}: warning: lwip-tap exited with {status} on SIGTERM");
+        eprintln!("{}", log_tail(&lwip));
+    }
+    status.success()
+}
+
+/// An error (that ends the run) if lwip-tap is no longer running.
+fn check_lwip(lwip: &mut LwipTap, when: &str) -> Result<(), String> {
+    match lwip.exit_status() {
+        None => Ok(()),
+        Some(status) => Err(format!(
+            "lwip-tap died ({when}; {status})\n{}",
+            log_tail(lwip)
+        )),
+    }
+}
+
+fn iperf_client(ns: &Netns, cfg: &Config, dst: &str, seconds: u64) -> Option<IperfResult> {
+    let run = ns.run_on_cpu(
+        cfg.cli_cpu,
+        &format!("iperf -c {dst} -p 5001 -t {seconds} -f m"),
+        None,
+        Duration::from_secs(seconds + 30),
+        libc::SIGTERM,
+    );
+    let result = parse_iperf(&run.text()).filter(|_| run.success());
+    if result.is_none() {
+        let (why, output) = (run.describe(), run.tail(8));
+        eprintln!("{ME}: iperf -c {dst} failed ({why}); its output:\n{output}");
+    }
+    result
+}
+
+/// `ab -r -s 10 -n N -c C` against lwip-tap's httpd: -r counts a failed
+/// receive as a failed request instead of ending ab, and SIGINT after 120 s
+/// makes ab print what it has so far. Err: why ab gave up.
+fn ab_run(ns: &Netns, cfg: &Config, n: u64, c: u64) -> Result<AbReport, String> {
+    let run = ns.run_on_cpu(
+        cfg.cli_cpu,
+        &format!("ab -r -q -s 10 -n {n} -c {c} http://{LWIP_ADDR}/"),
+        None,
+        Duration::from_secs(120),
+        libc::SIGINT,
+    );
+    let report = parse_ab(&run.text());
+    if run.success() && report.requests_per_sec.is_some() && report.failed.is_some() {
+        return Ok(report);
+    }
+    let why = match (run.timed_out, report.apr_error) {
+        (true, Some(apr)) => format!("timed out after 120 s; {apr}"),
+        (true, None) => "timed out after 120 s".to_string(),
+        (false, Some(apr)) => apr,
+        (false, None) => run.describe(),
+    };
+    let done = or_unknown(report.completed_before_abort.or(report.complete));
+    let abort = format!("aborted after {done}/{n}: {why}");
+    eprintln!(
+        "{ME}: ab -n {n} -c {c}: {abort}; its output:\n{}",
+        run.tail(4)
+    );
+    Err(abort)
+}
+
+/// `nc -N LWIP_ADDR 7 < path` (which holds `input`): Ok(seconds) if
+/// exactly `input` came back, as `cmp` would check.
+fn echo(ns: &Netns, cfg: &Config, input: &[u8], path: &Path, limit: u64) -> Result<f64, String> {
+    let run = ns.run_on_cpu(
+        cfg.cli_cpu,
+        &format!("nc -N {LWIP_ADDR} 7"),
+        Some(path),
+        Duration::from_secs(limit),
+        libc::SIGTERM,
+    );
+    let (got, want) = (run.stdout.len(), input.len());
+    if !run.success() || got != want {
+        return Err(format!(
+            "got {got} of {want} bytes back ({})",
+            run.describe()
+        ));
+    }
+    if run.stdout != input {
+        return Err(format!("{got} bytes back, but they differ from those sent"));
+    }
+    Ok(run.elapsed.as_secs_f64())
+}
+
+/// The measurements of all rounds by key ("lw_iperf1500", …), None where
+/// one failed; remarks for the table; failures.
+#[derive(Default)]
+struct Results {
+    round: u64,
+    values: BTreeMap<String, Vec<Option<f64>>>,
+    notes: BTreeMap<String, Vec<String>>,
+    fails: Vec<String>,
+}
+
+impl Results {
+    fn rec(&mut self, key: &str, value: Option<f64>) {
+        self.values.entry(key.to_string()).or_default().push(value);
+    }
+
+    fn note(&mut self, key: &str, text: &str) {
+        let text = format!("round {}: {text}", self.round);
+        self.notes.entry(key.to_string()).or_default().push(text);
+    }
+
+    fn fail(&mut self, what: &str) {
+        let what = format!("round {}: {what}", self.round);
+        eprintln!("{ME}: FAILED: {what}");
+        self.fails.push(what);
+    }
+
+    fn say(&self, what: &str) {
+        println!("  [round {}] {what}", self.round);
+    }
+
+    fn valid(&self, key: &str) -> Vec<f64> {
+        let values = self.values.get(key).map(Vec::as_slice).unwrap_or_default();
+        values.iter().flatten().copied().collect()
+    }
+
+    fn median(&self, key: &str) -> Option<f64> {
+        let mut xs = self.valid(key);
+        xs.sort_by(f64::total_cmp);
+        let n = xs.len();
+        match n {
+            0 => None,
+            _ if n % 2 == 1 => Some(xs[n / 2]),
+            _ => Some((xs[n / 2 - 1] + xs[n / 2]) / 2.0),
+        }
+    }
+
+    fn sum(&self, key: &str) -> u64 {
+        self.valid(key).iter().map(|&x| x as u64).sum()
+    }
+}
+
+/// The namespaces and the figures of one benchmark run.
+struct Bench<'a> {
+    cfg: &'a Config,
+    /// lwip-tap and its host side (transient TAP).
+    lw: Netns,
+    /// The kernel's iperf client side (10.99.0.1, vk1)…
+    k1: Netns,
+    /// …and server side (10.99.0.2, vk2).
+    k2: Netns,
+    echo: (Vec<u8>, PathBuf),
+    res: Results,
+}
+
+impl Bench<'_> {
+    /// iperf to lwip-tap; with `cpu` also CPU seconds per GB, from
+    /// /proc/PID/stat around the test.
+    fn lwip_iperf(&mut self, lwip: &mut LwipTap, mtu: u32, cpu: bool) -> Result<(), String> {
+        let reports = |lwip: &LwipTap| lwip.log().matches(": done, ").count();
+        let before = reports(lwip);
+        let t0 = cpu_ticks(lwip.pid()).unwrap_or(0);
+        let Some(iperf) = iperf_client(&self.lw, self.cfg, LWIP_ADDR, self.cfg.time) else {
+            check_lwip(lwip, "during iperf")?;
+            self.res.fail(&format!("lwip-tap iperf MTU {mtu}"));
+            self.res.rec(&format!("lw_iperf{mtu}"), None);
+            return Ok(());
+        };
+        // lwip-tap logs "iperf: ... done, N bytes in ..." when the test ends.
+        let logged = common::wait_until(Duration::from_secs(5), || reports(lwip) > before);
+        let t1 = cpu_ticks(lwip.pid()).unwrap_or(t0);
+        if !logged {
+            self.res
+                .fail(&format!("lwip-tap logged no iperf report for MTU {mtu}"));
+        }
+        // Bytes as the client counts them: lwiperf's own counter is 32 bits
+        // and wraps after 4 GiB, which a 10 s test at these rates exceeds.
+        let bytes = (iperf.mbytes * 1_048_576.0) as u64;
+        let rate = iperf.mbits_per_sec;
+        self.res.rec(&format!("lw_iperf{mtu}"), Some(rate));
+        if !cpu {
+            self.res
+                .say(&format!("lwip-tap  iperf MTU {mtu}: {rate} Mbit/s"));
+            return check_lwip(lwip, "after iperf");
+        }
+        let (hz, ticks) = (clock_ticks_per_second(), t1 - t0);
+        let per_gb = (bytes > 0).then(|| ticks as f64 / hz as f64 / (bytes as f64 / 1e9));
+        self.res.rec("lw_cpu_per_gb", per_gb);
+        self.res.say(&format!(
+            "lwip-tap  iperf MTU {mtu}: {rate} Mbit/s; {bytes} bytes (from iperf client), \
+             CPU {ticks} ticks @{hz} Hz = {} s/GB",
+            or_unknown(per_gb.map(|x| format!("{x:.3}")))
+        ));
+        check_lwip(lwip, "after iperf")
+    }
+
+    fn kernel_iperf(&mut self, mtu: u32) {
+        self.k1.set_mtu("vk1", mtu);
+        self.k2.set_mtu("vk2", mtu);
+        let iperf = iperf_client(&self.k1, self.cfg, K_SRV, self.cfg.time);
+        let rate = iperf.map(|i| i.mbits_per_sec);
+        self.res.rec(&format!("k_iperf{mtu}"), rate);
+        match rate {
+            Some(rate) => self
+                .res
+                .say(&format!("kernel    iperf MTU {mtu}: {rate} Mbit/s")),
+            None => self.res.fail(&format!("kernel iperf MTU {mtu}")),
+        }
+        self.k1.set_mtu("vk1", 1500);
+        self.k2.set_mtu("vk2", 1500);
+    }
+
+    /// `who` is "lw" (lwip-tap, from its namespace) or "k" (the kernel,
+    /// from the client end of the veth pair).
+    fn ping(&mut self, who: &str) {
+        let (ns, dst, label) = match who {
+            "lw" => (&self.lw, LWIP_ADDR, "lwip-tap"),
+            _ => (&self.k1, K_SRV, "kernel"),
+        };
+        let run = ns.run_on_cpu(
+            self.cfg.cli_cpu,
+            &format!("ping -c {} -i 0.001 -q -w 30 {dst}", self.cfg.ping_n),
+            None,
+            Duration::from_secs(60),
+            libc::SIGTERM,
+        );
+        let summary = parse_ping(&run.text());
+        let rtt = summary
+            .as_ref()
+            .and_then(|s| Some((s.avg_ms()?, s.max_ms()?)));
+        self.res.rec(&format!("{who}_ping_avg"), rtt.map(|r| r.0));
+        self.res.rec(&format!("{who}_ping_max"), rtt.map(|r| r.1));
+        let Some((avg, max)) = rtt else {
+            let (why, output) = (run.describe(), run.tail(5));
+            eprintln!("{ME}: ping {dst} gave no rtt summary ({why}); its output:\n{output}");
+            self.res.fail(&format!("ping {dst}"));
+            return;
+        };
+        let loss = or_unknown(summary.map(|s| s.loss_percent));
+        let n = self.cfg.ping_n;
+        self.res.say(&format!(
+            "{label:<9} ping x{n}: avg {avg} ms, max {max} ms, loss {loss}%"
+        ));
+    }
+
+    fn http(&mut self, lwip: &mut LwipTap, c: u64) -> Result<(), String> {
+        let n = self.cfg.ab_n;
+        let key = format!("lw_http_c{c}");
+        match ab_run(&self.lw, self.cfg, n, c) {
+            Ok(ab) => {
+                let failed = ab.failed.unwrap_or(0);
+                self.res.rec(&format!("{key}_rps"), ab.requests_per_sec);
+                self.res.rec(&format!("{key}_failed"), Some(failed as f64));
+                self.res
+                    .rec(&format!("{key}_non2xx"), Some(ab.non_2xx as f64));
+                let detail = ab
+                    .failed_detail
+                    .map_or(String::new(), |d| format!(" ({d})"));
+                self.res.say(&format!(
+                    "lwip-tap  ab -n {n} -c {c}: {} req/s, complete {}, failed {failed}{detail}, \
+                     non-2xx {}",
+                    or_unknown(ab.requests_per_sec),
+                    or_unknown(ab.complete),
+                    ab.non_2xx
+                ));
+            }
+            Err(abort) => {
+                check_lwip(lwip, &format!("during ab -c {c}"))?;
+                self.res.fail(&format!("ab -c {c}: {abort}"));
+                self.res.rec(&format!("{key}_rps"), None);
+                self.res.note(&key, &abort);
+                self.res
+                    .say(&format!("lwip-tap  ab -n {n} -c {c}: {abort}"));
+            }
+        }
+        check_lwip(lwip, &format!("after ab -c {c}"))
+    }
+
+    fn echo(&mut self, lwip: &mut LwipTap) -> Result<(), String> {
+        let (input, path) = &self.echo;
+        match echo(&self.lw, self.cfg, input, path, 120) {
+            Ok(seconds) => {
+                let (bytes, mib) = (input.len(), self.cfg.echo_mib);
+                let mbs = bytes as f64 / 1e6 / seconds;
+                self.res.rec("lw_echo_mbs", Some(mbs));
+                self.res.say(&format!(
+                    "lwip-tap  TCP echo {mib} MiB: {bytes} bytes back in {seconds:.3} s = \
+                     {mbs:.1} MB/s"
+                ));
+            }
+            Err(e) => {
+                check_lwip(lwip, "during echo")?;
+                self.res.fail(&format!("TCP echo: {e}"));
+                self.res.rec("lw_echo_mbs", None);
+            }
+        }
+        check_lwip(lwip, "after echo")
+    }
+
+    fn peak_rss(&mut self, lwip: &LwipTap, key: &str, what: &str) {
+        let hwm = status_kb(lwip.pid(), "VmHWM");
+        self.res.rec(key, hwm.map(|kb| kb as f64));
+        let hwm = or_unknown(hwm);
+        self.res
+            .say(&format!("lwip-tap  peak RSS (VmHWM){what}: {hwm} kB"));
+    }
+}
+
+fn benchmark(cfg: &Config) -> Result<bool, String> {
+    header(cfg, "");
+    println!(
+        "- rounds: {} (medians in the table), iperf -t {} -f m, ping -c {} -i 0.001, \
+         ab -r -s 10 -n {}, TCP echo {} MiB (nc -N)\n",
+        cfg.rounds, cfg.time, cfg.ping_n, cfg.ab_n, cfg.echo_mib
+    );
+    let (lw, k1, k2) = (
+        Netns::new("bench-lw"),
+        Netns::new("bench-k1"),
+        Netns::new("bench-k2"),
+    );
+    k1.add_veth_pair("vk1", "10.99.0.1/24", &k2, "vk2", "10.99.0.2/24");
+    let mut server = k2.command_on_cpu(cfg.srv_cpu, "iperf");
+    server.args(["-s", "-p", "5001"]);
+    k2.start_helper(server, "kernel-iperf-s.log");
+    if !k2.wait_for_tcp_listener(5001, Duration::from_secs(10)) {
+        return Err("kernel iperf -s did not start listening".into());
+    }
+    if !k1
+        .run(&format!("ping -c 1 -W 2 -q {K_SRV}"))
+        .status
+        .success()
+    {
+        return Err(format!("veth peer {K_SRV} does not answer ping"));
+    }
+    let echo = random_file(lw.dir.path(), "echo.in", cfg.echo_mib << 20);
+    let res = Results::default();
+    let mut b = Bench {
+        cfg,
+        lw,
+        k1,
+        k2,
+        echo,
+        res,
+    };
+
+    let mut jumbo = true;
+    println!("Raw values per round:");
+    for round in 1..=cfg.rounds {
+        b.res.round = round;
+        // lwip-tap at the default MTU: every lwip-tap test, alternating
+        // with the kernel.
+        let mut lwip = start_lwip(&b.lw, cfg, None)?.ok_or("lwip-tap refused to start")?;
+        b.lwip_iperf(&mut lwip, 1500, true)?;
+        b.kernel_iperf(1500);
+        b.ping("lw");
+        check_lwip(&mut lwip, "during ping")?;
+        b.ping("k");
+        for c in [1, 4, 32] {
+            b.http(&mut lwip, c)?;
+        }
+        b.echo(&mut lwip)?;
+        b.peak_rss(&lwip, "lw_rss_kb", " after all tests");
+        if !stop_lwip(lwip) {
+            b.res.fail("lwip-tap exit status on SIGTERM");
+        }
+
+        if jumbo {
+            match start_lwip(&b.lw, cfg, Some(JUMBO_MTU))? {
+                None => jumbo = false,
+                Some(mut lwip) => {
+                    if !lwip.log().contains(&format!("mtu {JUMBO_MTU}")) {
+                        eprintln!("{ME}: warning: lwip-tap's log does not show mtu {JUMBO_MTU}");
+                    }
+                    b.lwip_iperf(&mut lwip, JUMBO_MTU, false)?;
+                    let what = format!(", MTU {JUMBO_MTU} instance");
+                    b.peak_rss(&lwip, "lw_rss_jumbo_kb", &what);
+                    if !stop_lwip(lwip) {
+                        let what = format!("lwip-tap (MTU {JUMBO_MTU}) exit status on SIGTERM");
+                        b.res.fail(&what);
+                    }
+                }
+            }
+        }
+        b.kernel_iperf(JUMBO_MTU);
+    }
+    println!();
+    print!("{}", table(&b.res, cfg, jumbo));
+    if b.res.fails.is_empty() {
+        return Ok(true);
+    }
+    println!();
+    eprintln!("{ME}: {} measurement(s) failed:", b.res.fails.len());
+    for f in &b.res.fails {
+        eprintln!("  - {f}");
+    }
+    Ok(false)
+}
+
+/// The markdown table of medians, with footnotes.
+fn table(res: &Results, cfg: &Config, jumbo: bool) -> String {
+    let f = |x: Option<f64>, digits: usize| x.map_or("n/a".into(), |x| format!("{x:.digits$}"));
+    let mut rows: Vec<[String; 4]> = Vec::new();
+    // lwip-tap against the kernel, with the ratio.
+    let mut compared = |name: String, a: Option<f64>, b: Option<f64>, digits: usize| {
+        let ratio = match (a, b) {
+            (Some(a), Some(b)) if b != 0.0 => format!("{:.2}", a / b),
+            _ => "-".to_string(),
+        };
+        rows.push([name, f(a, digits), f(b, digits), ratio]);
+    };
+    let gbit = |key: String| res.median(&key).map(|m| m / 1000.0);
+    for mtu in [1500, JUMBO_MTU] {
+        let (a, b) = (
+            gbit(format!("lw_iperf{mtu}")),
+            gbit(format!("k_iperf{mtu}")),
+        );
+        compared(format!("iperf MTU {mtu} (Gbit/s)"), a, b, 2);
+    }
+    for stat in ["avg", "max"] {
+        let (a, b) = (
+            res.median(&format!("lw_ping_{stat}")),
+            res.median(&format!("k_ping_{stat}")),
+        );
+        compared(format!("ping {stat} (ms)"), a, b, 3);
+    }
+    if !jumbo {
+        rows[1][1] = "not supported".into();
+        rows[1][3] = "-".into();
+    }
+    // lwip-tap only.
+    let mut single = |name: String, cell: String| rows.push([name, cell, "-".into(), "-".into()]);
+    let mut footnotes = Vec::new();
+    for c in [1, 4, 32] {
+        let key = format!("lw_http_c{c}");
+        let notes = res.notes.get(&key).map(Vec::as_slice).unwrap_or_default();
+        let mut cell = "ab aborted".to_string();
+        if !res.valid(&format!("{key}_rps")).is_empty() {
+            let rps = f(res.median(&format!("{key}_rps")), 0);
+            cell = format!("{rps} (failed {}", res.sum(&format!("{key}_failed")));
+            let non2xx = res.sum(&format!("{key}_non2xx"));
+            if non2xx > 0 {
+                let _ = write!(cell, ", non-2xx {non2xx}");
+            }
+            cell.push(')');
+            if !notes.is_empty() {
+                let _ = write!(cell, "; {} run(s) aborted", notes.len());
+            }
+        }
+        footnotes.extend(notes.iter().map(|n| format!("HTTP c={c}, {n}")));
+        single(format!("HTTP c={c} (req/s)"), cell);
+    }
+    let echo = f(res.median("lw_echo_mbs"), 1);
+    single(format!("TCP echo {} MiB (MB/s)", cfg.echo_mib), echo);
+    let cpu = f(res.median("lw_cpu_per_gb"), 3);
+    single("CPU s per GB received (iperf MTU 1500)".into(), cpu);
+    let mb = |key: &str| f(res.median(key).map(|kb| kb / 1024.0), 1);
+    single("peak RSS (MB)".into(), mb("lw_rss_kb"));
+    if jumbo {
+        single(
+            format!("peak RSS, MTU {JUMBO_MTU} instance (MB)"),
+            mb("lw_rss_jumbo_kb"),
+        );
+    }
+
+    let mut out = String::from("| measurement | lwip-tap | Linux kernel (veth) | ratio |\n");
+    out.push_str("| --- | ---: | ---: | ---: |\n");
+    for r in &rows {
+        let _ = writeln!(out, "| {} |", r.join(" | "));
+    }
+    out.push('\n');
+    for n in &footnotes {
+        let _ = writeln!(out, "- {n}");
+    }
+    if !footnotes.is_empty() {
+        out.push('\n');
+    }
+    out.push_str(
+        "Medians over rounds; ratio = lwip-tap / kernel; HTTP \"failed\" is the total over \
+         all rounds as ab counts it (lwIP's httpd sends no Content-Length, so ab may count \
+         length mismatches); MB/s = 10^6 bytes/s; RSS MB = 2^20 bytes (VmHWM).\n",
+    );
+    out
+}
+
+/// One lwip-tap under mixed bounded load for `seconds`: 1 MiB echo
+/// compared byte for byte, 200 HTTP requests, a 2 s iperf; RSS every 10 s.
+fn soak(cfg: &Config, seconds: u64) -> Result<bool, String> {
+    header(cfg, &format!(" (soak, {seconds} s)"));
+    println!("- load per round: TCP echo 1 MiB (nc + cmp), ab -n 200 -c 4, iperf -t 2\n");
+    let ns = Netns::new("bench-soak");
+    let mut lwip = start_lwip(&ns, cfg, None)?.ok_or("lwip-tap refused to start")?;
+    let (input, path) = random_file(ns.dir.path(), "soak.in", 1 << 20);
+
+    let start = Instant::now();
+    let mut samples: Vec<(u64, u64)> = Vec::new();
+    let mut sample = |lwip: &LwipTap| {
+        if let Some(kb) = status_kb(lwip.pid(), "VmRSS") {
+            samples.push((start.elapsed().as_secs(), kb));
+        }
+        Instant::now()
+    };
+    let mut last_sample = sample(&lwip);
+    let (mut rounds, mut errors, mut died) = (0u64, 0u64, None);
+    'soak: while start.elapsed() < Duration::from_secs(seconds) {
+        rounds += 1;
+        for step in ["echo", "ab", "iperf"] {
+            let error = match step {
+                "echo" => echo(&ns, cfg, &input, &path, 30)
+                    .err()
+                    .map(|e| format!("echo: {e}")),
+                "ab" => match ab_run(&ns, cfg, 200, 4) {
+                    Err(_) => Some("ab failed".to_string()),
+                    Ok(ab)
+                        if ab.complete != Some(200) || ab.failed != Some(0) || ab.non_2xx != 0 =>
+                    {
+                        Some(format!(
+                            "ab: complete {}, failed {} {}, non-2xx {}",
+                            or_unknown(ab.complete),
+                            or_unknown(ab.failed),
+                            ab.failed_detail.unwrap_or_default(),
+                            ab.non_2xx
+                        ))
+                    }
+                    Ok(_) => None,
+                },
+                _ => iperf_client(&ns, cfg, LWIP_ADDR, 2)
+                    .is_none()
+                    .then(|| "iperf failed".to_string()),
+            };
+            if let Some(error) = error {
+                errors += 1;
+                let t = start.elapsed().as_secs();
+                eprintln!("  soak round {rounds} (t={t} s): ERROR: {error}");
+            }
+            died = lwip.exit_status();
+            if died.is_some() {
+                break 'soak;
+            }
+            if last_sample.elapsed() >= Duration::from_secs(10) {
+                last_sample = sample(&lwip);
+            }
+        }
+    }
+    match died {
+        Some(status) => {
+            errors += 1;
+            eprintln!(
+                "{ME}: lwip-tap died during the soak ({status})\n{}",
+                log_tail(&lwip)
+            );
+        }
+        None => {
+            sample(&lwip);
+        }
+    }
+    println!("\n| time (s) | VmRSS (kB) |\n| ---: | ---: |");
+    for (t, kb) in &samples {
+        println!("| {t} | {kb} |");
+    }
+    println!();
+    if died.is_none() && !stop_lwip(lwip) {
+        errors += 1;
+    }
+    let kb = |x: Option<&(u64, u64)>| or_unknown(x.map(|s| s.1));
+    let (first, last) = (kb(samples.first()), kb(samples.last()));
+    let max = kb(samples.iter().max_by_key(|s| s.1));
+    println!(
+        "soak: {rounds} rounds, {errors} errors, RSS first {first} kB last {last} kB max {max} kB"
+    );
+    Ok(errors == 0 && died.is_none())
+}
