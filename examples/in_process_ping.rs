@@ -26,6 +26,15 @@ const ADDR_A: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 2);
 const ADDR_B: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
 
 fn main() -> Result<(), Error> {
+    for line in ping_between_two_hosts()? {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// Runs the exchange; returns what each host saw.
+pub fn ping_between_two_hosts() -> Result<Vec<String>, Error> {
+    let mut seen = Vec::new();
     let interface = |name: &str, mac, addr| {
         InterfaceConfig::in_process(
             name,
@@ -59,7 +68,9 @@ fn main() -> Result<(), Error> {
     // lwIP asks on b who has 10.0.2.2; host B answers, and lwIP forwards.
     let forwarded = receive_as(b, HOST_B, ADDR_B, Ipv4Addr::new(10, 0, 2, 1))?;
     let (ttl, kind, id, seq) = parse_icmp(&forwarded).expect("an ICMP packet");
-    println!("host B got an echo request (type {kind}, id {id:#x}, seq {seq}) with ttl {ttl}");
+    seen.push(format!(
+        "host B got an echo request (type {kind}, id {id:#x}, seq {seq}) with ttl {ttl}"
+    ));
 
     // Host B answers; lwIP forwards the reply to host A.
     let reply = icmp_echo(HOST_B, LWIP_B, ADDR_B, ADDR_A, 0, id, seq, b"lwip-tap");
@@ -67,8 +78,10 @@ fn main() -> Result<(), Error> {
     let back = receive_as(a, HOST_A, ADDR_A, Ipv4Addr::new(10, 0, 1, 1))?;
     let (ttl, kind, id, seq) = parse_icmp(&back).expect("an ICMP packet");
     assert_eq!(kind, 0, "an echo reply");
-    println!("host A got an echo reply from {ADDR_B} (id {id:#x}, seq {seq}) with ttl {ttl}");
-    Ok(())
+    seen.push(format!(
+        "host A got an echo reply from {ADDR_B} (id {id:#x}, seq {seq}) with ttl {ttl}"
+    ));
+    Ok(seen)
 }
 
 /// The next frame lwIP sends on `interface` to the host at `mac`/`addr`,

@@ -9,12 +9,7 @@ mod common;
 
 #[test]
 fn committed_bindings_match_a_fresh_generation() {
-    let have_libclang = Command::new("sh")
-        .args(["-c", "ldconfig -p | grep -q 'libclang.*\\.so'"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !have_libclang {
-        common::skip("libclang is not installed (apt-get install libclang-dev)");
+    if !common::libclang_or_skip() {
         return;
     }
     let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));

@@ -84,19 +84,6 @@ fn build_error(output: &Output) -> String {
     lines.join("\n")
 }
 
-/// False when libclang is missing: the test is then recorded as skipped
-/// (under CI=true it fails instead; see `common::skip`).
-fn have_libclang() -> bool {
-    let found = Command::new("sh")
-        .args(["-c", "ldconfig -p | grep -q 'libclang.*\\.so'"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        common::skip("libclang is not installed (apt-get install libclang-dev)");
-    }
-    found
-}
-
 fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).expect("create dir");
     for entry in fs::read_dir(from).expect("read dir") {
@@ -168,7 +155,7 @@ fn a_changed_lwip_struct_is_refused_until_the_bindings_are_regenerated() {
         assert!(error.contains(expected), "no `{expected}` in: {error}");
     }
 
-    if !have_libclang() {
+    if !common::libclang_or_skip() {
         return;
     }
     // With an options file that redefines a constant Rust uses, too: the

@@ -221,35 +221,25 @@ impl Device for TapDevice {
     fn read(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
         // SAFETY: IoSliceMut is ABI-compatible with iovec and describes
         // writable memory borrowed for this call.
-        let n = unsafe {
+        byte_count(unsafe {
             libc::readv(
                 self.fd.as_raw_fd(),
                 bufs.as_ptr().cast::<libc::iovec>(),
                 bufs.len() as i32,
             )
-        };
-        if n < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(n as usize)
-        }
+        })
     }
 
     fn write(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         // SAFETY: IoSlice is ABI-compatible with iovec and describes readable
         // memory borrowed for this call.
-        let n = unsafe {
+        byte_count(unsafe {
             libc::writev(
                 self.fd.as_raw_fd(),
                 bufs.as_ptr().cast::<libc::iovec>(),
                 bufs.len() as i32,
             )
-        };
-        if n < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(n as usize)
-        }
+        })
     }
 
     fn fd(&self) -> Option<RawFd> {
@@ -261,6 +251,11 @@ impl AsRawFd for TapDevice {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
+}
+
+/// A readv/writev result: the byte count, or the error it reported.
+fn byte_count(n: isize) -> io::Result<usize> {
+    usize::try_from(n).map_err(|_| io::Error::last_os_error())
 }
 
 fn open_tun() -> io::Result<OwnedFd> {

@@ -41,6 +41,19 @@ pub fn can_run_network_tests(tools: &[&str]) -> bool {
     false
 }
 
+/// True when libclang (which bindgen needs) is installed; otherwise the
+/// calling test is recorded as skipped (see [`skip`]).
+pub fn libclang_or_skip() -> bool {
+    let found = Command::new("sh")
+        .args(["-c", "ldconfig -p | grep -q 'libclang.*\\.so'"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        skip("libclang is not installed (apt-get install libclang-dev)");
+    }
+    found
+}
+
 /// Reports that the calling test cannot run here and is skipped, not
 /// passed: it says so on stderr and appends the test's name to the file
 /// named by `LWIP_TAP_SKIP_LOG` (scripts/test counts those in its closing
