@@ -157,6 +157,9 @@ impl Interface {
             queues,
         };
         if addressing == Addressing::Dhcp {
+            // Set first: whatever dhcp_start allocated before failing is
+            // stopped and freed when `interface` is dropped.
+            interface.dhcp = true;
             // SAFETY: the netif was just added and is up.
             let rc = unsafe { sys::dhcp_start(netif.as_ptr()) };
             if rc != sys::ERR_OK as sys::err_t {
@@ -165,7 +168,6 @@ impl Interface {
                     interface.name()
                 )));
             }
-            interface.dhcp = true;
         }
         Ok(interface)
     }
