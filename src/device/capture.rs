@@ -12,7 +12,8 @@
 //!
 //! The file format is written by the `pcap-file` crate: one pcapng section,
 //! one interface description (name, snap length, nanosecond timestamps) per
-//! interface that captures into the file. Interfaces naming the same file
+//! interface that captures into the file, and each frame's direction
+//! (inbound: received by lwIP; outbound: sent by it). Interfaces naming the same file
 //! share it. Records collect in memory and go to the file in large writes
 //! (when [`FLUSH_AT`] bytes are waiting, on SIGUSR1, on exit), so capturing
 //! never holds up the event loop for long and its memory stays bounded. A
@@ -29,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
+use pcap_file::pcapng::blocks::enhanced_packet::{EnhancedPacketBlock, EnhancedPacketOption};
 use pcap_file::pcapng::blocks::interface_description::{
     InterfaceDescriptionBlock, InterfaceDescriptionOption,
 };
@@ -45,6 +46,10 @@ pub(crate) const FLUSH_AT: usize = 1 << 20;
 
 /// pcapng's if_tsresol for nanoseconds (10^-9 s).
 const NANOSECONDS: u8 = 9;
+
+/// pcapng's epb_flags direction: received by lwIP, or sent by it.
+const INBOUND: u32 = 1;
+const OUTBOUND: u32 = 2;
 
 /// What happened to one interface's records.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -124,8 +129,14 @@ impl CaptureFile {
     }
 
     /// Records a frame of `len` bytes, given in `parts`, as seen by
-    /// interface `id` now.
-    fn record<'a>(&mut self, id: usize, len: usize, parts: impl Iterator<Item = &'a [u8]>) {
+    /// interface `id` now going `direction` ([`INBOUND`] or [`OUTBOUND`]).
+    fn record<'a>(
+        &mut self,
+        id: usize,
+        direction: u32,
+        len: usize,
+        parts: impl Iterator<Item = &'a [u8]>,
+    ) {
         let member = &mut self.members[id];
         if self.file.is_none() {
             member.counts.lost += 1;
@@ -147,7 +158,7 @@ impl CaptureFile {
                 .unwrap_or_default(),
             original_len: len as u32,
             data: Cow::Borrowed(&self.frame),
-            options: Vec::new(),
+            options: vec![EnhancedPacketOption::Flags(direction)],
         };
         self.writer
             .write_pcapng_block(block)
@@ -328,7 +339,7 @@ impl Device for Capture {
             let parts = frame_parts(bufs.iter().map(|b| &**b), total);
             self.file
                 .borrow_mut()
-                .record(self.id, total - VnetHeader::LEN, parts);
+                .record(self.id, INBOUND, total - VnetHeader::LEN, parts);
         }
         Ok(total)
     }
@@ -339,7 +350,7 @@ impl Device for Capture {
             let parts = frame_parts(bufs.iter().map(|b| &**b), total);
             self.file
                 .borrow_mut()
-                .record(self.id, total - VnetHeader::LEN, parts);
+                .record(self.id, OUTBOUND, total - VnetHeader::LEN, parts);
         }
         self.inner.write(bufs)
     }
