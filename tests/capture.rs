@@ -185,8 +185,7 @@ fn a_full_disk_stops_the_capture_with_one_warning_and_lwip_goes_on() {
     assert_eq!(log.matches("capture stopped").count(), 1, "{log}");
     let line = log
         .lines()
-        .filter(|l| l.contains("stats: tap0 pcap /dev/full"))
-        .last()
+        .rfind(|l| l.contains("stats: tap0 pcap /dev/full"))
         .unwrap_or_else(|| panic!("{log}"));
     let lost: u64 = line
         .split("lost ")
