@@ -20,7 +20,7 @@ fn impair_counter(log: &str, way: &str, counter: &str) -> u64 {
         .split(&format!("{way}: "))
         .nth(1)
         .unwrap_or_else(|| panic!("{line}"));
-    let words: Vec<&str> = part.split(|c| c == ' ' || c == ';').collect();
+    let words: Vec<&str> = part.split([' ', ';']).collect();
     let at = words
         .iter()
         .position(|w| *w == counter)
@@ -132,7 +132,7 @@ fn corrupted_frames_are_caught_by_lwips_checksum_checks() {
 fn a_delay_of_50_ms_each_way_makes_the_round_trip_at_least_100_ms() {
     require_network!("ping");
     let ns = Netns::new("delay");
-    let mut lwip = impaired_lwip_tap(&ns, "delay=50", &[]);
+    let lwip = impaired_lwip_tap(&ns, "delay=50", &[]);
     assert!(ns.wait_for_ping(LWIP_ADDR, Duration::from_secs(10)));
     let out = ns.sh(&format!("ping -n -c 5 -i 0.2 {LWIP_ADDR}"));
     let summary = parse_ping(&out).unwrap_or_else(|| panic!("{out}"));
