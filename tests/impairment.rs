@@ -4,10 +4,13 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::time::Duration;
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
 
 use common::tools::parse_ping;
-use common::{LwipTap, Netns, LWIP_ADDR, TRANSIENT_SPEC};
+use common::{LwipTap, Netns, TempDir, LWIP_ADDR, TRANSIENT_SPEC};
+use lwip_tap::config::{Addressing, CaptureConfig, Config, InterfaceConfig};
+use lwip_tap::stack::Stack;
 
 /// The counters of one direction ("in" or "out") from the last
 /// `stats: IFACE impair in: … ; out: …` line in the log.
@@ -194,4 +197,63 @@ fn bad_impairment_arguments_are_refused_in_one_line() {
     }
     let err = ns.lwip_tap_refuses("", &format!("-i {TRANSIENT_SPEC} --seed x"), 2);
     assert!(err.contains("'x'"), "{err}");
+}
+
+/// The library way, in-process (no TAP, no privileges; the only stack of
+/// this test binary): a frame delayed on its way in reaches lwIP only when
+/// due, from `Stack::poll`, and the capture records it when lwIP gets it.
+#[test]
+fn in_process_a_delayed_frame_reaches_lwip_when_due_and_is_captured() {
+    const LWIP_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
+    const HOST_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
+    let mut arp_request = vec![0xff; 6];
+    arp_request.extend_from_slice(&HOST_MAC);
+    arp_request.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1]);
+    arp_request.extend_from_slice(&HOST_MAC);
+    arp_request.extend_from_slice(&[10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 10, 0, 0, 2]);
+    let is_arp_reply = |f: &[u8]| f.len() >= 22 && f[12..14] == [8, 6] && f[20..22] == [0, 2];
+
+    let dir = TempDir::new("inproc");
+    let file = dir.path().join("a.pcapng");
+    let mut interface = InterfaceConfig::in_process(
+        "a",
+        LWIP_MAC,
+        Addressing::Static {
+            addr: Ipv4Addr::new(10, 0, 0, 2),
+            netmask: Ipv4Addr::new(255, 255, 255, 0),
+            gw: None,
+        },
+    );
+    interface.impairments.inbound.delay = Duration::from_millis(30);
+    interface.capture = Some(CaptureConfig::new(&file));
+    let config = Config {
+        interfaces: vec![interface],
+        seed: Some(1),
+        ..Config::default()
+    };
+    let mut stack = Stack::new(&config).unwrap();
+    let a = &mut stack.interfaces_mut()[0];
+    while a.take_sent().unwrap().is_some() {}
+    let sent = Instant::now();
+    a.inject(&arp_request, false).unwrap();
+    let replied = loop {
+        stack.poll().unwrap();
+        if let Some(frame) = stack.interfaces_mut()[0].take_sent().unwrap() {
+            if is_arp_reply(&frame) {
+                break sent.elapsed();
+            }
+        }
+        assert!(sent.elapsed() < Duration::from_secs(5), "no ARP reply");
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    assert!(replied >= Duration::from_millis(30), "{replied:?}");
+    // Dropping the stack writes the capture out: a pcapng file (section
+    // header block first) holding the request as lwIP received it.
+    drop(stack);
+    let bytes = std::fs::read(&file).unwrap();
+    assert_eq!(bytes[..4], [0x0a, 0x0d, 0x0d, 0x0a]);
+    let at = bytes
+        .windows(arp_request.len())
+        .position(|w| w == arp_request.as_slice());
+    assert!(at.is_some(), "the request is not in the capture");
 }
