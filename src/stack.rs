@@ -55,17 +55,18 @@ impl Stack {
     /// starts the services. Fails if a stack already exists in this process.
     pub fn new(config: &Config) -> Result<Stack, Error> {
         config.validate()?;
-        // Before anything else, so that an unwritable path is refused
-        // before a device is touched.
-        let mut captures =
-            CaptureFiles::open(config.interfaces.iter().filter_map(|i| i.capture.as_ref()))?;
-        let impaired = config.interfaces.iter().any(|i| !i.impairments.is_none());
-        let seed = config.seed.unwrap_or_else(random_seed);
         if LWIP_STARTED.swap(true, Ordering::SeqCst) {
             return Err(Error::Lwip(
                 "lwIP is already running in this process".into(),
             ));
         }
+        // Before lwIP or any device, so that an unwritable path is refused
+        // with nothing touched (and the stack can still be made).
+        let captures =
+            CaptureFiles::open(config.interfaces.iter().filter_map(|i| i.capture.as_ref()));
+        let mut captures = captures.inspect_err(|_| LWIP_STARTED.store(false, Ordering::SeqCst))?;
+        let impaired = config.interfaces.iter().any(|i| !i.impairments.is_none());
+        let seed = config.seed.unwrap_or_else(random_seed);
         if config.lwip_debug {
             crate::port::enable_lwip_debug();
         }
