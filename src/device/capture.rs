@@ -5,8 +5,9 @@
 //! It sits right under the driver (`netif.rs`), above impairment, so it shows
 //! what lwIP itself received and sent: received frames after impairment (a
 //! dropped frame is not there, a damaged one is) and before the driver pads
-//! runts to 60 bytes; sent frames before impairment and after the driver
-//! filled in the checksums of forwarded packets. With receive offload, TCP
+//! runts to 60 bytes (and including those the driver then drops, for want
+//! of a pbuf or for being over the MTU); sent frames before impairment and
+//! after the driver filled in the checksums of forwarded packets. With receive offload, TCP
 //! segments of up to 64 KiB appear as lwIP got them, their checksums not yet
 //! computed (as on a host capturing with GRO).
 //!
