@@ -7,14 +7,24 @@
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Arg, ArgAction, ArgMatches};
 
-use crate::config::{Addressing, Config, DeviceConfig, InterfaceConfig, Services};
+use crate::config::{
+    Addressing, CaptureConfig, Config, DeviceConfig, Impairment, Impairments, InterfaceConfig,
+    Percent, Services, MAX_DELAY, MIN_RATE, SNAPLEN_RANGE,
+};
 use crate::error::Error;
 
 /// The keys `-i` accepts.
-const KEYS: &str = "name, addr, netmask, gw, mtu or offload";
+const KEYS: &str = "name, addr, netmask, gw, mtu, offload, pcap, snaplen, \
+                    loss, corrupt, dup, reorder, delay, jitter, rate or max-frame \
+                    (each of the last eight also with -in or -out)";
+
+/// The highest rate limit, in Mbit/s.
+const MAX_RATE_MBITS: f64 = 100_000.0;
 
 /// What to run, as parsed from the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,12 +46,15 @@ fn command() -> clap::Command {
     clap::Command::new("lwip-tap")
         .about("Runs the lwIP TCP/IP stack in user space on Linux TAP devices")
         .override_usage(
-            "lwip-tap -i name=TAP,addr=A,netmask=M,gw=G [-i ...] [-E] [-C] [-H] [-s] [-d] [-h]",
+            "lwip-tap -i name=TAP,addr=A,netmask=M,gw=G[,pcap=FILE][,loss=PCT,...] [-i ...] [-E] [-C] [-H] [-s] [--seed N] [-d] [-h]",
         )
         .after_help(
             "Without name= a transient TAP is created (gw= is then its host-side address) and \
              removed on exit.\nWithout addr/netmask/gw the interface is configured by DHCP.\n\
-             Several -i make lwip-tap a router between them.",
+             Several -i make lwip-tap a router between them.\n\
+             Capture: pcap=FILE[,snaplen=N]. Impairment (each also as KEY-in or KEY-out for one \
+             direction): loss=PCT, corrupt=PCT, dup=PCT, reorder=PCT, delay=MS, jitter=MS, \
+             rate=MBIT, max-frame=BYTES.",
         )
         .disable_version_flag(true)
         .arg(
@@ -66,6 +79,13 @@ fn command() -> clap::Command {
                 .long("stats")
                 .action(ArgAction::SetTrue)
                 .help("Log lwIP's memory and protocol statistics on exit (SIGUSR1: at any time)"),
+        )
+        .arg(
+            Arg::new("seed")
+                .long("seed")
+                .value_name("N")
+                .value_parser(clap::value_parser!(u64))
+                .help("Seed of the impairment decisions, to repeat a run (default: random, logged)"),
         )
         .arg(
             Arg::new("version")
@@ -137,6 +157,7 @@ fn options(matches: &ArgMatches, cmd: &mut clap::Command) -> Result<Options, Err
             iperf: matches.get_flag("iperf"),
         },
         lwip_debug: matches.get_flag("debug"),
+        seed: matches.get_one::<u64>("seed").copied(),
     };
     config.validate().map_err(|e| {
         Error::Usage(match e.interface {
@@ -159,6 +180,59 @@ struct Keys {
     gw: Option<Ipv4Addr>,
     mtu: Option<u32>,
     offload: Option<bool>,
+    pcap: Option<PathBuf>,
+    snaplen: Option<u32>,
+    /// Impairment keys without a direction, and with -in and -out (which
+    /// win over the former).
+    both: ImpairmentKeys,
+    inbound: ImpairmentKeys,
+    outbound: ImpairmentKeys,
+}
+
+/// The impairment keys given for one direction (or both).
+#[derive(Default, Clone, Copy)]
+struct ImpairmentKeys {
+    loss: Option<Percent>,
+    corrupt: Option<Percent>,
+    duplicate: Option<Percent>,
+    reorder: Option<Percent>,
+    delay: Option<Duration>,
+    jitter: Option<Duration>,
+    rate: Option<u64>,
+    max_frame: Option<u32>,
+}
+
+impl ImpairmentKeys {
+    /// Sets the impairment `key` (without direction) from `value`; false if
+    /// `key` is not an impairment key.
+    fn set(&mut self, key: &str, full_key: &str, value: &str) -> Result<bool, String> {
+        match key {
+            "loss" => self.loss = Some(parse_percent(full_key, value)?),
+            "corrupt" => self.corrupt = Some(parse_percent(full_key, value)?),
+            "dup" => self.duplicate = Some(parse_percent(full_key, value)?),
+            "reorder" => self.reorder = Some(parse_percent(full_key, value)?),
+            "delay" => self.delay = Some(parse_millis(full_key, value)?),
+            "jitter" => self.jitter = Some(parse_millis(full_key, value)?),
+            "rate" => self.rate = Some(parse_rate(full_key, value)?),
+            "max-frame" => self.max_frame = Some(parse_max_frame(full_key, value)?),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// This direction's impairment: its own keys, else those for both.
+    fn over(self, both: ImpairmentKeys) -> Impairment {
+        Impairment {
+            loss: self.loss.or(both.loss).unwrap_or_default(),
+            corrupt: self.corrupt.or(both.corrupt).unwrap_or_default(),
+            duplicate: self.duplicate.or(both.duplicate).unwrap_or_default(),
+            reorder: self.reorder.or(both.reorder).unwrap_or_default(),
+            delay: self.delay.or(both.delay).unwrap_or_default(),
+            jitter: self.jitter.or(both.jitter).unwrap_or_default(),
+            rate: self.rate.or(both.rate),
+            max_frame: self.max_frame.or(both.max_frame),
+        }
+    }
 }
 
 /// Parses one `-i` value, e.g. `name=tap0,addr=172.16.0.2,netmask=255.255.255.0`,
@@ -177,9 +251,7 @@ pub fn parse_interface(text: &str) -> Result<InterfaceConfig, String> {
             .split_once('=')
             .ok_or_else(|| format!("'{item}' is not key=value (keys: {KEYS})"))?;
         let (key, value) = (key.trim(), value.trim());
-        if !seen.insert(key.to_string())
-            && matches!(key, "name" | "addr" | "netmask" | "gw" | "mtu" | "offload")
-        {
+        if !seen.insert(key.to_string()) {
             return Err(format!("{key}= is given more than once"));
         }
         if value.is_empty() {
@@ -195,7 +267,20 @@ pub fn parse_interface(text: &str) -> Result<InterfaceConfig, String> {
             "gw" => keys.gw = Some(parse_ipv4(key, value)?),
             "mtu" => keys.mtu = Some(parse_mtu(value)?),
             "offload" => keys.offload = Some(parse_on_off(key, value)?),
-            _ => return Err(format!("unknown key '{key}' (keys: {KEYS})")),
+            "pcap" => keys.pcap = Some(PathBuf::from(value)),
+            "snaplen" => keys.snaplen = Some(parse_snaplen(value)?),
+            _ => {
+                let (base, way) = if let Some(base) = key.strip_suffix("-in") {
+                    (base, &mut keys.inbound)
+                } else if let Some(base) = key.strip_suffix("-out") {
+                    (base, &mut keys.outbound)
+                } else {
+                    (key, &mut keys.both)
+                };
+                if !way.set(base, key, value)? {
+                    return Err(format!("unknown key '{key}' (keys: {KEYS})"));
+                }
+            }
         }
     }
     let interface = keys.into_config()?;
@@ -233,11 +318,24 @@ impl Keys {
                     .into())
             }
         };
+        let capture = match (self.pcap, self.snaplen) {
+            (Some(path), snaplen) => Some(CaptureConfig {
+                snaplen: snaplen.unwrap_or(*SNAPLEN_RANGE.end()),
+                ..CaptureConfig::new(path)
+            }),
+            (None, Some(_)) => return Err("snaplen= needs pcap=, the file to capture into".into()),
+            (None, None) => None,
+        };
         Ok(InterfaceConfig {
             device,
             addressing,
             mtu: self.mtu,
             offload: self.offload,
+            capture,
+            impairments: Impairments {
+                inbound: self.inbound.over(self.both),
+                outbound: self.outbound.over(self.both),
+            },
         })
     }
 }
@@ -250,6 +348,59 @@ fn parse_mtu(value: &str) -> Result<u32, String> {
             "mtu={value} is not a number from {} to {}",
             range.start(),
             range.end()
+        )),
+    }
+}
+
+fn parse_snaplen(value: &str) -> Result<u32, String> {
+    match value.parse::<u32>() {
+        Ok(n) if SNAPLEN_RANGE.contains(&n) => Ok(n),
+        _ => Err(format!(
+            "snaplen={value} is not a number from {} to {}",
+            SNAPLEN_RANGE.start(),
+            SNAPLEN_RANGE.end()
+        )),
+    }
+}
+
+/// A percentage from 0 to 100, `%` optional: `5`, `0.5`, `5%`.
+fn parse_percent(key: &str, value: &str) -> Result<Percent, String> {
+    let number = value.strip_suffix('%').unwrap_or(value).trim();
+    number
+        .parse::<f64>()
+        .ok()
+        .and_then(Percent::new)
+        .ok_or_else(|| format!("{key}={value} is not a percentage from 0 to 100"))
+}
+
+/// Milliseconds, from 0 to [`MAX_DELAY`]: `50`, `0.5`.
+fn parse_millis(key: &str, value: &str) -> Result<Duration, String> {
+    let max = MAX_DELAY.as_millis() as f64;
+    match value.parse::<f64>() {
+        Ok(ms) if (0.0..=max).contains(&ms) => Ok(Duration::from_nanos((ms * 1e6).round() as u64)),
+        _ => Err(format!(
+            "{key}={value} is not a number of milliseconds from 0 to {max}"
+        )),
+    }
+}
+
+/// A rate in Mbit/s, as bit/s.
+fn parse_rate(key: &str, value: &str) -> Result<u64, String> {
+    let min = MIN_RATE as f64 / 1e6;
+    match value.parse::<f64>() {
+        Ok(mbits) if (min..=MAX_RATE_MBITS).contains(&mbits) => Ok((mbits * 1e6).round() as u64),
+        _ => Err(format!(
+            "{key}={value} is not a rate in Mbit/s from {min} to {MAX_RATE_MBITS}"
+        )),
+    }
+}
+
+fn parse_max_frame(key: &str, value: &str) -> Result<u32, String> {
+    match value.parse::<u32>() {
+        Ok(n) if (1..=u32::from(u16::MAX)).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{key}={value} is not a number of bytes from 1 to {}",
+            u16::MAX
         )),
     }
 }
@@ -602,6 +753,116 @@ mod tests {
         match parse(args) {
             Err(Error::Usage(msg)) => assert!(msg.contains("at most 255"), "{msg}"),
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn capture_keys() {
+        let spec = parse_interface("name=t,pcap=/tmp/t.pcapng").unwrap();
+        assert_eq!(spec.capture, Some(CaptureConfig::new("/tmp/t.pcapng")));
+        assert_eq!(spec.capture.unwrap().snaplen, 65535);
+        let spec = parse_interface("name=t,pcap=/tmp/t.pcapng,snaplen=96").unwrap();
+        assert_eq!(spec.capture.unwrap().snaplen, 96);
+        let e = parse_interface("name=t,snaplen=96").unwrap_err();
+        assert!(e.contains("snaplen= needs pcap="), "{e}");
+        for bad in ["0", "65536", "-1", "big"] {
+            let e = parse_interface(&format!("name=t,pcap=x,snaplen={bad}")).unwrap_err();
+            assert!(e.contains("from 1 to 65535"), "{bad}: {e}");
+        }
+        let e = parse_interface("name=t,pcap=").unwrap_err();
+        assert!(e.contains("empty value"), "{e}");
+        assert_eq!(parse_interface("name=t").unwrap().capture, None);
+    }
+
+    #[test]
+    fn impairment_keys_set_both_directions_or_one() {
+        let ms = Duration::from_millis;
+        let pct = |p: f64| Percent::new(p).unwrap();
+        let spec = parse_interface(
+            "name=t,loss=5,loss-out=1,corrupt-in=0.5%,dup=2,reorder-out=3,delay=50,jitter-in=10,\
+             rate=50,max-frame-out=1000",
+        )
+        .unwrap();
+        let (i, o) = (spec.impairments.inbound, spec.impairments.outbound);
+        assert_eq!((i.loss, o.loss), (pct(5.0), pct(1.0)));
+        assert_eq!((i.corrupt, o.corrupt), (pct(0.5), Percent::ZERO));
+        assert_eq!((i.duplicate, o.duplicate), (pct(2.0), pct(2.0)));
+        assert_eq!((i.reorder, o.reorder), (Percent::ZERO, pct(3.0)));
+        assert_eq!((i.delay, o.delay), (ms(50), ms(50)));
+        assert_eq!((i.jitter, o.jitter), (ms(10), Duration::ZERO));
+        assert_eq!((i.rate, o.rate), (Some(50_000_000), Some(50_000_000)));
+        assert_eq!((i.max_frame, o.max_frame), (None, Some(1000)));
+        // The direction wins, in whichever order the keys come.
+        let spec = parse_interface("name=t,loss-in=1,loss=5").unwrap();
+        assert_eq!(spec.impairments.inbound.loss, pct(1.0));
+        assert_eq!(spec.impairments.outbound.loss, pct(5.0));
+        assert!(parse_interface("name=t").unwrap().impairments.is_none());
+    }
+
+    #[test]
+    fn bad_impairment_values_are_refused_in_one_line() {
+        for (spec, expected) in [
+            ("loss=-1", "loss=-1 is not a percentage from 0 to 100"),
+            (
+                "loss-in=101",
+                "loss-in=101 is not a percentage from 0 to 100",
+            ),
+            ("corrupt=x", "corrupt=x is not a percentage"),
+            ("dup-out=nan", "dup-out=nan is not a percentage"),
+            ("reorder=inf", "reorder=inf is not a percentage"),
+            (
+                "delay=-5",
+                "delay=-5 is not a number of milliseconds from 0 to 60000",
+            ),
+            ("delay=60001", "delay=60001 is not a number of milliseconds"),
+            ("jitter=abc", "jitter=abc is not a number of milliseconds"),
+            (
+                "delay=10,jitter=20",
+                "jitter-in=20 ms is more than delay-in=10 ms",
+            ),
+            (
+                "rate=0",
+                "rate=0 is not a rate in Mbit/s from 0.001 to 100000",
+            ),
+            ("rate-in=fast", "rate-in=fast is not a rate in Mbit/s"),
+            (
+                "max-frame=0",
+                "max-frame=0 is not a number of bytes from 1 to 65535",
+            ),
+            (
+                "max-frame-out=70000",
+                "max-frame-out=70000 is not a number of bytes",
+            ),
+            ("lose=5", "unknown key 'lose'"),
+            ("loss-up=5", "unknown key 'loss-up'"),
+            ("name-in=x", "unknown key 'name-in'"),
+            ("loss=1,loss=2", "loss= is given more than once"),
+        ] {
+            let arg = format!("name=t,{spec}");
+            let e = usage_error(&["-i", &arg]);
+            assert!(e.contains(expected), "{spec}: {e}");
+            assert_eq!(e.lines().count(), 1, "{e}");
+        }
+    }
+
+    #[test]
+    fn impairment_and_offload_on_are_refused_together() {
+        let e = usage_error(&["-i", "name=t,loss=1,offload=on"]);
+        assert!(e.contains("cannot be combined with impairment"), "{e}");
+        let o = run(&["-i", "name=t,loss=1"]).unwrap();
+        assert!(!o.config.offload(0));
+        assert!(run(&["-i", "name=t,loss=1,offload=off"]).is_ok());
+    }
+
+    #[test]
+    fn seed_option() {
+        assert_eq!(run(&["-i", "name=t"]).unwrap().config.seed, None);
+        let o = run(&["-i", "name=t", "--seed", "42"]).unwrap();
+        assert_eq!(o.config.seed, Some(42));
+        for bad in ["-1", "x", "18446744073709551616"] {
+            let e = usage_error(&["-i", "name=t", "--seed", bad]);
+            assert!(e.contains(bad), "{bad}: {e}");
+            assert_eq!(e.lines().count(), 1, "{e}");
         }
     }
 }

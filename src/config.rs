@@ -1,12 +1,15 @@
 //! What a stack is made of, as plain data: its interfaces (device, IPv4
-//! addressing, MTU, offload), the services it runs and whether lwIP's debug
-//! output is on. The command line parses into these types; library callers
+//! addressing, MTU, offload, capture, impairment), the services it runs,
+//! the seed of impairment decisions and whether lwIP's debug output is on. The command line parses into these types; library callers
 //! build them directly. [`Config::validate`] holds every rule, and
 //! [`Stack::new`](crate::stack::Stack::new) applies it, so both get the same
 //! errors before any device is touched.
 
 use std::collections::HashSet;
+use std::fmt;
 use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::error::Error;
 
@@ -20,6 +23,16 @@ pub const MTU_RANGE: std::ops::RangeInclusive<u32> = 68..=65521;
 /// Linux's limit on interface names, including the terminating NUL.
 pub const IFNAMSIZ: usize = libc::IFNAMSIZ;
 
+/// The snap lengths a capture accepts; the largest (the default) keeps
+/// every frame whole, since no frame is longer.
+pub const SNAPLEN_RANGE: std::ops::RangeInclusive<u32> = 1..=65535;
+
+/// The longest delay (and jitter) an impairment accepts.
+pub const MAX_DELAY: Duration = Duration::from_secs(60);
+
+/// The lowest rate limit an impairment accepts, in bit/s.
+pub const MIN_RATE: u64 = 1000;
+
 /// A whole stack: interfaces in order (the first is lwIP's default route),
 /// services and debugging.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,6 +41,9 @@ pub struct Config {
     pub services: Services,
     /// Print lwIP's own debug output (needs the `debug` cargo feature).
     pub lwip_debug: bool,
+    /// The seed of every impairment decision; `None` picks one at random
+    /// (and logs it, so the run can be repeated).
+    pub seed: Option<u64>,
 }
 
 /// The built-in services; each listens on every interface.
@@ -53,8 +69,144 @@ pub struct InterfaceConfig {
     pub mtu: Option<u32>,
     /// Receive offload (64 KiB segments, kernel-checked checksums). Only
     /// allowed where nothing is forwarded, i.e. on a stack with a single
-    /// interface; `None` means on there, off on a router.
+    /// interface; `None` means on there, off on a router. Never together
+    /// with impairment.
     pub offload: Option<bool>,
+    /// Record every frame lwIP receives and sends here in a pcapng file.
+    pub capture: Option<CaptureConfig>,
+    /// Damage, drop, delay or limit the frames, each way.
+    pub impairments: Impairments,
+}
+
+/// A capture file for an interface's frames. Interfaces that name the same
+/// path share one file (each is an interface of it, by name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptureConfig {
+    pub path: PathBuf,
+    /// Bytes kept of each frame (its full length is recorded too).
+    pub snaplen: u32,
+}
+
+impl CaptureConfig {
+    /// Whole frames into `path`.
+    pub fn new(path: impl Into<PathBuf>) -> CaptureConfig {
+        CaptureConfig {
+            path: path.into(),
+            snaplen: *SNAPLEN_RANGE.end(),
+        }
+    }
+}
+
+/// What happens to an interface's frames on their way into lwIP
+/// (`inbound`) and out of it (`outbound`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Impairments {
+    pub inbound: Impairment,
+    pub outbound: Impairment,
+}
+
+impl Impairments {
+    /// The same impairment both ways.
+    pub fn both(impairment: Impairment) -> Impairments {
+        Impairments {
+            inbound: impairment,
+            outbound: impairment,
+        }
+    }
+
+    pub fn is_none(&self) -> bool {
+        self.inbound.is_none() && self.outbound.is_none()
+    }
+}
+
+/// What happens to the frames going one way through an interface, in this
+/// order: frames over `max_frame` are dropped, then `loss` drops, `corrupt`
+/// flips one bit or byte, `duplicate` delivers twice, `reorder` holds a
+/// frame back behind the next one, `rate` queues frames to a bit rate and
+/// `delay` ± `jitter` holds them back (frames keep their order, except the
+/// ones `reorder` moves).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Impairment {
+    pub loss: Percent,
+    pub corrupt: Percent,
+    pub duplicate: Percent,
+    pub reorder: Percent,
+    pub delay: Duration,
+    /// Each frame's delay is `delay` plus or minus up to this (at most `delay`).
+    pub jitter: Duration,
+    /// A rate limit in bit/s (counting each frame's Ethernet header and
+    /// payload): frames wait in a queue for their turn, a token bucket of
+    /// 1 ms worth of bytes.
+    pub rate: Option<u64>,
+    /// Frames longer than this (Ethernet header and payload) are dropped.
+    pub max_frame: Option<u32>,
+}
+
+impl Impairment {
+    pub fn is_none(&self) -> bool {
+        *self == Impairment::default()
+    }
+
+    /// The rules for one direction; `way` ("-in" or "-out") names its keys.
+    fn validate(&self, way: &str) -> Result<(), String> {
+        if self.delay > MAX_DELAY {
+            return Err(format!(
+                "delay{way}={} ms is over {} ms",
+                self.delay.as_millis(),
+                MAX_DELAY.as_millis()
+            ));
+        }
+        if self.jitter > self.delay {
+            return Err(format!(
+                "jitter{way}={} ms is more than delay{way}={} ms (a frame cannot leave before it came)",
+                self.jitter.as_secs_f64() * 1e3,
+                self.delay.as_secs_f64() * 1e3
+            ));
+        }
+        if self.rate.is_some_and(|r| r < MIN_RATE) {
+            return Err(format!(
+                "rate{way}= is below the lowest rate, {} Mbit/s",
+                MIN_RATE as f64 / 1e6
+            ));
+        }
+        if self.max_frame == Some(0) {
+            return Err(format!("max-frame{way}=0 would drop every frame"));
+        }
+        Ok(())
+    }
+}
+
+/// A probability, kept in millionths so that configurations compare
+/// exactly: `Percent::new(5.0)` is 5 %.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Percent(u32);
+
+impl Percent {
+    pub const ZERO: Percent = Percent(0);
+    /// The value of 100 %, in millionths.
+    pub const MILLIONTHS: u32 = 1_000_000;
+
+    /// `percent` % (rounded to a ten-thousandth of a percent); `None` unless
+    /// it is a number from 0 to 100.
+    pub fn new(percent: f64) -> Option<Percent> {
+        (0.0..=100.0)
+            .contains(&percent)
+            .then(|| Percent((percent * 10_000.0).round() as u32))
+    }
+
+    pub fn millionths(self) -> u32 {
+        self.0
+    }
+
+    pub fn is_zero(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl fmt::Display for Percent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} %", f64::from(self.0) / 10_000.0)
+    }
 }
 
 /// What carries an interface's frames.
@@ -135,6 +287,14 @@ impl Config {
                     return Err(at(format!("interface {name} is given more than once")));
                 }
             }
+            if interface.offload == Some(true) && !interface.impairments.is_none() {
+                return Err(at(format!(
+                    "offload=on ({}) cannot be combined with impairment: a frame the kernel \
+                     vouched for skips lwIP's checksum checks, so damage would go unseen, and \
+                     a 64 KiB segment stands for up to 44 wire frames; use offload=off",
+                    interface.device.describe()
+                )));
+            }
             if self.interfaces.len() > 1 && interface.offload == Some(true) {
                 return Err(at(format!(
                     "offload=on ({}) needs a single interface: a router would have to cut \
@@ -147,11 +307,13 @@ impl Config {
     }
 
     /// Whether interface `n` gets receive offload: as configured, else on
-    /// for a stack that forwards nothing (a single interface).
+    /// for a stack that forwards nothing (a single interface) unless its
+    /// frames are impaired.
     pub fn offload(&self, n: usize) -> bool {
-        self.interfaces[n]
+        let interface = &self.interfaces[n];
+        interface
             .offload
-            .unwrap_or(self.interfaces.len() == 1)
+            .unwrap_or(self.interfaces.len() == 1 && interface.impairments.is_none())
     }
 }
 
@@ -166,6 +328,8 @@ impl InterfaceConfig {
             addressing,
             mtu: None,
             offload: None,
+            capture: None,
+            impairments: Impairments::default(),
         }
     }
 
@@ -183,6 +347,21 @@ impl InterfaceConfig {
                 ));
             }
         }
+        if let Some(capture) = &self.capture {
+            if !SNAPLEN_RANGE.contains(&capture.snaplen) {
+                return Err(format!(
+                    "snaplen={} is not a number from {} to {}",
+                    capture.snaplen,
+                    SNAPLEN_RANGE.start(),
+                    SNAPLEN_RANGE.end()
+                ));
+            }
+            if capture.path.as_os_str().is_empty() {
+                return Err("pcap= is empty".into());
+            }
+        }
+        self.impairments.inbound.validate("-in")?;
+        self.impairments.outbound.validate("-out")?;
         let Addressing::Static { addr, netmask, gw } = self.addressing else {
             return match self.device {
                 // A transient TAP's host side has no DHCP server behind it.
@@ -336,6 +515,8 @@ mod tests {
             },
             mtu: None,
             offload: None,
+            capture: None,
+            impairments: Impairments::default(),
         }
     }
 
@@ -406,5 +587,114 @@ mod tests {
         };
         let e = Error::from(config.validate().unwrap_err()).to_string();
         assert!(e.contains("interface 0: mtu=67"), "{e}");
+    }
+
+    #[test]
+    fn impairment_turns_default_offload_off_and_refuses_offload_on() {
+        let lossy = Impairments::both(Impairment {
+            loss: Percent::new(5.0).unwrap(),
+            ..Impairment::default()
+        });
+        let mut config = Config {
+            interfaces: vec![InterfaceConfig {
+                impairments: lossy,
+                ..static_on(tap("a"), "10.0.0.2", None)
+            }],
+            ..Config::default()
+        };
+        config.validate().unwrap();
+        assert!(!config.offload(0));
+        config.interfaces[0].offload = Some(true);
+        let e = config.validate().unwrap_err();
+        assert!(
+            e.message.contains("cannot be combined with impairment"),
+            "{e:?}"
+        );
+        config.interfaces[0].offload = Some(false);
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn impairment_rules() {
+        let with = |inbound: Impairment| InterfaceConfig {
+            impairments: Impairments {
+                inbound,
+                ..Impairments::default()
+            },
+            ..static_on(tap("a"), "10.0.0.2", None)
+        };
+        let ms = Duration::from_millis;
+        let e = with(Impairment {
+            delay: ms(10),
+            jitter: ms(20),
+            ..Impairment::default()
+        })
+        .validate()
+        .unwrap_err();
+        assert!(
+            e.contains("jitter-in=20 ms is more than delay-in=10 ms"),
+            "{e}"
+        );
+        let e = with(Impairment {
+            delay: ms(60_001),
+            ..Impairment::default()
+        })
+        .validate()
+        .unwrap_err();
+        assert!(e.contains("delay-in=60001 ms is over 60000 ms"), "{e}");
+        let e = with(Impairment {
+            rate: Some(999),
+            ..Impairment::default()
+        })
+        .validate()
+        .unwrap_err();
+        assert!(e.contains("rate-in= is below"), "{e}");
+        let e = with(Impairment {
+            max_frame: Some(0),
+            ..Impairment::default()
+        })
+        .validate()
+        .unwrap_err();
+        assert!(e.contains("max-frame-in=0"), "{e}");
+        with(Impairment {
+            delay: ms(50),
+            jitter: ms(50),
+            rate: Some(1000),
+            max_frame: Some(1),
+            ..Impairment::default()
+        })
+        .validate()
+        .unwrap();
+    }
+
+    #[test]
+    fn percentages_are_exact_and_bounded() {
+        assert_eq!(Percent::new(5.0).unwrap().millionths(), 50_000);
+        assert_eq!(Percent::new(0.0001).unwrap().millionths(), 1);
+        assert_eq!(
+            Percent::new(100.0).unwrap().millionths(),
+            Percent::MILLIONTHS
+        );
+        for bad in [-0.1, 100.01, f64::NAN, f64::INFINITY] {
+            assert_eq!(Percent::new(bad), None, "{bad}");
+        }
+        assert_eq!(Percent::new(2.5).unwrap().to_string(), "2.5 %");
+    }
+
+    #[test]
+    fn capture_rules() {
+        let mut interface = InterfaceConfig {
+            capture: Some(CaptureConfig::new("/tmp/x.pcapng")),
+            ..static_on(tap("a"), "10.0.0.2", None)
+        };
+        interface.validate().unwrap();
+        interface.capture.as_mut().unwrap().snaplen = 0;
+        let e = interface.validate().unwrap_err();
+        assert!(
+            e.contains("snaplen=0 is not a number from 1 to 65535"),
+            "{e}"
+        );
+        interface.capture = Some(CaptureConfig::new(""));
+        assert!(interface.validate().unwrap_err().contains("pcap= is empty"));
     }
 }

@@ -4,7 +4,8 @@
 //! - `sys` (private): bindgen's declarations of lwIP and of our C glue in
 //!   `lwip/`, checked against the C at build time;
 //! - `port` (private): the services lwIP's port needs (clock, random, log);
-//! - [`device`]: the frame path, a TAP or an in-process device;
+//! - [`device`]: the frame path, a TAP or an in-process device, with the
+//!   capture and impairment stages an interface may ask for around it;
 //! - `netif` ([`Interface`](netif::Interface)): the driver connecting a device
 //!   to an lwIP netif;
 //! - [`stack`]: lwIP, the interfaces, the services and the event loop;

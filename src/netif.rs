@@ -204,6 +204,11 @@ impl Interface {
         self.link().device.fd()
     }
 
+    /// The device (with its stages) this interface's frames pass.
+    pub(crate) fn device(&self) -> &dyn Device {
+        &*self.link().device
+    }
+
     /// The IPv4 address, netmask and gateway lwIP has now.
     pub fn ipv4(&self) -> (Ipv4Addr, Ipv4Addr, Ipv4Addr) {
         let mut a = [sys::ip4_addr_t::default(); 3];

@@ -1,6 +1,7 @@
 //! lwIP's global state, the set of interfaces, the services, and the
 //! one-thread event loop: `ppoll` over every device with lwIP's next timer
-//! as the timeout, read frames in bounded batches, then run lwIP's timers.
+//! (or an impaired device's next held frame) as the timeout, read frames in
+//! bounded batches, then run lwIP's timers.
 //!
 //! [`Stack::new`] is the only way to start lwIP, and the rules of
 //! [`Config::validate`] are applied there, so a library caller gets the same
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{Config, Services};
 use crate::device;
+use crate::device::capture::CaptureFiles;
 use crate::error::Error;
 use crate::netif::Interface;
 use crate::signals::Signals;
@@ -39,6 +41,11 @@ static LWIP_STARTED: AtomicBool = AtomicBool::new(false);
 /// the thread that made it (it is neither `Send` nor `Sync`).
 pub struct Stack {
     interfaces: Vec<Interface>,
+    /// The capture files, flushed on SIGUSR1, with `--stats` and on exit.
+    captures: CaptureFiles,
+    /// Whether any interface holds frames back (impairment), so that the
+    /// loop must wake up when they are due.
+    impaired: bool,
     _not_send: PhantomData<*mut ()>,
 }
 
@@ -53,17 +60,29 @@ impl Stack {
                 "lwIP is already running in this process".into(),
             ));
         }
+        // Before lwIP or any device, so that an unwritable path is refused
+        // with nothing touched (and the stack can still be made).
+        let captures =
+            CaptureFiles::open(config.interfaces.iter().filter_map(|i| i.capture.as_ref()));
+        let mut captures = captures.inspect_err(|_| LWIP_STARTED.store(false, Ordering::SeqCst))?;
+        let impaired = config.interfaces.iter().any(|i| !i.impairments.is_none());
+        let seed = config.seed.unwrap_or_else(random_seed);
         if config.lwip_debug {
             crate::port::enable_lwip_debug();
         }
         // SAFETY: called once per process (guarded above), on this thread.
         unsafe { sys::lwip_init() };
+        if impaired {
+            log::info!("impairment seed {seed} (repeat this run with --seed {seed})");
+        }
         let mut stack = Stack {
             interfaces: Vec::with_capacity(config.interfaces.len()),
+            captures: CaptureFiles::default(),
+            impaired,
             _not_send: PhantomData,
         };
         for (n, interface) in config.interfaces.iter().enumerate() {
-            let opened = device::open(interface)?;
+            let opened = device::open(interface, n, seed, &mut captures)?;
             let interface = Interface::add(opened, interface.addressing, config.offload(n))?;
             if n == 0 {
                 interface.set_default();
@@ -71,6 +90,7 @@ impl Stack {
             log::info!("{}", interface.describe());
             stack.interfaces.push(interface);
         }
+        stack.captures = captures;
         stack.start_services(config.services)?;
         Ok(stack)
     }
@@ -137,6 +157,10 @@ impl Stack {
                 self.turn(&mut fds, Some(left), None)?;
             }
         }
+        self.captures.flush();
+        for file in self.captures.files() {
+            log::info!("{}", file.summary());
+        }
         Ok(())
     }
 
@@ -144,6 +168,9 @@ impl Stack {
     fn receive_all(&mut self) -> Result<usize, Error> {
         let mut frames = 0;
         for interface in &mut self.interfaces {
+            if self.impaired {
+                send_due(interface)?;
+            }
             frames += interface.receive(RECEIVE_BUDGET)?;
         }
         self.check_timeouts();
@@ -193,6 +220,17 @@ impl Stack {
         if let Some(cap) = cap {
             wait = Some(wait.map_or(cap, |w| w.min(cap)));
         }
+        if self.impaired {
+            if let Some(due) = self
+                .interfaces
+                .iter()
+                .filter_map(|i| i.device().next_due())
+                .min()
+            {
+                let until = due.saturating_duration_since(Instant::now());
+                wait = Some(wait.map_or(until, |w| w.min(until)));
+            }
+        }
         let timeout = wait.map(|w| libc::timespec {
             tv_sec: w.as_secs() as libc::time_t,
             tv_nsec: libc::c_long::from(w.subsec_nanos() as i32),
@@ -227,13 +265,26 @@ impl Stack {
                 }
             }
         }
+        if self.impaired {
+            // Held frames fall due without their descriptor becoming
+            // readable.
+            let now = Instant::now();
+            for interface in &mut self.interfaces {
+                if interface.device().next_due().is_some_and(|due| due <= now) {
+                    send_due(interface)?;
+                    frames += interface.receive(RECEIVE_BUDGET)?;
+                }
+            }
+        }
         self.check_timeouts();
         Ok(frames)
     }
 
-    /// Logs our frame counters and lwIP's memory, pbuf, PCB and protocol
-    /// statistics.
+    /// Writes out what the capture files hold, then logs our frame
+    /// counters, the capture and impairment stages' counters, and lwIP's
+    /// memory, pbuf, PCB and protocol statistics.
     pub fn log_stats(&self) {
+        self.captures.flush();
         for interface in &self.interfaces {
             let c = interface.counters();
             log::info!(
@@ -246,6 +297,11 @@ impl Stack {
                 c.tx_errors,
                 c.rx_padded
             );
+            let mut lines = Vec::new();
+            interface.device().stage_stats(&mut lines);
+            for line in lines {
+                log::info!("stats: {} {line}", interface.name());
+            }
         }
         crate::stats::log();
     }
@@ -253,5 +309,28 @@ impl Stack {
     /// Use of lwIP's heap and every memory pool now.
     pub fn pools(&self) -> Vec<crate::stats::PoolUse> {
         crate::stats::pools()
+    }
+}
+
+/// Sends the frames an interface's impairment held back that are due.
+fn send_due(interface: &Interface) -> Result<(), Error> {
+    interface.device().poll().map_err(|e| Error::Link {
+        name: interface.name().to_string(),
+        reason: format!("writing to the device failed: {e}"),
+    })
+}
+
+/// A seed for impairment when none is given.
+fn random_seed() -> u64 {
+    let mut bytes = [0u8; 8];
+    // SAFETY: getrandom writes at most `bytes.len()` bytes into `bytes`.
+    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    if n == bytes.len() as isize {
+        u64::from_ne_bytes(bytes)
+    } else {
+        // No entropy source: the clock will do for a seed that is logged.
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
     }
 }

@@ -45,6 +45,7 @@ fn new_stack() -> Stack {
             ..Services::default()
         },
         lwip_debug: false,
+        seed: None,
     })
     .expect("lwIP starts")
 }

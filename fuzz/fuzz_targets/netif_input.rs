@@ -37,6 +37,7 @@ fn new_stack() -> Stack {
             iperf: true,
         },
         lwip_debug: false,
+        seed: None,
     })
     .expect("lwIP starts")
 }

@@ -7,7 +7,15 @@
 //! Two devices exist: a Linux TAP ([`tap`]) and an in-process device whose
 //! frames are handed over and collected by the caller (tests, fuzzing,
 //! embedding). Both drive the same receive and transmit code in `netif.rs`.
+//!
+//! Two stages wrap a device when an interface asks for them, and are
+//! devices themselves: impairment ([`impair`]) right on the device, capture
+//! ([`capture`]) above it, so the driver talks to the capture stage and the
+//! capture shows what lwIP received and sent. An interface without them
+//! talks to its device directly.
 
+pub(crate) mod capture;
+pub(crate) mod impair;
 pub(crate) mod tap;
 
 use std::cell::{Cell, RefCell};
@@ -15,6 +23,7 @@ use std::collections::VecDeque;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::RawFd;
 use std::rc::Rc;
+use std::time::Instant;
 
 use crate::config::{Addressing, DeviceConfig, InterfaceConfig};
 use crate::error::Error;
@@ -51,6 +60,36 @@ pub(crate) trait Device {
     /// A descriptor that polls readable when a frame is waiting; `None` for
     /// a device whose frames come from inside the process.
     fn fd(&self) -> Option<RawFd>;
+
+    /// When a frame this device holds back (an impairment stage's delayed
+    /// frames, either way) is due: the event loop then calls
+    /// [`Device::poll`] and reads, whether or not the descriptor is
+    /// readable. `None` while nothing is held.
+    fn next_due(&self) -> Option<Instant> {
+        None
+    }
+
+    /// Sends the frames held back on their way out that are due now.
+    fn poll(&self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Adds one line for `--stats` per stage this device is made of.
+    fn stage_stats(&self, _lines: &mut Vec<String>) {}
+}
+
+/// Copies a header and a frame into `bufs` as readv(2) fills buffers: each
+/// in turn, whatever does not fit is cut. Returns the bytes copied.
+fn scatter(header: &[u8], frame: &[u8], bufs: &mut [IoSliceMut<'_>]) -> usize {
+    let mut data = header.iter().chain(frame.iter());
+    let mut copied = 0;
+    for buf in bufs.iter_mut() {
+        for (slot, byte) in buf.iter_mut().zip(&mut data) {
+            *slot = *byte;
+            copied += 1;
+        }
+    }
+    copied
 }
 
 /// An opened device, and an in-process device's frame queues for the
@@ -60,8 +99,27 @@ pub(crate) struct Opened {
     pub queues: Option<Rc<FrameQueues>>,
 }
 
-/// Opens the device an interface is configured with.
-pub(crate) fn open(config: &InterfaceConfig) -> Result<Opened, Error> {
+/// Opens the device interface number `index` is configured with, wrapped in
+/// the stages it asks for: impairment (its decisions keyed by `seed`) on the
+/// device, capture (into a file of `captures`) above that.
+pub(crate) fn open(
+    config: &InterfaceConfig,
+    index: usize,
+    seed: u64,
+    captures: &mut capture::CaptureFiles,
+) -> Result<Opened, Error> {
+    let Opened { mut device, queues } = open_device(config)?;
+    if !config.impairments.is_none() {
+        device = Box::new(impair::Impair::new(device, config.impairments, seed, index));
+    }
+    if let Some(capture) = &config.capture {
+        device = captures.stage(device, capture)?;
+    }
+    Ok(Opened { device, queues })
+}
+
+/// Opens the device itself.
+fn open_device(config: &InterfaceConfig) -> Result<Opened, Error> {
     let device: Box<dyn Device> = match &config.device {
         DeviceConfig::Tap { name } => {
             let tap = tap::TapDevice::attach(name)?;
@@ -178,17 +236,7 @@ impl Device for InProcessDevice {
         let Some((header, frame)) = self.queues.inbox.borrow_mut().pop_front() else {
             return Err(io::ErrorKind::WouldBlock.into());
         };
-        let header = header.to_bytes();
-        let mut data = header.iter().chain(frame.iter());
-        let mut copied = 0;
-        // Scatter as readv(2) does: fill each buffer in turn, cut what is left.
-        for buf in bufs.iter_mut() {
-            for (slot, byte) in buf.iter_mut().zip(&mut data) {
-                *slot = *byte;
-                copied += 1;
-            }
-        }
-        Ok(copied)
+        Ok(scatter(&header.to_bytes(), &frame, bufs))
     }
 
     fn write(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
