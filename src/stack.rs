@@ -237,14 +237,17 @@ impl Stack {
         for interface in &self.interfaces {
             let c = interface.counters();
             log::info!(
-                "stats: {} rx {} tx {} rx-no-pbuf {} rx-oversize {} tx-errors {} rx-padded {}",
+                "stats: {} rx {} tx {} rx-no-pbuf {} rx-oversize {} tx-errors {} rx-padded {} \
+                 fw-ip-restored {} fw-l4-restored {}",
                 interface.name(),
                 c.rx_frames,
                 c.tx_frames,
                 c.rx_no_buffer,
                 c.rx_oversize,
                 c.tx_errors,
-                c.rx_padded
+                c.rx_padded,
+                c.fw_ip_restored,
+                c.fw_l4_restored
             );
         }
         crate::stats::log();
