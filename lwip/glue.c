@@ -18,25 +18,6 @@
  * (lwIP runs on one thread, and netif_add calls init before returning). */
 static const struct lwip_tap_netif_config *adding;
 
-#ifndef LWIP_TAP_STOCK_LWIP
-/* Implemented in Rust (src/netif.rs): puts back the checksums ip4_forward
- * cleared in the packet lwIP is forwarding, if it is forwarding one. */
-void lwip_tap_ip4_output(void);
-
-/* netif->output: every IPv4 packet lwIP sends, its own or forwarded (whole,
- * or the pieces ip4_frag cuts for a smaller MTU), on its way to ARP, which
- * sends it or queues it until the next hop answers. */
-static err_t
-tapif_output(struct netif *netif, struct pbuf *p, const ip4_addr_t *ipaddr)
-{
-  lwip_tap_ip4_output();
-  return etharp_output(netif, p, ipaddr);
-}
-#else
-/* lwIP as shipped: forwarded packets leave as ip4_forward made them. */
-#define tapif_output etharp_output
-#endif
-
 static err_t
 tapif_init(struct netif *netif)
 {
@@ -49,7 +30,7 @@ tapif_init(struct netif *netif)
 #if LWIP_IPV6_MLD
   netif->flags |= NETIF_FLAG_MLD6;
 #endif
-  netif->output = tapif_output;
+  netif->output = etharp_output;
   netif->output_ip6 = ethip6_output;
   netif->linkoutput = adding->linkoutput;
   return ERR_OK;

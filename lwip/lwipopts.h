@@ -107,19 +107,6 @@ int lwip_tap_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, unsigned sho
   lwip_tap_tcp_inpacket(pcb, hdr, optlen, opt1len, opt2, p)
 #define LWIP_CALLBACK_API               1
 
-/* Forwarding: lwIP's ip4_forward clears the IP and TCP/UDP/ICMP checksums of
- * every packet it forwards (src/checksum.rs). This hook runs before it
- * changes anything, so the driver notes those bytes (src/netif.rs); the
- * interfaces' netif->output (lwip/glue.c) puts them back before the packet
- * goes out. It only notes: it returns -1, "no decision", and lwIP decides
- * whether to forward as usual. A stock_lwip build has neither, to show what
- * lwIP does; an LWIP_TAP_OPTS file that drops this hook brings lwIP's
- * behaviour back. */
-#ifndef LWIP_TAP_STOCK_LWIP
-int lwip_tap_ip4_canforward(struct pbuf *p);
-#define LWIP_HOOK_IP4_CANFORWARD(p, dest) lwip_tap_ip4_canforward(p)
-#endif
-
 #define LWIP_CHKSUM_ALGORITHM           3
 /* Per-interface checksum switches: frames the kernel hands over with a
  * checksum it has validated or will not compute (virtio-net header flags,

@@ -8,16 +8,13 @@
 //! ever read through shared references, so lwIP may call `link_output` while
 //! `Interface::receive` is running (a ping reply is sent from inside input).
 //!
-//! Forwarding: lwIP's `ip4_forward` clears the checksums of every packet it
-//! forwards (see src/checksum.rs). The driver notes them when lwIP is about
-//! to forward the frame it is taking in, and puts them back in the frame's
-//! own buffer when lwIP hands the packet to an interface's `netif->output`,
-//! before ARP sends or queues it, and before any piece lwIP cuts from it
-//! for a smaller MTU goes out (the pieces point into that buffer). Nothing
-//! is copied. A `stock_lwip` build leaves lwIP's output as it is.
+//! Forwarding: lwIP's `ip4_forward` clears the IPv4 header checksum of every
+//! packet it forwards (lwip/ip4_glue.c keeps it from clearing the transport
+//! checksum too). `link_output` fills it in, in the frame's own buffer, as
+//! checksum offload hardware would (src/checksum.rs). A `stock_lwip` build
+//! sends lwIP's frames as they are.
 
 use std::cell::Cell;
-use std::ffi::c_int;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ptr::{self, NonNull};
@@ -53,13 +50,10 @@ pub struct Counters {
     /// Frames shorter than Ethernet's 60 bytes, padded with zeros.
     pub rx_padded: u64,
     pub tx_errors: u64,
-    /// Frames received here that lwIP forwarded, whose IPv4 header checksum
-    /// lwIP had cleared and the driver put back (see src/checksum.rs).
-    pub fw_ip_restored: u64,
-    /// Frames received here that lwIP forwarded, whose TCP, UDP or ICMP
-    /// checksum field lwIP had cleared (in a later fragment: two payload
-    /// bytes at that offset) and the driver put back.
-    pub fw_l4_restored: u64,
+    /// IPv4 frames lwIP handed over for sending with a zero header checksum
+    /// (packets it forwarded: `ip4_forward` clears it), which the driver
+    /// filled in (see src/checksum.rs).
+    pub tx_ip_checksum_filled: u64,
 }
 
 /// What lwIP's callbacks need: the device, counters and DHCP state.
@@ -79,89 +73,6 @@ impl Link {
         f(&mut c);
         self.counters.set(c);
     }
-}
-
-/// Where the packet lwIP may be forwarding stands. lwIP runs on one
-/// thread, and forwards a packet inside the input call of its frame.
-#[derive(Debug, Clone, Copy)]
-enum Forwarding {
-    /// No frame is being handed to lwIP (or its checksums are back).
-    Idle,
-    /// lwIP is taking in `frame`, received on `link`.
-    Receiving {
-        frame: *mut sys::pbuf,
-        link: *const Link,
-    },
-    /// lwIP is forwarding the frame it is taking in, whose IP header is at
-    /// `ip`, with `len` bytes contiguous; `noted` is what ip4_forward clears.
-    Noted {
-        ip: *mut u8,
-        len: usize,
-        noted: checksum::Noted,
-        link: *const Link,
-    },
-}
-
-thread_local! {
-    static FORWARDING: Cell<Forwarding> = const { Cell::new(Forwarding::Idle) };
-}
-
-/// lwIP's LWIP_HOOK_IP4_CANFORWARD (lwip/lwipopts.h): `ip4_forward` is about
-/// to forward `p` (its payload is the IP header) and has changed nothing in
-/// it yet. Notes what it will clear. Returns -1: no opinion, lwIP decides
-/// whether the packet may be forwarded.
-///
-/// # Safety
-/// `p` must be a valid pbuf.
-#[no_mangle]
-unsafe extern "C" fn lwip_tap_ip4_canforward(p: *mut sys::pbuf) -> c_int {
-    if let Forwarding::Receiving { frame, link } = FORWARDING.get() {
-        if frame == p {
-            // SAFETY: lwIP passes the live frame it is taking in, whose
-            // payload holds `len` contiguous bytes.
-            let (ip, len) = unsafe { ((*p).payload as *mut u8, usize::from((*p).len)) };
-            // SAFETY: as above; nothing else accesses the bytes meanwhile.
-            let bytes = unsafe { std::slice::from_raw_parts(ip, len) };
-            if let Some(noted) = checksum::note(bytes) {
-                FORWARDING.set(Forwarding::Noted {
-                    ip,
-                    len,
-                    noted,
-                    link,
-                });
-            }
-        }
-    }
-    -1
-}
-
-/// Called by every interface's `netif->output` (lwip/glue.c) before ARP
-/// takes an IPv4 packet: lwIP's own, one it forwards, a piece it cut from
-/// one, or an ICMP error about one. If lwIP is forwarding the frame it is
-/// taking in, its checksums are put back now, before anything of it is
-/// sent, queued or copied, and counted on the interface it came in on.
-#[no_mangle]
-extern "C" fn lwip_tap_ip4_output() {
-    let Forwarding::Noted {
-        ip,
-        len,
-        noted,
-        link,
-    } = FORWARDING.get()
-    else {
-        return;
-    };
-    FORWARDING.set(Forwarding::Idle);
-    // SAFETY: the frame is alive until its input call returns, which ends
-    // `Noted`; its bytes have not moved, and no reference to them exists.
-    let packet = unsafe { std::slice::from_raw_parts_mut(ip, len) };
-    let restored = checksum::restore(packet, &noted);
-    // SAFETY: the link outlives the input call (`Interface::deliver`).
-    let link = unsafe { &*link };
-    link.count(|c| {
-        c.fw_ip_restored += u64::from(restored.header);
-        c.fw_l4_restored += u64::from(restored.transport);
-    });
 }
 
 /// # Safety
@@ -388,19 +299,11 @@ impl Interface {
     /// # Safety
     /// `p` must be a pbuf chain we own.
     unsafe fn deliver(&mut self, p: *mut sys::pbuf) {
-        if !cfg!(feature = "stock_lwip") {
-            FORWARDING.set(Forwarding::Receiving {
-                frame: p,
-                link: self.link.as_ptr(),
-            });
-        }
         // SAFETY: the netif is live; lwIP takes `p` on ERR_OK, otherwise we free it.
-        let taken = unsafe { sys::lwip_tap_netif_input(self.netif.as_ptr(), p) };
-        // Whatever was noted of the frame is no longer ours to touch.
-        FORWARDING.set(Forwarding::Idle);
-        if taken != sys::ERR_OK as sys::err_t {
-            // SAFETY: lwIP did not take `p`.
-            unsafe { sys::pbuf_free(p) };
+        unsafe {
+            if sys::lwip_tap_netif_input(self.netif.as_ptr(), p) != sys::ERR_OK as sys::err_t {
+                sys::pbuf_free(p);
+            }
         }
     }
 
@@ -703,10 +606,14 @@ unsafe fn chain_iovecs(mut p: *mut sys::pbuf, iov: &mut [libc::iovec]) -> Option
 }
 
 /// netif->linkoutput: writes the frame in `p` to the device in one gather
-/// write, as it is.
+/// write, after filling in the header checksum of a packet lwIP forwarded.
 unsafe extern "C" fn link_output(netif: *mut sys::netif, p: *mut sys::pbuf) -> sys::err_t {
     // SAFETY: lwIP passes one of our netifs.
     let link = unsafe { link_of(netif) };
+    // SAFETY: lwIP passes a valid chain, ours to write to until we return.
+    if !cfg!(feature = "stock_lwip") && unsafe { fill_ip_checksum(p) } {
+        link.count(|c| c.tx_ip_checksum_filled += 1);
+    }
     // No offload requested: an all-zero virtio-net header.
     static HEADER: [u8; VnetHeader::LEN] = [0; VnetHeader::LEN];
     let mut iov = [empty_iovec(); MAX_SEGMENTS + 1];
@@ -734,6 +641,26 @@ unsafe extern "C" fn link_output(netif: *mut sys::netif, p: *mut sys::pbuf) -> s
             sys::ERR_IF as sys::err_t
         }
     }
+}
+
+/// Fills in a zero IPv4 header checksum in the frame `p` (see
+/// src/checksum.rs); true if it did.
+///
+/// # Safety
+/// `p` must be a valid pbuf chain whose bytes nothing else accesses
+/// meanwhile.
+unsafe fn fill_ip_checksum(p: *mut sys::pbuf) -> bool {
+    // SAFETY: the caller guarantees `p` is valid; the frame's first pbuf
+    // holds its Ethernet and IP headers (lwIP adds the Ethernet header in
+    // front of the IP header's pbuf).
+    let first = unsafe {
+        let q = &*p;
+        if q.payload.is_null() {
+            return false;
+        }
+        std::slice::from_raw_parts_mut(q.payload as *mut u8, usize::from(q.len))
+    };
+    checksum::fill_ipv4_header(first)
 }
 
 /// Called by lwIP's DHCP client (lwip/dhcp_glue.c) whenever it sets or

@@ -238,7 +238,7 @@ impl Stack {
             let c = interface.counters();
             log::info!(
                 "stats: {} rx {} tx {} rx-no-pbuf {} rx-oversize {} tx-errors {} rx-padded {} \
-                 fw-ip-restored {} fw-l4-restored {}",
+                 tx-ip-checksum-filled {}",
                 interface.name(),
                 c.rx_frames,
                 c.tx_frames,
@@ -246,8 +246,7 @@ impl Stack {
                 c.rx_oversize,
                 c.tx_errors,
                 c.rx_padded,
-                c.fw_ip_restored,
-                c.fw_l4_restored
+                c.tx_ip_checksum_filled
             );
         }
         crate::stats::log();
