@@ -54,7 +54,6 @@ const LWIP_SOURCES: &[&str] = &[
     "src/core/udp.c",
     "src/core/ipv4/etharp.c",
     "src/core/ipv4/icmp.c",
-    "src/core/ipv4/ip4.c",
     "src/core/ipv4/ip4_addr.c",
     "src/core/ipv4/ip4_frag.c",
     "src/core/ipv6/ethip6.c",
@@ -77,6 +76,7 @@ const LWIP_SOURCES: &[&str] = &[
 const GLUED_SOURCES: &[&str] = &[
     "src/apps/lwiperf/lwiperf.c",
     "src/core/ipv4/dhcp.c",
+    "src/core/ipv4/ip4.c",
     "src/core/tcp_in.c",
 ];
 
@@ -231,6 +231,7 @@ fn main() {
     let preprocessed = check_options(&config, &build);
     let bindings = bindings(&config, &manifest_dir);
     check_bindings(&config, &build, &bindings, &preprocessed);
+    check_ip4_glue(&config);
     compile_lwip(&config, build);
 }
 
@@ -818,6 +819,42 @@ fn check_glue(config: &Config, port_files: &[PathBuf]) {
             fail(&format!(
                 "{source} is in GLUED_SOURCES, but no lwip/*.c #includes it, so it would not be \
                  compiled: move it back to LWIP_SOURCES in build.rs"
+            ));
+        }
+    }
+}
+
+/// The switches lwip/ip4_glue.c turns off for ip4.c (each also in its
+/// per-netif form, `NETIF_` + name).
+const IP4_GLUE_SWITCHES: &[&str] = &["CHECKSUM_GEN_UDP", "CHECKSUM_GEN_TCP", "CHECKSUM_GEN_ICMP"];
+
+/// lwip/ip4_glue.c turns the transport checksum switches off for all of
+/// ip4.c, which is right only while ip4.c uses them for nothing but
+/// ip4_forward's clearing of forwarded packets' checksums. Refuses a tree
+/// whose ip4.c uses them anywhere else.
+fn check_ip4_glue(config: &Config) {
+    if env::var_os("CARGO_FEATURE_STOCK_LWIP").is_some() {
+        return;
+    }
+    let path = config.lwip.dir.join("src/core/ipv4/ip4.c");
+    let text = fs::read_to_string(&path)
+        .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", path.display())));
+    let forward = text
+        .find("\nip4_forward(")
+        .and_then(|start| Some(start..start + text[start..].find("\n}")?))
+        .unwrap_or_else(|| fail(&format!("{}: no ip4_forward() found", path.display())));
+    for name in IP4_GLUE_SWITCHES {
+        for (at, _) in text.match_indices(name) {
+            let next = text[at + name.len()..].chars().next().unwrap_or(' ');
+            if (next.is_ascii_alphanumeric() || next == '_') || forward.contains(&at) {
+                continue;
+            }
+            let line = text[..at].matches('\n').count() + 1;
+            fail(&format!(
+                "{}:{line} uses {name} outside ip4_forward(); lwip/ip4_glue.c turns it off for \
+                 all of ip4.c, which would change more than ip4_forward's clearing of checksums \
+                 (build with --features stock_lwip, or adapt lwip/ip4_glue.c to this tree)",
+                path.display()
             ));
         }
     }

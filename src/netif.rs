@@ -7,6 +7,12 @@
 //! lwIP's `netif->state` points at the interface's [`Link`], which is only
 //! ever read through shared references, so lwIP may call `link_output` while
 //! `Interface::receive` is running (a ping reply is sent from inside input).
+//!
+//! Forwarding: lwIP's `ip4_forward` clears the IPv4 header checksum of every
+//! packet it forwards (lwip/ip4_glue.c keeps it from clearing the transport
+//! checksum too). `link_output` fills it in, in the frame's own buffer, as
+//! checksum offload hardware would (src/checksum.rs). A `stock_lwip` build
+//! sends lwIP's frames as they are.
 
 use std::cell::Cell;
 use std::io::{self, IoSlice, IoSliceMut};
@@ -44,6 +50,10 @@ pub struct Counters {
     /// Frames shorter than Ethernet's 60 bytes, padded with zeros.
     pub rx_padded: u64,
     pub tx_errors: u64,
+    /// IPv4 frames lwIP handed over for sending with a zero header checksum
+    /// (packets it forwarded: `ip4_forward` clears it), which the driver
+    /// filled in (see src/checksum.rs).
+    pub tx_ip_checksum_filled: u64,
 }
 
 /// What lwIP's callbacks need: the device, counters and DHCP state.
@@ -603,10 +613,14 @@ unsafe fn chain_iovecs(mut p: *mut sys::pbuf, iov: &mut [libc::iovec]) -> Option
 }
 
 /// netif->linkoutput: writes the frame in `p` to the device in one gather
-/// write, repairing the checksums of a packet lwIP forwarded.
+/// write, after filling in the header checksum of a packet lwIP forwarded.
 unsafe extern "C" fn link_output(netif: *mut sys::netif, p: *mut sys::pbuf) -> sys::err_t {
     // SAFETY: lwIP passes one of our netifs.
     let link = unsafe { link_of(netif) };
+    // SAFETY: lwIP passes a valid chain, ours to write to until we return.
+    if !cfg!(feature = "stock_lwip") && unsafe { fill_ip_checksum(p) } {
+        link.count(|c| c.tx_ip_checksum_filled += 1);
+    }
     // No offload requested: an all-zero virtio-net header.
     static HEADER: [u8; VnetHeader::LEN] = [0; VnetHeader::LEN];
     let mut iov = [empty_iovec(); MAX_SEGMENTS + 1];
@@ -624,17 +638,7 @@ unsafe extern "C" fn link_output(netif: *mut sys::netif, p: *mut sys::pbuf) -> s
     // the live chain `p` or the static header.
     let bufs =
         unsafe { std::slice::from_raw_parts(iov.as_ptr().cast::<IoSlice<'_>>(), segments + 1) };
-    let forwarded = segments > 0 && checksum::needs_repair(&bufs[1]);
-    let result = if forwarded {
-        // A packet lwIP forwarded with its checksums cleared (see checksum.rs).
-        let mut frame: Vec<u8> = bufs[1..].iter().flat_map(|b| b.iter().copied()).collect();
-        checksum::repair(&mut frame);
-        link.device
-            .write(&[IoSlice::new(&HEADER), IoSlice::new(&frame)])
-    } else {
-        link.device.write(bufs)
-    };
-    match result {
+    match link.device.write(bufs) {
         Ok(_) => {
             link.count(|c| c.tx_frames += 1);
             sys::ERR_OK as sys::err_t
@@ -644,6 +648,26 @@ unsafe extern "C" fn link_output(netif: *mut sys::netif, p: *mut sys::pbuf) -> s
             sys::ERR_IF as sys::err_t
         }
     }
+}
+
+/// Fills in a zero IPv4 header checksum in the frame `p` (see
+/// src/checksum.rs); true if it did.
+///
+/// # Safety
+/// `p` must be a valid pbuf chain whose bytes nothing else accesses
+/// meanwhile.
+unsafe fn fill_ip_checksum(p: *mut sys::pbuf) -> bool {
+    // SAFETY: the caller guarantees `p` is valid; the frame's first pbuf
+    // holds its Ethernet and IP headers (lwIP adds the Ethernet header in
+    // front of the IP header's pbuf).
+    let first = unsafe {
+        let q = &*p;
+        if q.payload.is_null() {
+            return false;
+        }
+        std::slice::from_raw_parts_mut(q.payload as *mut u8, usize::from(q.len))
+    };
+    checksum::fill_ipv4_header(first)
 }
 
 /// Called by lwIP's DHCP client (lwip/dhcp_glue.c) whenever it sets or

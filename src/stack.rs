@@ -288,14 +288,16 @@ impl Stack {
         for interface in &self.interfaces {
             let c = interface.counters();
             log::info!(
-                "stats: {} rx {} tx {} rx-no-pbuf {} rx-oversize {} tx-errors {} rx-padded {}",
+                "stats: {} rx {} tx {} rx-no-pbuf {} rx-oversize {} tx-errors {} rx-padded {} \
+                 tx-ip-checksum-filled {}",
                 interface.name(),
                 c.rx_frames,
                 c.tx_frames,
                 c.rx_no_buffer,
                 c.rx_oversize,
                 c.tx_errors,
-                c.rx_padded
+                c.rx_padded,
+                c.tx_ip_checksum_filled
             );
             let mut lines = Vec::new();
             interface.device().stage_stats(&mut lines);

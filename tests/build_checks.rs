@@ -221,3 +221,29 @@ fn options_lwip_tap_cannot_run_with_are_refused_with_one_line() {
         )
     );
 }
+
+#[test]
+fn a_tree_whose_ip4_c_uses_the_transport_checksum_switches_elsewhere_is_refused() {
+    // lwip/ip4_glue.c turns CHECKSUM_GEN_UDP/TCP/ICMP off for all of ip4.c,
+    // which is right only while ip4_forward is their only user there.
+    let tree = TempDir::new("lwip-tree");
+    let pinned = Path::new(env!("LWIP_TAP_LWIP_DIR"));
+    for dir in ["src", "contrib"] {
+        copy_dir(&pinned.join(dir), &tree.path().join(dir));
+    }
+    let ip4_c = tree.path().join("src/core/ipv4/ip4.c");
+    let mut source = fs::read_to_string(&ip4_c).expect("ip4.c");
+    source.push_str("\n#if CHECKSUM_GEN_TCP\n#endif\n");
+    fs::write(&ip4_c, source).expect("write ip4.c");
+    let env = [("LWIP_SRC_DIR", tree.path().as_os_str())];
+
+    let _lock = build_lock();
+    let error = build_error(&cargo_build(&[], &env));
+    for expected in [
+        "ip4.c:",
+        "uses CHECKSUM_GEN_TCP outside ip4_forward()",
+        "lwip/ip4_glue.c",
+    ] {
+        assert!(error.contains(expected), "no `{expected}` in: {error}");
+    }
+}

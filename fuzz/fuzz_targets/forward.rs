@@ -1,6 +1,7 @@
 //! Arbitrary frames into a two-interface lwIP router, in-process: lwIP's
-//! forwarding (ip4_forward, fragmentation to the other side's MTU) and the
-//! driver's checksum repair of forwarded packets on the transmit path.
+//! forwarding (ip4_forward, fragmentation to the other side's MTU) and,
+//! on the transmit path, the driver filling in the header checksum
+//! ip4_forward clears.
 //! Interface 0 is 172.16.0.2/24 (MTU 1500), interface 1 is 172.16.1.1/24
 //! with a smaller MTU (576), so forwarded datagrams get fragmented; echo
 //! and HTTP listen on both. Frame format: see frames.rs.
