@@ -22,7 +22,7 @@ use std::rc::Rc;
 
 use crate::checksum;
 use crate::config::{prefix_len, Addressing};
-use crate::device::{format_mac, Device, FrameQueues, Opened, VnetHeader};
+use crate::device::{format_mac, no_frame_waiting, Device, FrameQueues, Opened, VnetHeader};
 use crate::error::Error;
 use crate::sys;
 
@@ -343,7 +343,7 @@ impl Interface {
             };
             let len = match self.read(&mut iov[..segments + 2]) {
                 Ok(len) => len.saturating_sub(VnetHeader::LEN),
-                Err(e) if is_empty(&e) => return Ok(done),
+                Err(e) if no_frame_waiting(&e) => return Ok(done),
                 Err(e) => return Err(self.link_error(e)),
             };
             if len > usize::from(self.frame_capacity) {
@@ -452,7 +452,7 @@ impl Interface {
         }];
         match self.read(&mut iov) {
             Ok(_) => Ok(true),
-            Err(e) if is_empty(&e) => Ok(false),
+            Err(e) if no_frame_waiting(&e) => Ok(false),
             Err(e) => Err(self.link_error(e)),
         }
     }
@@ -495,14 +495,6 @@ impl Drop for Interface {
             drop(Box::from_raw(self.link.as_ptr()));
         }
     }
-}
-
-/// True for the errors that mean "no frame waiting".
-fn is_empty(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-    )
 }
 
 /// In a fuzzing build, moves a received frame into a heap pbuf of exactly

@@ -23,7 +23,7 @@ use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
-use super::{scatter, Device, VnetHeader};
+use super::{no_frame_waiting, scatter, Device, VnetHeader};
 use crate::config::{Impairment, Impairments, Percent};
 use crate::error::Error;
 
@@ -323,7 +323,7 @@ impl Impair {
                 .read(&mut [IoSliceMut::new(header), IoSliceMut::new(frame)])
             {
                 Ok(len) => len,
-                Err(e) if is_empty(&e) => break,
+                Err(e) if no_frame_waiting(&e) => break,
                 Err(e) => return Err(e),
             };
             if len <= VnetHeader::LEN {
@@ -335,13 +335,6 @@ impl Impair {
         }
         Ok(())
     }
-}
-
-fn is_empty(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-    )
 }
 
 impl Device for Impair {

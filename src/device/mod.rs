@@ -92,6 +92,15 @@ fn scatter(header: &[u8], frame: &[u8], bufs: &mut [IoSliceMut<'_>]) -> usize {
     copied
 }
 
+/// True for the read errors that mean "no frame waiting" rather than a
+/// broken device.
+pub(crate) fn no_frame_waiting(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
+
 /// An opened device, and an in-process device's frame queues for the
 /// caller to use.
 pub(crate) struct Opened {
