@@ -215,22 +215,22 @@ impl Stack {
         let mut frames = 0;
         // SAFETY: lwIP runs on this thread only.
         let sleep = unsafe { sys::sys_timeouts_sleeptime() };
-        let mut wait = (sleep != sys::SYS_TIMEOUTS_SLEEPTIME_INFINITE)
+        let timer = (sleep != sys::SYS_TIMEOUTS_SLEEPTIME_INFINITE)
             .then(|| Duration::from_millis(u64::from(sleep)));
-        if let Some(cap) = cap {
-            wait = Some(wait.map_or(cap, |w| w.min(cap)));
-        }
-        if self.impaired {
-            if let Some(due) = self
-                .interfaces
-                .iter()
-                .filter_map(|i| i.device().next_due())
-                .min()
-            {
-                let until = due.saturating_duration_since(Instant::now());
-                wait = Some(wait.map_or(until, |w| w.min(until)));
-            }
-        }
+        // An impaired device's next held frame is a deadline too.
+        let held = self
+            .impaired
+            .then(|| {
+                let now = Instant::now();
+                self.interfaces
+                    .iter()
+                    .filter_map(|i| i.device().next_due())
+                    .min()
+                    .map(|due| due.saturating_duration_since(now))
+            })
+            .flatten();
+        // The soonest of lwIP's next timer, the caller's cap and a held frame.
+        let wait = [timer, cap, held].into_iter().flatten().min();
         let timeout = wait.map(|w| libc::timespec {
             tv_sec: w.as_secs() as libc::time_t,
             tv_nsec: libc::c_long::from(w.subsec_nanos() as i32),
