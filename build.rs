@@ -106,6 +106,11 @@ mod api {
         "pbuf_cat",
         "pbuf_realloc",
         "pbuf_take",
+        "pbuf_copy_partial",
+        "raw_new",
+        "raw_recv",
+        "raw_sendto",
+        "raw_remove",
         "tcp_new_ip_type",
         "tcp_bind",
         "tcp_listen_with_backlog",
@@ -149,6 +154,7 @@ mod api {
         "tcp_recv_fn",
         "tcp_sent_fn",
         "tcp_poll_fn",
+        "raw_recv_fn",
         "lwiperf_report_fn",
         "netif_linkoutput_fn",
         // Enums: allowlisting one brings all its values as constants
@@ -168,6 +174,7 @@ mod api {
         "TCP_DEFAULT_LISTEN_BACKLOG",
         "SYS_TIMEOUTS_SLEEPTIME_INFINITE",
         "ETH_HWADDR_LEN",
+        "LWIP_TAP_MAX_CLIENTS",
     ];
 
     /// bindgen binds the first definition of a macro, C uses the last, and
@@ -180,7 +187,7 @@ mod api {
     /// lwIP structs Rust only passes pointers to. Their layout depends on the
     /// lwIP tree and its options, so Rust must not see it: they are bound as
     /// zero-sized opaque types and reached through lwip_tap.h's accessors.
-    pub const OPAQUE_TYPES: &[&str] = &["netif", "tcp_pcb", "udp_pcb", "dhcp", "stats_"];
+    pub const OPAQUE_TYPES: &[&str] = &["netif", "tcp_pcb", "udp_pcb", "raw_pcb", "dhcp", "stats_"];
 }
 
 /// Starts the message of every `#error` in lwip/port_checks.h, so that the

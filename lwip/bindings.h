@@ -9,6 +9,7 @@
 #include "lwip/pbuf.h"
 #include "lwip/ip_addr.h"
 #include "lwip/tcp.h"
+#include "lwip/raw.h"
 #include "lwip/dhcp.h"
 #include "lwip/prot/dhcp.h"
 #include "lwip/prot/ethernet.h"

@@ -9,6 +9,8 @@
 
 #include "lwip_tap.h"
 #include "lwip/etharp.h"
+#include "lwip/ip4.h"
+#include "lwip/priv/tcp_priv.h"
 #include "lwip/ethip6.h"
 #include "lwip/memp.h"
 #include "lwip/stats.h"
@@ -102,6 +104,35 @@ u32_t
 lwip_tap_tcp_sndbuf(const struct tcp_pcb *pcb)
 {
   return (u32_t)tcp_sndbuf(pcb);
+}
+
+u32_t
+lwip_tap_tcp_open_connections(void)
+{
+  u32_t n = 0;
+  for (const struct tcp_pcb *pcb = tcp_active_pcbs; pcb != NULL; pcb = pcb->next) {
+    n++;
+  }
+  return n;
+}
+
+int
+lwip_tap_ip4_route_ready(const ip4_addr_t *dest)
+{
+  struct netif *netif = ip4_route(dest);
+  return netif != NULL && !ip4_addr_isany_val(*netif_ip4_addr(netif));
+}
+
+void
+lwip_tap_timeout(u32_t msecs, sys_timeout_handler handler, void *arg)
+{
+  sys_timeout(msecs, handler, arg);
+}
+
+void
+lwip_tap_untimeout(sys_timeout_handler handler, void *arg)
+{
+  sys_untimeout(handler, arg);
 }
 
 static void

@@ -15,6 +15,8 @@
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
 #include "lwip/tcp.h"
+#include "lwip/timeouts.h"
+#include "lwip/apps/lwiperf.h"
 
 /* ---- netifs (lwip/glue.c) ---- */
 
@@ -49,6 +51,31 @@ void lwip_tap_netif_ipv4(const struct netif *netif, ip4_addr_t *addr, ip4_addr_t
 
 /* tcp_sndbuf(): bytes the send buffer has room for. */
 u32_t lwip_tap_tcp_sndbuf(const struct tcp_pcb *pcb);
+/* How many TCP connections lwIP has that are neither listening nor in
+ * TIME-WAIT (connecting, open or closing). */
+u32_t lwip_tap_tcp_open_connections(void);
+
+/* ---- the clients (--ping, --iperf-client) ---- */
+
+/* Whether lwIP can send to `dest` now: a route exists and the interface it
+ * leaves by has an address (a DHCP lease, say). */
+int lwip_tap_ip4_route_ready(const ip4_addr_t *dest);
+/* sys_timeout() and sys_untimeout(), as functions whatever
+ * LWIP_DEBUG_TIMERNAMES makes of them. */
+void lwip_tap_timeout(u32_t msecs, sys_timeout_handler handler, void *arg);
+void lwip_tap_untimeout(sys_timeout_handler handler, void *arg);
+
+/* ---- lwiperf's client (lwip/lwiperf_glue.c) ---- */
+
+/* lwiperf_start_tcp_client() sending for `centiseconds` (upstream always
+ * asks for 10 s). NULL if it could not start; its report may then already
+ * have been made. */
+void *lwip_tap_lwiperf_start_client(const ip_addr_t *remote_addr, u16_t remote_port,
+                                    u32_t centiseconds, lwiperf_report_fn report_fn,
+                                    void *report_arg);
+/* Ends a client session that is still running, without a report (its TCP
+ * connection is closed); does nothing if it has ended already. */
+void lwip_tap_lwiperf_stop_client(void *session);
 
 /* ---- statistics ---- */
 

@@ -41,3 +41,30 @@ lwip_tap_lwiperf_set_err(struct tcp_pcb *pcb, tcp_err_fn err)
 {
   tcp_err(pcb, err == lwiperf_tcp_err ? lwip_tap_lwiperf_err : err);
 }
+
+/* The client: upstream's sends for a fixed 10 s (its TODO). Its settings are
+ * sent once the connection is up, so the duration can still be set here. */
+void *
+lwip_tap_lwiperf_start_client(const ip_addr_t *remote_addr, u16_t remote_port, u32_t centiseconds,
+                              lwiperf_report_fn report_fn, void *report_arg)
+{
+  lwiperf_state_tcp_t *conn =
+      lwiperf_start_tcp_client(remote_addr, remote_port, LWIPERF_CLIENT, report_fn, report_arg);
+  if (conn != NULL) {
+    /* A negative amount is a duration, in hundredths of a second. */
+    conn->settings.amount = lwip_htonl((u32_t)(-(s32_t)centiseconds));
+  }
+  return conn;
+}
+
+void
+lwip_tap_lwiperf_stop_client(void *session)
+{
+  /* lwiperf_abort() would free the session and leave its PCB calling back
+   * into freed memory, so close it the way lwiperf ends a test. */
+  lwiperf_state_tcp_t *conn = (lwiperf_state_tcp_t *)lwiperf_list_find((lwiperf_state_base_t *)session);
+  if (conn != NULL) {
+    conn->report_fn = NULL;
+    lwiperf_tcp_close(conn, LWIPERF_TCP_ABORTED_LOCAL);
+  }
+}

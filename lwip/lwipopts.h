@@ -20,7 +20,11 @@
 /* ---- memory: sized for large TCP windows on a handful of connections ---- */
 #define MEM_SIZE                        (2 * 1024 * 1024)
 #define MEMP_NUM_PBUF                   512
-#define MEMP_NUM_RAW_PCB                4
+/* One raw PCB per --ping, and one lwIP timer per client besides lwIP's own
+ * (src/apps/clients.rs); lwip/port_checks.h keeps the pools that large. */
+#define LWIP_TAP_MAX_CLIENTS            16
+#define MEMP_NUM_RAW_PCB                LWIP_TAP_MAX_CLIENTS
+#define MEMP_NUM_SYS_TIMEOUT            (LWIP_NUM_SYS_TIMEOUT_INTERNAL + LWIP_TAP_MAX_CLIENTS)
 #define MEMP_NUM_UDP_PCB                16
 #define MEMP_NUM_TCP_PCB                128
 #define MEMP_NUM_TCP_PCB_LISTEN         16
@@ -60,7 +64,8 @@
 /* 64-bit pointers do not fit in the IPv6 fragment header lwIP reuses. */
 #define IPV6_FRAG_COPYHEADER            1
 #define LWIP_ICMP                       1
-#define LWIP_RAW                        0
+/* --ping sends and receives ICMP through a raw PCB. */
+#define LWIP_RAW                        1
 #define LWIP_IGMP                       0
 #define LWIP_DNS                        0
 #define LWIP_DHCP                       1

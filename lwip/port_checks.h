@@ -54,6 +54,14 @@
 #error "lwip-tap-port: IP_FORWARD must be 1: with two or more interfaces lwip-tap is a router"
 #endif
 
+#if !LWIP_RAW
+#error "lwip-tap-port: LWIP_RAW must be 1: --ping sends and receives ICMP through a raw PCB"
+#endif
+#if !defined(LWIP_TAP_MAX_CLIENTS) || MEMP_NUM_RAW_PCB < LWIP_TAP_MAX_CLIENTS || \
+    MEMP_NUM_SYS_TIMEOUT < LWIP_NUM_SYS_TIMEOUT_INTERNAL + LWIP_TAP_MAX_CLIENTS
+#error "lwip-tap-port: MEMP_NUM_RAW_PCB must be at least LWIP_TAP_MAX_CLIENTS and MEMP_NUM_SYS_TIMEOUT at least LWIP_NUM_SYS_TIMEOUT_INTERNAL + LWIP_TAP_MAX_CLIENTS: each --ping has a raw PCB and each client an lwIP timer"
+#endif
+
 /* ---- interfaces ---- */
 #if LWIP_SINGLE_NETIF
 #error "lwip-tap-port: LWIP_SINGLE_NETIF must be 0: lwip-tap can run several interfaces"

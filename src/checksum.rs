@@ -15,6 +15,9 @@
 //! `ip4_frag` cuts from a packet for a smaller MTU, carry a computed
 //! checksum, and computing a header checksum whose right value is zero
 //! gives zero again: they never change.
+//!
+//! The same sum gives `--ping` the checksum of the ICMP messages it sends
+//! and receives.
 
 const ETH_HLEN: usize = 14;
 const ETHERTYPE_IPV4: [u8; 2] = [0x08, 0x00];
@@ -36,13 +39,21 @@ pub fn fill_ipv4_header(frame: &mut [u8]) -> bool {
     true
 }
 
-/// The one's complement sum of `header` as big-endian 16-bit words (an IP
-/// header has an even length), folded to 16 bits.
-fn sum(header: &[u8]) -> u16 {
-    let mut acc: u32 = header
-        .chunks_exact(2)
+/// The Internet checksum (RFC 1071) of `data`, e.g. of an ICMP message
+/// (--ping builds and checks its own).
+pub(crate) fn internet_checksum(data: &[u8]) -> u16 {
+    !sum(data)
+}
+
+/// The one's complement sum of `data` as big-endian 16-bit words (an odd
+/// last byte is padded with a zero), folded to 16 bits.
+fn sum(data: &[u8]) -> u16 {
+    let words = data.chunks_exact(2);
+    let odd = words.remainder().first().map_or(0, |b| u32::from(*b) << 8);
+    let mut acc: u32 = words
         .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
-        .sum();
+        .sum::<u32>()
+        + odd;
     while acc > 0xffff {
         acc = (acc & 0xffff) + (acc >> 16);
     }

@@ -6,15 +6,15 @@
 
 use std::collections::HashSet;
 use std::ffi::OsString;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Arg, ArgAction, ArgMatches};
 
 use crate::config::{
-    Addressing, CaptureConfig, Config, DeviceConfig, Impairment, Impairments, InterfaceConfig,
-    Percent, Services, MAX_DELAY, MIN_RATE, SNAPLEN_RANGE,
+    Addressing, CaptureConfig, ClientConfig, Config, DeviceConfig, Impairment, Impairments,
+    InterfaceConfig, Percent, Services, MAX_DELAY, MIN_RATE, SNAPLEN_RANGE,
 };
 use crate::error::Error;
 
@@ -46,7 +46,7 @@ fn command() -> clap::Command {
     clap::Command::new("lwip-tap")
         .about("Runs the lwIP TCP/IP stack in user space on Linux TAP devices")
         .override_usage(
-            "lwip-tap -i name=TAP,addr=A,netmask=M,gw=G[,pcap=FILE][,loss=PCT,...] [-i ...] [-E] [-C] [-H] [-s] [--seed N] [-d] [-h]",
+            "lwip-tap -i name=TAP,addr=A,netmask=M,gw=G[,pcap=FILE][,loss=PCT,...] [-i ...] [-E] [-C] [-H] [-s] [--ping ADDR [--count N] [--interval S]] [--iperf-client ADDR[:PORT] [--time S]] [--seed N] [-d] [-h]",
         )
         .after_help(
             "Without name= a transient TAP is created (gw= is then its host-side address) and \
@@ -54,7 +54,12 @@ fn command() -> clap::Command {
              Several -i make lwip-tap a router between them.\n\
              Capture: pcap=FILE[,snaplen=N]. Impairment (each also as KEY-in or KEY-out for one \
              direction): loss=PCT, corrupt=PCT, dup=PCT, reorder=PCT, delay=MS, jitter=MS, \
-             rate=MBIT, max-frame=BYTES.",
+             rate=MBIT, max-frame=BYTES.\n\
+             Clients (--ping, --iperf-client; each repeatable) all start at once, each when lwIP \
+             has a route to its target (after a DHCP lease, say). Without -E/-C/-H/-s lwip-tap \
+             exits when they are done: status 0 if every client succeeded (a ping with at least \
+             one reply, an iperf test that ran its time), 1 if not. With a service it keeps \
+             running until stopped, and the exit status still says how the clients did.",
         )
         .disable_version_flag(true)
         .arg(
@@ -69,6 +74,41 @@ fn command() -> clap::Command {
         .arg(flag("chargen", 'C', "Character generator on TCP port 19"))
         .arg(flag("http", 'H', "HTTP server on TCP port 80"))
         .arg(flag("iperf", 's', "iperf2 server on TCP port 5001"))
+        .arg(
+            Arg::new("ping")
+                .long("ping")
+                .value_name("ADDR")
+                .action(ArgAction::Append)
+                .help("Send ICMP echo requests to ADDR and log each round trip and the loss"),
+        )
+        .arg(
+            Arg::new("count")
+                .long("count")
+                .value_name("N")
+                .allow_negative_numbers(true)
+                .help("Echo requests per --ping (default 5)"),
+        )
+        .arg(
+            Arg::new("interval")
+                .long("interval")
+                .value_name("SECONDS")
+                .allow_negative_numbers(true)
+                .help("Seconds between echo requests of a --ping (default 1; fractions allowed)"),
+        )
+        .arg(
+            Arg::new("iperf-client")
+                .long("iperf-client")
+                .value_name("ADDR[:PORT]")
+                .action(ArgAction::Append)
+                .help("Run an iperf2 test sending to ADDR (port 5001 by default) and log the report"),
+        )
+        .arg(
+            Arg::new("time")
+                .long("time")
+                .value_name("SECONDS")
+                .allow_negative_numbers(true)
+                .help("Seconds each --iperf-client sends (default 10; fractions allowed)"),
+        )
         .arg(flag(
             "debug",
             'd',
@@ -150,6 +190,7 @@ fn options(matches: &ArgMatches, cmd: &mut clap::Command) -> Result<Options, Err
     }
     let config = Config {
         interfaces,
+        clients: clients(matches)?,
         services: Services {
             echo: matches.get_flag("echo"),
             chargen: matches.get_flag("chargen"),
@@ -169,6 +210,97 @@ fn options(matches: &ArgMatches, cmd: &mut clap::Command) -> Result<Options, Err
         config,
         stats: matches.get_flag("stats"),
     })
+}
+
+/// The clients of `--ping` and `--iperf-client`, in that order, with the
+/// settings of `--count`, `--interval` and `--time`.
+fn clients(matches: &ArgMatches) -> Result<Vec<ClientConfig>, Error> {
+    let values = |id: &str| -> Vec<&String> {
+        matches
+            .get_many::<String>(id)
+            .map(|v| v.collect())
+            .unwrap_or_default()
+    };
+    let (pings, iperfs) = (values("ping"), values("iperf-client"));
+    let setting = |id: &str| matches.get_one::<String>(id).map(String::as_str);
+    for (id, client, of) in [
+        ("count", "--ping", &pings),
+        ("interval", "--ping", &pings),
+        ("time", "--iperf-client", &iperfs),
+    ] {
+        if setting(id).is_some() && of.is_empty() {
+            return Err(Error::Usage(format!("--{id} needs {client}")));
+        }
+    }
+    let count = match setting("count") {
+        Some(value) => parse_count(value).map_err(Error::Usage)?,
+        None => ClientConfig::PING_COUNT,
+    };
+    let interval = match setting("interval") {
+        Some(value) => parse_seconds("--interval", value).map_err(Error::Usage)?,
+        None => ClientConfig::PING_INTERVAL,
+    };
+    let duration = match setting("time") {
+        Some(value) => parse_seconds("--time", value).map_err(Error::Usage)?,
+        None => ClientConfig::IPERF_TIME,
+    };
+    let mut clients = Vec::new();
+    for target in pings {
+        clients.push(ClientConfig::Ping {
+            target: parse_ipv4("--ping", target).map_err(Error::Usage)?,
+            count,
+            interval,
+        });
+    }
+    for server in iperfs {
+        clients.push(ClientConfig::Iperf {
+            server: parse_server(server).map_err(Error::Usage)?,
+            duration,
+        });
+    }
+    Ok(clients)
+}
+
+/// `ADDR` or `ADDR:PORT` (IPv4; port 5001 by default).
+fn parse_server(value: &str) -> Result<SocketAddrV4, String> {
+    let bad = || {
+        format!(
+            "--iperf-client '{value}' is not an IPv4 address with an optional port \
+             (a.b.c.d or a.b.c.d:PORT, PORT 1-65535)"
+        )
+    };
+    let (addr, port) = match value.split_once(':') {
+        Some((addr, port)) => (addr, port.parse::<u16>().map_err(|_| bad())?),
+        None => (value, ClientConfig::IPERF_PORT),
+    };
+    let addr = addr.parse::<Ipv4Addr>().map_err(|_| bad())?;
+    if port == 0 {
+        return Err(bad());
+    }
+    Ok(SocketAddrV4::new(addr, port))
+}
+
+fn parse_count(value: &str) -> Result<u32, String> {
+    let range = crate::config::PING_COUNT_RANGE;
+    match value.parse::<u32>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => Err(format!(
+            "--count {value} is not a number of echo requests from {} to {}",
+            range.start(),
+            range.end()
+        )),
+    }
+}
+
+/// Seconds, fractions allowed, more than zero (the range itself is checked
+/// with the config).
+fn parse_seconds(flag: &str, value: &str) -> Result<Duration, String> {
+    match value.parse::<f64>() {
+        Ok(s) if s > 0.0 && s <= 1e9 => Ok(Duration::from_secs_f64(s)),
+        _ => Err(format!(
+            "{flag} {value} is not a number of seconds greater than zero"
+        )),
+    }
 }
 
 /// The keys of one `-i` value as given, before they mean anything.
@@ -414,9 +546,10 @@ fn parse_on_off(key: &str, value: &str) -> Result<bool, String> {
 }
 
 fn parse_ipv4(key: &str, value: &str) -> Result<Ipv4Addr, String> {
+    let sep = if key.starts_with('-') { " " } else { "=" };
     value
         .parse()
-        .map_err(|_| format!("{key}='{value}' is not an IPv4 address (a.b.c.d, each 0-255)"))
+        .map_err(|_| format!("{key}{sep}'{value}' is not an IPv4 address (a.b.c.d, each 0-255)"))
 }
 
 fn parse_netmask(value: &str) -> Result<Ipv4Addr, String> {
@@ -432,7 +565,7 @@ fn parse_netmask(value: &str) -> Result<Ipv4Addr, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::MAX_INTERFACES;
+    use crate::config::{MAX_CLIENTS, MAX_INTERFACES};
 
     fn run(args: &[&str]) -> Result<Options, Error> {
         let mut full = vec!["lwip-tap"];
@@ -852,6 +985,169 @@ mod tests {
         let o = run(&["-i", "name=t,loss=1"]).unwrap();
         assert!(!o.config.offload(0));
         assert!(run(&["-i", "name=t,loss=1,offload=off"]).is_ok());
+    }
+
+    #[test]
+    fn clients_with_their_settings_and_defaults() {
+        let o = run(&[
+            "-i",
+            "name=t",
+            "--ping",
+            "10.0.0.1",
+            "--iperf-client",
+            "10.0.0.2:5002",
+            "--count",
+            "3",
+            "--interval",
+            "0.2",
+            "--time",
+            "1.5",
+            "--ping",
+            "10.0.0.3",
+        ])
+        .unwrap();
+        let ping = |a: &str| ClientConfig::Ping {
+            target: ip(a),
+            count: 3,
+            interval: Duration::from_millis(200),
+        };
+        assert_eq!(
+            o.config.clients,
+            vec![
+                ping("10.0.0.1"),
+                ping("10.0.0.3"),
+                ClientConfig::Iperf {
+                    server: "10.0.0.2:5002".parse().unwrap(),
+                    duration: Duration::from_millis(1500),
+                },
+            ]
+        );
+        assert!(o.config.stops_after_clients());
+        let o = run(&[
+            "-i",
+            "name=t",
+            "--ping",
+            "10.0.0.1",
+            "--iperf-client",
+            "10.0.0.2",
+            "-E",
+        ])
+        .unwrap();
+        assert_eq!(
+            o.config.clients,
+            vec![
+                ClientConfig::Ping {
+                    target: ip("10.0.0.1"),
+                    count: 5,
+                    interval: Duration::from_secs(1),
+                },
+                ClientConfig::Iperf {
+                    server: "10.0.0.2:5001".parse().unwrap(),
+                    duration: Duration::from_secs(10),
+                },
+            ]
+        );
+        assert!(!o.config.stops_after_clients(), "-E keeps it running");
+        let o = run(&["-i", "name=t"]).unwrap();
+        assert!(o.config.clients.is_empty() && !o.config.stops_after_clients());
+    }
+
+    #[test]
+    fn bad_client_arguments_are_refused_in_one_line() {
+        for (args, expected) in [
+            (
+                &["--ping", "10.0.0.300"][..],
+                "--ping '10.0.0.300' is not an IPv4 address",
+            ),
+            (&["--ping", "::1"], "--ping '::1' is not an IPv4 address"),
+            (&["--ping", "host"], "--ping 'host' is not an IPv4 address"),
+            (&["--ping", "0.0.0.0"], "not the address of one host"),
+            (
+                &["--ping", "255.255.255.255"],
+                "not the address of one host",
+            ),
+            (&["--ping", "224.0.0.1"], "not the address of one host"),
+            (
+                &["--iperf-client", "10.0.0.1:0"],
+                "--iperf-client '10.0.0.1:0' is not an IPv4 address with an optional port",
+            ),
+            (&["--iperf-client", "10.0.0.1:65536"], "'10.0.0.1:65536'"),
+            (&["--iperf-client", "10.0.0.1:x"], "'10.0.0.1:x'"),
+            (&["--iperf-client", "10.0.0.1:"], "'10.0.0.1:'"),
+            (&["--iperf-client", ":5001"], "':5001'"),
+            (&["--iperf-client", "10.0.0"], "'10.0.0'"),
+            (
+                &["--ping", "10.0.0.1", "--count", "0"],
+                "--count 0 is not a number of echo requests from 1 to 1000000",
+            ),
+            (
+                &["--ping", "10.0.0.1", "--count", "-1"],
+                "--count -1 is not",
+            ),
+            (
+                &["--ping", "10.0.0.1", "--count", "2.5"],
+                "--count 2.5 is not",
+            ),
+            (
+                &["--ping", "10.0.0.1", "--interval", "0"],
+                "--interval 0 is not a number of seconds greater than zero",
+            ),
+            (
+                &["--ping", "10.0.0.1", "--interval", "-1"],
+                "--interval -1 is not",
+            ),
+            (
+                &["--ping", "10.0.0.1", "--interval", "0.0001"],
+                "the interval must be from 0.001 to 3600 s",
+            ),
+            (
+                &["--iperf-client", "10.0.0.1", "--time", "0"],
+                "--time 0 is not a number of seconds greater than zero",
+            ),
+            (
+                &["--iperf-client", "10.0.0.1", "--time", "-5"],
+                "--time -5 is not",
+            ),
+            (
+                &["--iperf-client", "10.0.0.1", "--time", "nan"],
+                "--time nan is not",
+            ),
+            (
+                &["--iperf-client", "10.0.0.1", "--time", "inf"],
+                "--time inf is not",
+            ),
+            (
+                &["--iperf-client", "10.0.0.1", "--time", "0.001"],
+                "the duration must be from 0.01 to 86400 s",
+            ),
+            (
+                &["--iperf-client", "10.0.0.1", "--time", "100000"],
+                "the duration must be from 0.01 to 86400 s",
+            ),
+            (&["--count", "3"], "--count needs --ping"),
+            (&["--interval", "1"], "--interval needs --ping"),
+            (
+                &["--iperf-client", "10.0.0.1", "--count", "3"],
+                "--count needs --ping",
+            ),
+            (
+                &["--ping", "10.0.0.1", "--time", "3"],
+                "--time needs --iperf-client",
+            ),
+            (&["--ping"], "--ping <ADDR>"),
+        ] {
+            let mut all = vec!["-i", "name=t"];
+            all.extend_from_slice(args);
+            let e = usage_error(&all);
+            assert!(e.contains(expected), "{args:?}: {e}");
+            assert_eq!(e.lines().count(), 1, "{e}");
+        }
+        let mut many = vec!["-i", "name=t"];
+        for _ in 0..=MAX_CLIENTS {
+            many.extend_from_slice(&["--ping", "10.0.0.1"]);
+        }
+        let e = usage_error(&many);
+        assert!(e.contains("17 clients"), "{e}");
     }
 
     #[test]

@@ -1,13 +1,14 @@
 //! What a stack is made of, as plain data: its interfaces (device, IPv4
 //! addressing, MTU, offload, capture, impairment), the services it runs,
-//! the seed of impairment decisions and whether lwIP's debug output is on. The command line parses into these types; library callers
+//! the clients it starts (ping, iperf), the seed of impairment decisions
+//! and whether lwIP's debug output is on. The command line parses into these types; library callers
 //! build them directly. [`Config::validate`] holds every rule, and
 //! [`Stack::new`](crate::stack::Stack::new) applies it, so both get the same
 //! errors before any device is touched.
 
 use std::collections::HashSet;
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -33,12 +34,31 @@ pub const MAX_DELAY: Duration = Duration::from_secs(60);
 /// The lowest rate limit an impairment accepts, in bit/s.
 pub const MIN_RATE: u64 = 1000;
 
+/// At most this many clients (lwIP's pools are sized for them, see
+/// lwip/lwipopts.h).
+pub const MAX_CLIENTS: usize = crate::sys::LWIP_TAP_MAX_CLIENTS as usize;
+
+/// The echo requests one `--ping` may send.
+pub const PING_COUNT_RANGE: std::ops::RangeInclusive<u32> = 1..=1_000_000;
+
+/// The intervals between echo requests a ping accepts.
+pub const PING_INTERVAL_RANGE: std::ops::RangeInclusive<Duration> =
+    Duration::from_millis(1)..=Duration::from_secs(3600);
+
+/// The durations an iperf client accepts: lwiperf counts time in hundredths
+/// of a second, and its byte counter wraps at 4 GiB.
+pub const IPERF_TIME_RANGE: std::ops::RangeInclusive<Duration> =
+    Duration::from_millis(10)..=Duration::from_secs(86_400);
+
 /// A whole stack: interfaces in order (the first is lwIP's default route),
-/// services and debugging.
+/// services, clients and debugging.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Config {
     pub interfaces: Vec<InterfaceConfig>,
     pub services: Services,
+    /// Traffic lwIP starts itself, all at once (each when lwIP has a route
+    /// to its target).
+    pub clients: Vec<ClientConfig>,
     /// Print lwIP's own debug output (needs the `debug` cargo feature).
     pub lwip_debug: bool,
     /// The seed of every impairment decision; `None` picks one at random
@@ -57,6 +77,93 @@ pub struct Services {
     pub http: bool,
     /// lwIP's iperf2 server on TCP port 5001.
     pub iperf: bool,
+}
+
+impl Services {
+    /// Whether any service is on (and so keeps the stack running).
+    pub fn any(&self) -> bool {
+        self.echo || self.chargen || self.http || self.iperf
+    }
+}
+
+/// Traffic the stack starts itself, once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientConfig {
+    /// ICMP echo requests to `target`: `count` of them, `interval` apart.
+    /// It succeeds if at least one is answered (like ping(8)).
+    Ping {
+        target: Ipv4Addr,
+        count: u32,
+        interval: Duration,
+    },
+    /// lwiperf's iperf2 client, sending to `server` for `duration`. It
+    /// succeeds if it sends for the whole duration.
+    Iperf {
+        server: SocketAddrV4,
+        duration: Duration,
+    },
+}
+
+impl ClientConfig {
+    /// The defaults of ping(8) and iperf's client, but for ping's count,
+    /// which is finite so that a run ends.
+    pub const PING_COUNT: u32 = 5;
+    pub const PING_INTERVAL: Duration = Duration::from_secs(1);
+    pub const IPERF_PORT: u16 = 5001;
+    pub const IPERF_TIME: Duration = Duration::from_secs(10);
+
+    /// The rules for one client.
+    pub fn validate(&self) -> Result<(), String> {
+        match *self {
+            ClientConfig::Ping {
+                target,
+                count,
+                interval,
+            } => {
+                if !PING_COUNT_RANGE.contains(&count) {
+                    return Err(format!(
+                        "--count {count} (--ping {target}): the count of echo requests must be \
+                         from {} to {}",
+                        PING_COUNT_RANGE.start(),
+                        PING_COUNT_RANGE.end()
+                    ));
+                }
+                if !PING_INTERVAL_RANGE.contains(&interval) {
+                    return Err(format!(
+                        "--interval {} (--ping {target}): the interval must be from {} to {} s",
+                        interval.as_secs_f64(),
+                        PING_INTERVAL_RANGE.start().as_secs_f64(),
+                        PING_INTERVAL_RANGE.end().as_secs()
+                    ));
+                }
+                check_target(target, "--ping")
+            }
+            ClientConfig::Iperf { server, duration } => {
+                if !IPERF_TIME_RANGE.contains(&duration) {
+                    return Err(format!(
+                        "--time {} (--iperf-client {server}): the duration must be from {} to {} s",
+                        duration.as_secs_f64(),
+                        IPERF_TIME_RANGE.start().as_secs_f64(),
+                        IPERF_TIME_RANGE.end().as_secs()
+                    ));
+                }
+                if server.port() == 0 {
+                    return Err(format!("--iperf-client {server}: port 0 is not a port"));
+                }
+                check_target(*server.ip(), "--iperf-client")
+            }
+        }
+    }
+}
+
+/// A client's target must be one host lwIP can send to.
+fn check_target(target: Ipv4Addr, flag: &str) -> Result<(), String> {
+    if target.is_unspecified() || target.is_broadcast() || target.is_multicast() {
+        return Err(format!(
+            "{flag} {target}: not the address of one host (lwIP sends to unicast addresses)"
+        ));
+    }
+    Ok(())
 }
 
 /// One interface of the stack.
@@ -275,6 +382,15 @@ impl Config {
                     .into(),
             ));
         }
+        if self.clients.len() > MAX_CLIENTS {
+            return Err(whole(format!(
+                "{} clients (--ping, --iperf-client) given; at most {MAX_CLIENTS} run at once",
+                self.clients.len()
+            )));
+        }
+        for client in &self.clients {
+            client.validate().map_err(whole)?;
+        }
         let mut names = HashSet::new();
         for (n, interface) in self.interfaces.iter().enumerate() {
             let at = |message: String| ConfigError {
@@ -304,6 +420,12 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Whether the stack stops by itself once its clients are done: when it
+    /// has clients and no service to keep running for.
+    pub fn stops_after_clients(&self) -> bool {
+        !self.clients.is_empty() && !self.services.any()
     }
 
     /// Whether interface `n` gets receive offload: as configured, else on

@@ -18,6 +18,8 @@ pub enum Error {
     Link { name: String, reason: String },
     /// Any other system failure.
     Io(String),
+    /// A client (`--ping`, `--iperf-client`) did not succeed.
+    Clients(String),
 }
 
 impl Error {
@@ -38,7 +40,7 @@ impl fmt::Display for Error {
             Error::Tap { name, reason } => write!(f, "{name}: {reason}"),
             Error::Lwip(msg) => write!(f, "lwIP: {msg}"),
             Error::Link { name, reason } => write!(f, "{name}: {reason}"),
-            Error::Io(msg) => write!(f, "{msg}"),
+            Error::Io(msg) | Error::Clients(msg) => write!(f, "{msg}"),
         }
     }
 }

@@ -57,7 +57,9 @@ fn run(options: &Options) -> Result<(), Error> {
     }
     result?;
     log::info!("stopping");
-    stack.shutdown()
+    stack.shutdown()?;
+    // Exit status 1 unless every client (if any) succeeded.
+    stack.clients_result()
 }
 
 fn fail(e: &Error) -> ExitCode {

@@ -549,7 +549,7 @@ unsafe fn zero_fill(mut p: *mut sys::pbuf, from: usize, to: usize) {
     }
 }
 
-fn ip4(addr: Ipv4Addr) -> sys::ip4_addr_t {
+pub(crate) fn ip4(addr: Ipv4Addr) -> sys::ip4_addr_t {
     sys::ip4_addr_t {
         addr: u32::from_ne_bytes(addr.octets()),
     }
@@ -557,6 +557,14 @@ fn ip4(addr: Ipv4Addr) -> sys::ip4_addr_t {
 
 fn from_ip4(addr: sys::ip4_addr_t) -> Ipv4Addr {
     Ipv4Addr::from(addr.addr.to_ne_bytes())
+}
+
+/// An IPv4 address as lwIP's dual-stack address.
+pub(crate) fn ip_addr_v4(addr: Ipv4Addr) -> sys::ip_addr_t {
+    let mut out = sys::ip_addr_t::default();
+    out.u_addr.ip4 = ip4(addr);
+    out.type_ = sys::IPADDR_TYPE_V4 as u8;
+    out
 }
 
 /// Converts lwIP's dual-stack address to the standard library's.

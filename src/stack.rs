@@ -1,5 +1,5 @@
-//! lwIP's global state, the set of interfaces, the services, and the
-//! one-thread event loop: `ppoll` over every device with lwIP's next timer
+//! lwIP's global state, the set of interfaces, the services and clients,
+//! and the one-thread event loop: `ppoll` over every device with lwIP's next timer
 //! (or an impaired device's next held frame) as the timeout, read frames in
 //! bounded batches, then run lwIP's timers.
 //!
@@ -12,6 +12,7 @@ use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::apps::Clients;
 use crate::config::{Config, Services};
 use crate::device;
 use crate::device::capture::CaptureFiles;
@@ -34,12 +35,21 @@ const SIGNAL_CHECK_ROUNDS: u32 = 64;
 /// How long the stack keeps running after releasing DHCP leases on exit.
 const RELEASE_GRACE: Duration = Duration::from_millis(300);
 
+/// How long a stack whose clients are done keeps running for its TCP
+/// connections to close (the iperf client's last data and FIN).
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
 static LWIP_STARTED: AtomicBool = AtomicBool::new(false);
 
 /// lwIP, its interfaces and services. lwIP is a process-wide singleton with
 /// no locking, so there is at most one `Stack` per process, and it stays on
 /// the thread that made it (it is neither `Send` nor `Sync`).
 pub struct Stack {
+    /// Dropped first: stopping a client still uses lwIP and its interfaces.
+    clients: Clients,
+    /// Whether `run` returns once the clients are done (no service keeps
+    /// the stack running).
+    stop_after_clients: bool,
     interfaces: Vec<Interface>,
     /// The capture files, flushed on SIGUSR1, with `--stats` and on exit.
     captures: CaptureFiles,
@@ -76,6 +86,8 @@ impl Stack {
             log::info!("impairment seed {seed} (repeat this run with --seed {seed})");
         }
         let mut stack = Stack {
+            clients: Clients::default(),
+            stop_after_clients: config.stops_after_clients(),
             interfaces: Vec::with_capacity(config.interfaces.len()),
             captures: CaptureFiles::default(),
             impaired,
@@ -92,6 +104,9 @@ impl Stack {
         }
         stack.captures = captures;
         stack.start_services(config.services)?;
+        // SAFETY: lwIP runs on this thread, as long as the stack (which
+        // owns the clients) exists.
+        stack.clients = unsafe { Clients::start(&config.clients) };
         Ok(stack)
     }
 
@@ -110,12 +125,31 @@ impl Stack {
         crate::apps::start(services)
     }
 
-    /// Runs until a stop signal arrives or an interface fails.
+    /// Runs until a stop signal arrives or an interface fails, or, for a
+    /// stack with clients and no services, until the clients are done and
+    /// their TCP connections closed (at most [`CLOSE_GRACE`] later).
     pub fn run(&mut self, signals: &Signals) -> Result<(), Error> {
         let mut fds = self.pollfds();
         let mut last_frame = Instant::now();
         let mut spins = 0u32;
+        let mut clients_done: Option<Instant> = None;
         while !signals.stop_requested() {
+            if self.stop_after_clients && self.clients.finished() {
+                let since = *clients_done.get_or_insert_with(Instant::now);
+                // SAFETY: lwIP runs on this thread.
+                let open = unsafe { sys::lwip_tap_tcp_open_connections() };
+                if open == 0 {
+                    break;
+                }
+                if since.elapsed() >= CLOSE_GRACE {
+                    log::warn!(
+                        "{open} TCP connections still open {} s after the clients finished; \
+                         exiting anyway",
+                        CLOSE_GRACE.as_secs()
+                    );
+                    break;
+                }
+            }
             if signals.take_stats_request() {
                 self.log_stats();
             }
@@ -143,9 +177,11 @@ impl Stack {
         Ok(())
     }
 
-    /// Releases DHCP leases and keeps the stack running briefly so the
-    /// DHCPRELEASE messages (which may wait for ARP) get out.
+    /// Ends the clients still running, releases DHCP leases and keeps the
+    /// stack running briefly so the DHCPRELEASE messages (which may wait for
+    /// ARP) get out.
     pub fn shutdown(&mut self) -> Result<(), Error> {
+        self.clients.stop();
         let mut released = false;
         for interface in &mut self.interfaces {
             released |= interface.release_dhcp();
@@ -162,6 +198,20 @@ impl Stack {
             log::info!("{}", file.summary());
         }
         Ok(())
+    }
+
+    /// Whether every client (`--ping`, `--iperf-client`) is over; true
+    /// without clients.
+    pub fn clients_finished(&self) -> bool {
+        self.clients.finished()
+    }
+
+    /// Ok if every client succeeded (see [`ClientConfig`]); else an error
+    /// naming those that failed or did not finish.
+    ///
+    /// [`ClientConfig`]: crate::config::ClientConfig
+    pub fn clients_result(&self) -> Result<(), Error> {
+        self.clients.result()
     }
 
     /// Reads a batch from every TAP without waiting, then runs lwIP's timers.

@@ -45,6 +45,7 @@ fn new_stack() -> Stack {
             http: true,
             ..Services::default()
         },
+        clients: Vec::new(),
         lwip_debug: false,
         seed: None,
     })

@@ -36,6 +36,7 @@ fn new_stack() -> Stack {
             http: true,
             iperf: true,
         },
+        clients: Vec::new(),
         lwip_debug: false,
         seed: None,
     })

@@ -1,5 +1,6 @@
 //! iperf2 server on TCP port 5001: lwIP's lwiperf, with each finished test
-//! reported through the log.
+//! reported through the log. The client (`--iperf-client`) is in
+//! `iperf_client.rs` and reports the same way.
 
 use std::ffi::c_void;
 
@@ -43,11 +44,19 @@ unsafe extern "C" fn report(
         Some(addr) => format!("{} port {remote_port}", ip_addr_to_std(addr)),
         None => "a client".to_string(),
     };
-    // lwiperf counts in 32 bits: a test of more than 4 GiB wraps around.
     log::info!(
-        "iperf: {peer}: {outcome}, {bytes} bytes in {}.{:03} s, {:.1} Mbit/s",
+        "iperf: {peer}: {outcome}, {}",
+        figures(bytes, ms, kbit_per_s)
+    );
+}
+
+/// The figures of an lwiperf report: `N bytes in S s, R Mbit/s`.
+pub(super) fn figures(bytes: u32, ms: u32, kbit_per_s: u32) -> String {
+    // lwiperf counts in 32 bits: a test of more than 4 GiB wraps around.
+    format!(
+        "{bytes} bytes in {}.{:03} s, {:.1} Mbit/s",
         ms / 1000,
         ms % 1000,
         f64::from(kbit_per_s) / 1000.0
-    );
+    )
 }

@@ -1,10 +1,17 @@
 //! The built-in services, each listening on every interface: echo (`-E`),
-//! chargen (`-C`), HTTP (`-H`) and iperf2 (`-s`). Echo, HTTP and iperf are
-//! lwIP's own apps; chargen is ours, in Rust over lwIP's raw TCP API. They
-//! are started by [`Stack`](crate::stack::Stack), which guarantees lwIP runs.
+//! chargen (`-C`), HTTP (`-H`) and iperf2 (`-s`); and the clients, traffic
+//! lwIP starts (`--ping`, `--iperf-client`, see `clients.rs`). Echo, HTTP
+//! and iperf (server and client) are lwIP's own apps; chargen and ping are
+//! ours, in Rust over lwIP's raw API. They are started by
+//! [`Stack`](crate::stack::Stack), which guarantees lwIP runs.
 
 mod chargen;
+mod clients;
 mod iperf;
+mod iperf_client;
+mod ping;
+
+pub(crate) use clients::Clients;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 

@@ -18,6 +18,12 @@ pub struct udp_pcb {
     _private: [u8; 0],
     _marker: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
 }
+/// lwIP's `struct raw_pcb`: opaque, only ever behind a pointer.
+#[repr(C)]
+pub struct raw_pcb {
+    _private: [u8; 0],
+    _marker: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
+}
 /// lwIP's `struct dhcp`: opaque, only ever behind a pointer.
 #[repr(C)]
 pub struct dhcp {
@@ -34,6 +40,7 @@ pub struct stats_ {
 pub const TCP_DEFAULT_LISTEN_BACKLOG: u32 = 64;
 pub const SYS_TIMEOUTS_SLEEPTIME_INFINITE: u32 = 4294967295;
 pub const ETH_HWADDR_LEN: u32 = 6;
+pub const LWIP_TAP_MAX_CLIENTS: u32 = 16;
 pub type u8_t = u8;
 pub type s8_t = i8;
 pub type u16_t = u16;
@@ -60,6 +67,8 @@ pub const ERR_CLSD: err_enum_t = -15;
 pub const ERR_ARG: err_enum_t = -16;
 pub type err_enum_t = ::std::os::raw::c_int;
 pub type err_t = s8_t;
+pub type sys_timeout_handler =
+    ::std::option::Option<unsafe extern "C" fn(arg: *mut ::std::os::raw::c_void)>;
 extern "C" {
     pub fn sys_check_timeouts();
 }
@@ -122,6 +131,14 @@ extern "C" {
 }
 extern "C" {
     pub fn pbuf_cat(head: *mut pbuf, tail: *mut pbuf);
+}
+extern "C" {
+    pub fn pbuf_copy_partial(
+        p: *const pbuf,
+        dataptr: *mut ::std::os::raw::c_void,
+        len: u16_t,
+        offset: u16_t,
+    ) -> u16_t;
 }
 extern "C" {
     pub fn pbuf_take(buf: *mut pbuf, dataptr: *const ::std::os::raw::c_void, len: u16_t) -> err_t;
@@ -277,6 +294,26 @@ extern "C" {
 extern "C" {
     pub fn tcp_output(pcb: *mut tcp_pcb) -> err_t;
 }
+pub type raw_recv_fn = ::std::option::Option<
+    unsafe extern "C" fn(
+        arg: *mut ::std::os::raw::c_void,
+        pcb: *mut raw_pcb,
+        p: *mut pbuf,
+        addr: *const ip_addr_t,
+    ) -> u8_t,
+>;
+extern "C" {
+    pub fn raw_new(proto: u8_t) -> *mut raw_pcb;
+}
+extern "C" {
+    pub fn raw_remove(pcb: *mut raw_pcb);
+}
+extern "C" {
+    pub fn raw_sendto(pcb: *mut raw_pcb, p: *mut pbuf, ipaddr: *const ip_addr_t) -> err_t;
+}
+extern "C" {
+    pub fn raw_recv(pcb: *mut raw_pcb, recv: raw_recv_fn, recv_arg: *mut ::std::os::raw::c_void);
+}
 extern "C" {
     pub fn dhcp_cleanup(netif: *mut netif);
 }
@@ -394,6 +431,34 @@ extern "C" {
 }
 extern "C" {
     pub fn lwip_tap_tcp_sndbuf(pcb: *const tcp_pcb) -> u32_t;
+}
+extern "C" {
+    pub fn lwip_tap_tcp_open_connections() -> u32_t;
+}
+extern "C" {
+    pub fn lwip_tap_ip4_route_ready(dest: *const ip4_addr_t) -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn lwip_tap_timeout(
+        msecs: u32_t,
+        handler: sys_timeout_handler,
+        arg: *mut ::std::os::raw::c_void,
+    );
+}
+extern "C" {
+    pub fn lwip_tap_untimeout(handler: sys_timeout_handler, arg: *mut ::std::os::raw::c_void);
+}
+extern "C" {
+    pub fn lwip_tap_lwiperf_start_client(
+        remote_addr: *const ip_addr_t,
+        remote_port: u16_t,
+        centiseconds: u32_t,
+        report_fn: lwiperf_report_fn,
+        report_arg: *mut ::std::os::raw::c_void,
+    ) -> *mut ::std::os::raw::c_void;
+}
+extern "C" {
+    pub fn lwip_tap_lwiperf_stop_client(session: *mut ::std::os::raw::c_void);
 }
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]

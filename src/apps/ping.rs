@@ -1,0 +1,546 @@
+//! `--ping`: ICMP echo requests from lwIP, in Rust over lwIP's raw API (a
+//! raw PCB for ICMP, lwIP's timers for the pacing). contrib's ping app is
+//! built for one fixed target pinged forever, from a thread or with its
+//! sockets; this one sends a count of requests, logs each round trip and a
+//! summary with the loss, and ends.
+//!
+//! A reply counts when it comes from the target with our identifier, its
+//! checksum is right and its data is what was sent; anything else with our
+//! identifier is logged and not counted. ICMP errors about our requests
+//! (destination unreachable, time exceeded) are logged with the router that
+//! sent them. Other ICMP is left to lwIP.
+
+use std::cell::{Cell, RefCell};
+use std::ffi::c_void;
+use std::net::Ipv4Addr;
+use std::ptr;
+use std::time::{Duration, Instant};
+
+use crate::checksum::internet_checksum;
+use crate::netif::ip_addr_v4;
+use crate::sys;
+
+const IP_PROTO_ICMP: u8 = 1;
+const ICMP_ECHO_REPLY: u8 = 0;
+const ICMP_DEST_UNREACHABLE: u8 = 3;
+const ICMP_ECHO_REQUEST: u8 = 8;
+const ICMP_TIME_EXCEEDED: u8 = 11;
+
+/// The data of every request: 56 bytes as ping(8) sends, marked so that a
+/// capture shows where they came from.
+const PAYLOAD_LEN: usize = 56;
+const ECHO_LEN: usize = 8 + PAYLOAD_LEN;
+static PAYLOAD: [u8; PAYLOAD_LEN] = payload();
+
+const fn payload() -> [u8; PAYLOAD_LEN] {
+    let mut out = [0u8; PAYLOAD_LEN];
+    let mark = *b"lwip-tap";
+    let mut i = 0;
+    while i < PAYLOAD_LEN {
+        out[i] = if i < mark.len() { mark[i] } else { i as u8 };
+        i += 1;
+    }
+    out
+}
+
+/// How long the last reply is waited for: this, or twice the longest
+/// round trip seen, whichever is longer (like ping(8)).
+const LAST_REPLY_WAIT: Duration = Duration::from_secs(2);
+
+/// As much of a received packet as is read: the longest IPv4 header, an
+/// ICMP error header and the request it quotes (another IPv4 header and 8
+/// bytes), with room to spare.
+const READ_LEN: usize = 256;
+
+pub(crate) struct Ping {
+    target: Ipv4Addr,
+    count: u32,
+    interval: Duration,
+    id: u16,
+    pcb: Cell<*mut sys::raw_pcb>,
+    /// When each request went out (request n at index n - 1).
+    sent: RefCell<Vec<Instant>>,
+    answered: RefCell<Vec<bool>>,
+    round_trips: RefCell<Vec<Duration>>,
+    duplicates: Cell<u32>,
+    outcome: Cell<Option<bool>>,
+}
+
+impl Ping {
+    /// `id` is the ICMP identifier of its requests.
+    pub(crate) fn new(target: Ipv4Addr, count: u32, interval: Duration, id: u16) -> Ping {
+        Ping {
+            target,
+            count,
+            interval,
+            id,
+            pcb: Cell::new(ptr::null_mut()),
+            sent: RefCell::default(),
+            answered: RefCell::default(),
+            round_trips: RefCell::default(),
+            duplicates: Cell::new(0),
+            outcome: Cell::new(None),
+        }
+    }
+
+    pub(crate) fn label(&self) -> String {
+        format!("ping {}", self.target)
+    }
+
+    /// Whether it succeeded (at least one reply), once it is over.
+    pub(crate) fn outcome(&self) -> Option<bool> {
+        self.outcome.get()
+    }
+
+    /// Opens the raw PCB and sends the first request.
+    ///
+    /// # Safety
+    /// lwIP runs on this thread, and `self` stays where it is until `stop`
+    /// has been called (lwIP calls back with a pointer to it).
+    pub(crate) unsafe fn begin(&self) {
+        // SAFETY: lwIP runs on this thread.
+        let pcb = unsafe { sys::raw_new(IP_PROTO_ICMP) };
+        if pcb.is_null() {
+            log::error!("{}: no raw PCB available", self.label());
+            self.outcome.set(Some(false));
+            return;
+        }
+        // SAFETY: `pcb` is ours; `self` outlives it (the caller's promise).
+        unsafe { sys::raw_recv(pcb, Some(received), self.arg()) };
+        self.pcb.set(pcb);
+        log::info!(
+            "{}: {} echo requests of {ECHO_LEN} bytes, {} s apart",
+            self.label(),
+            self.count,
+            self.interval.as_secs_f64()
+        );
+        // SAFETY: as above.
+        unsafe { self.send_next() };
+    }
+
+    /// Ends it now (a stop signal): the summary of what came back so far.
+    ///
+    /// # Safety
+    /// lwIP runs on this thread.
+    pub(crate) unsafe fn stop(&self) {
+        if !self.pcb.get().is_null() {
+            // SAFETY: lwIP runs on this thread.
+            unsafe { self.finish() };
+        } else if self.outcome.get().is_none() {
+            self.outcome.set(Some(false));
+        }
+    }
+
+    fn arg(&self) -> *mut c_void {
+        self as *const Ping as *mut c_void
+    }
+
+    /// Sends the next request, then waits for the one after it or, after
+    /// the last, for the last replies.
+    ///
+    /// # Safety
+    /// lwIP runs on this thread; `self.pcb` is open.
+    unsafe fn send_next(&self) {
+        let n = self.sent.borrow().len() + 1;
+        let message = echo_request(self.id, n as u16);
+        let target = ip_addr_v4(self.target);
+        // SAFETY: lwIP runs on this thread; the pbuf is ours until freed,
+        // and raw_sendto copies what it needs.
+        let err = unsafe {
+            let p = sys::pbuf_alloc(sys::PBUF_IP, ECHO_LEN as u16, sys::PBUF_RAM);
+            if p.is_null() {
+                sys::ERR_MEM as sys::err_t
+            } else {
+                sys::pbuf_take(p, message.as_ptr().cast(), ECHO_LEN as u16);
+                let err = sys::raw_sendto(self.pcb.get(), p, &target);
+                sys::pbuf_free(p);
+                err
+            }
+        };
+        if err != sys::ERR_OK as sys::err_t {
+            log::warn!("{}: seq {n}: not sent (lwIP error {err})", self.label());
+        }
+        self.sent.borrow_mut().push(Instant::now());
+        self.answered.borrow_mut().push(false);
+        let (handler, wait): (unsafe extern "C" fn(*mut c_void), Duration) =
+            if n < self.count as usize {
+                (next_request, self.interval)
+            } else {
+                let longest = self.round_trips.borrow().iter().max().copied();
+                (
+                    last_wait_over,
+                    LAST_REPLY_WAIT.max(longest.unwrap_or_default() * 2),
+                )
+            };
+        let ms = wait.as_millis().clamp(1, u128::from(u32::MAX)) as u32;
+        // SAFETY: lwIP runs on this thread; `stop` removes the timer.
+        unsafe { sys::lwip_tap_timeout(ms, Some(handler), self.arg()) };
+    }
+
+    /// A packet with our identifier came in.
+    fn take(&self, received: Received) {
+        let label = self.label();
+        let (seq, reply) = match received {
+            Received::Reply { seq, ttl, intact } => (seq, Some((ttl, intact))),
+            Received::Error { seq, .. } => (seq, None),
+        };
+        // The request that sequence number stands for: the latest one that
+        // had it (it wraps after 65535).
+        let sent = self.sent.borrow().len();
+        let back = usize::from((sent as u16).wrapping_sub(seq));
+        let Some(n) = sent.checked_sub(back).filter(|n| *n > 0) else {
+            log::warn!("{label}: seq {seq}: answer to a request never sent");
+            return;
+        };
+        let Some((ttl, intact)) = reply else {
+            if let Received::Error { what, from, .. } = received {
+                log::warn!("{label}: seq {seq}: {what} (from {from})");
+            }
+            return;
+        };
+        if !intact {
+            log::warn!("{label}: seq {seq}: reply with a wrong checksum or altered data");
+            return;
+        }
+        if std::mem::replace(&mut self.answered.borrow_mut()[n - 1], true) {
+            self.duplicates.set(self.duplicates.get() + 1);
+            log::info!("{label}: seq {seq}: duplicate reply");
+            return;
+        }
+        let round_trip = self.sent.borrow()[n - 1].elapsed();
+        self.round_trips.borrow_mut().push(round_trip);
+        log::info!(
+            "{label}: seq {seq}: reply in {:.3} ms, ttl {ttl}",
+            millis(round_trip)
+        );
+        let all_in = sent == self.count as usize && self.answered.borrow().iter().all(|a| *a);
+        if all_in {
+            // SAFETY: called from lwIP's input, on lwIP's thread.
+            unsafe {
+                sys::lwip_tap_untimeout(Some(last_wait_over), self.arg());
+                self.finish();
+            }
+        }
+    }
+
+    /// Closes the raw PCB and logs the summary.
+    ///
+    /// # Safety
+    /// lwIP runs on this thread.
+    unsafe fn finish(&self) {
+        let pcb = self.pcb.replace(ptr::null_mut());
+        // SAFETY: lwIP runs on this thread; `pcb` was open.
+        unsafe {
+            sys::lwip_tap_untimeout(Some(next_request), self.arg());
+            sys::lwip_tap_untimeout(Some(last_wait_over), self.arg());
+            if !pcb.is_null() {
+                sys::raw_remove(pcb);
+            }
+        }
+        let sent = self.sent.borrow().len();
+        let round_trips = self.round_trips.borrow();
+        let received = round_trips.len();
+        let mut line = format!(
+            "{}: {sent} sent, {received} received, {} loss",
+            self.label(),
+            loss(sent, received)
+        );
+        if let (Some(min), Some(max)) = (round_trips.iter().min(), round_trips.iter().max()) {
+            let avg = round_trips.iter().sum::<Duration>() / received as u32;
+            line += &format!(
+                ", rtt min/avg/max {:.3}/{:.3}/{:.3} ms",
+                millis(*min),
+                millis(avg),
+                millis(*max)
+            );
+        }
+        if self.duplicates.get() > 0 {
+            line += &format!(", {} duplicates", self.duplicates.get());
+        }
+        let missing: Vec<String> = (1..=sent)
+            .filter(|n| !self.answered.borrow()[n - 1])
+            .map(|n| (n as u16).to_string())
+            .collect();
+        if !missing.is_empty() {
+            let shown = missing.len().min(10);
+            line += &format!(", no reply to seq {}", missing[..shown].join(", "));
+            if missing.len() > shown {
+                line += ", …";
+            }
+        }
+        if received > 0 {
+            log::info!("{line}");
+        } else {
+            log::error!("{line}");
+        }
+        self.outcome.set(Some(received > 0));
+    }
+}
+
+unsafe extern "C" fn next_request(arg: *mut c_void) {
+    // SAFETY: `arg` is the Ping that set this timer, alive until `stop`,
+    // which removes it; its PCB is open while the timer is set.
+    unsafe { (*(arg as *const Ping)).send_next() };
+}
+
+unsafe extern "C" fn last_wait_over(arg: *mut c_void) {
+    // SAFETY: as in `next_request`.
+    unsafe { (*(arg as *const Ping)).finish() };
+}
+
+/// The raw PCB's receive callback: takes (and frees) ICMP that concerns
+/// our requests, leaves the rest to lwIP.
+unsafe extern "C" fn received(
+    arg: *mut c_void,
+    _pcb: *mut sys::raw_pcb,
+    p: *mut sys::pbuf,
+    _addr: *const sys::ip_addr_t,
+) -> u8 {
+    // SAFETY: `arg` is the Ping whose PCB this is (removed in `finish`
+    // before the Ping goes).
+    let ping = unsafe { &*(arg as *const Ping) };
+    let mut packet = [0u8; READ_LEN];
+    // SAFETY: `p` is a valid pbuf chain; at most READ_LEN bytes are copied.
+    let len = unsafe {
+        let len = (*p).tot_len.min(READ_LEN as u16);
+        sys::pbuf_copy_partial(p, packet.as_mut_ptr().cast(), len, 0)
+    };
+    let Some(what) = parse(&packet[..usize::from(len)], ping.target, ping.id) else {
+        return 0;
+    };
+    // SAFETY: returning 1 tells lwIP the pbuf is ours to free.
+    unsafe { sys::pbuf_free(p) };
+    ping.take(what);
+    1
+}
+
+/// What came back for one of our requests.
+#[derive(Debug, PartialEq, Eq)]
+enum Received {
+    /// An echo reply from the target; `intact` if its checksum is right and
+    /// it carries the data that was sent.
+    Reply { seq: u16, ttl: u8, intact: bool },
+    /// An ICMP error quoting one of our requests.
+    Error {
+        seq: u16,
+        what: String,
+        from: Ipv4Addr,
+    },
+}
+
+/// An echo request: type 8, code 0, checksum, identifier, sequence number,
+/// the payload.
+fn echo_request(id: u16, seq: u16) -> [u8; ECHO_LEN] {
+    let mut message = [0u8; ECHO_LEN];
+    message[0] = ICMP_ECHO_REQUEST;
+    message[4..6].copy_from_slice(&id.to_be_bytes());
+    message[6..8].copy_from_slice(&seq.to_be_bytes());
+    message[8..].copy_from_slice(&PAYLOAD);
+    let checksum = internet_checksum(&message);
+    message[2..4].copy_from_slice(&checksum.to_be_bytes());
+    message
+}
+
+/// Reads an IPv4 packet (from its header on, as lwIP's raw API hands it
+/// over, possibly cut at [`READ_LEN`]): an echo reply from `target`, or an
+/// ICMP error about a request to it, with identifier `id`.
+fn parse(packet: &[u8], target: Ipv4Addr, id: u16) -> Option<Received> {
+    let (header, icmp) = ipv4(packet)?;
+    if header[9] != IP_PROTO_ICMP || icmp.len() < 8 {
+        return None;
+    }
+    let source = Ipv4Addr::new(header[12], header[13], header[14], header[15]);
+    match icmp[0] {
+        ICMP_ECHO_REPLY if source == target && icmp[4..6] == id.to_be_bytes() => {
+            let intact = icmp[1] == 0
+                && icmp.len() == ECHO_LEN
+                && internet_checksum(icmp) == 0
+                && icmp[8..] == PAYLOAD;
+            Some(Received::Reply {
+                seq: u16::from_be_bytes([icmp[6], icmp[7]]),
+                ttl: header[8],
+                intact,
+            })
+        }
+        kind @ (ICMP_DEST_UNREACHABLE | ICMP_TIME_EXCEEDED) => {
+            // The error quotes the request's IP header and 8 bytes of it.
+            let (quoted_header, quoted) = ipv4(&icmp[8..])?;
+            let destination = Ipv4Addr::new(
+                quoted_header[16],
+                quoted_header[17],
+                quoted_header[18],
+                quoted_header[19],
+            );
+            if quoted_header[9] != IP_PROTO_ICMP
+                || destination != target
+                || quoted.len() < 8
+                || quoted[0] != ICMP_ECHO_REQUEST
+                || quoted[4..6] != id.to_be_bytes()
+            {
+                return None;
+            }
+            Some(Received::Error {
+                seq: u16::from_be_bytes([quoted[6], quoted[7]]),
+                what: icmp_error(kind, icmp[1]),
+                from: source,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Splits an IPv4 packet into its header and what follows it (up to its
+/// total length, or what there is of it).
+fn ipv4(packet: &[u8]) -> Option<(&[u8], &[u8])> {
+    let header_len = usize::from(*packet.first()? & 0x0f) * 4;
+    if packet[0] >> 4 != 4 || header_len < 20 || packet.len() < header_len {
+        return None;
+    }
+    let total = usize::from(u16::from_be_bytes([packet[2], packet[3]]));
+    let end = total.clamp(header_len, packet.len());
+    Some((&packet[..header_len], &packet[header_len..end]))
+}
+
+fn icmp_error(kind: u8, code: u8) -> String {
+    match (kind, code) {
+        (ICMP_TIME_EXCEEDED, _) => "time to live exceeded".into(),
+        (_, 0) => "network unreachable".into(),
+        (_, 1) => "host unreachable".into(),
+        (_, 2) => "protocol unreachable".into(),
+        (_, 3) => "port unreachable".into(),
+        (_, 4) => "fragmentation needed".into(),
+        (_, 13) => "communication administratively prohibited".into(),
+        (_, code) => format!("destination unreachable (code {code})"),
+    }
+}
+
+/// The share of requests that got no reply, as ping(8) shows it: `0%`,
+/// `20%`, `33.3%`.
+fn loss(sent: usize, received: usize) -> String {
+    if sent == 0 {
+        return "0%".into();
+    }
+    let percent = (sent - received.min(sent)) as f64 * 100.0 / sent as f64;
+    let text = format!("{percent:.1}");
+    format!("{}%", text.strip_suffix(".0").unwrap_or(&text))
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TARGET: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+    const ROUTER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+    const ME: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+
+    /// An IPv4 packet from `src` to `dst` carrying `payload`.
+    fn packet(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, payload: &[u8]) -> Vec<u8> {
+        let total = (20 + payload.len()) as u16;
+        let mut p = vec![0x45, 0];
+        p.extend_from_slice(&total.to_be_bytes());
+        p.extend_from_slice(&[0, 0, 0, 0, 61, proto, 0, 0]);
+        p.extend_from_slice(&src.octets());
+        p.extend_from_slice(&dst.octets());
+        p.extend_from_slice(payload);
+        p
+    }
+
+    /// The reply a host makes to `request`.
+    fn reply_to(request: &[u8]) -> Vec<u8> {
+        let mut reply = request.to_vec();
+        reply[0] = ICMP_ECHO_REPLY;
+        reply[2..4].copy_from_slice(&[0, 0]);
+        let checksum = internet_checksum(&reply);
+        reply[2..4].copy_from_slice(&checksum.to_be_bytes());
+        reply
+    }
+
+    #[test]
+    fn a_request_carries_its_identifier_sequence_and_checksum() {
+        let request = echo_request(0x1234, 7);
+        assert_eq!(request[0], 8);
+        assert_eq!(&request[4..8], &[0x12, 0x34, 0, 7]);
+        assert_eq!(internet_checksum(&request), 0, "it verifies");
+        assert_eq!(&request[8..16], b"lwip-tap");
+    }
+
+    #[test]
+    fn a_reply_from_the_target_counts_and_others_do_not() {
+        let reply = reply_to(&echo_request(0x1234, 7));
+        let from_target = packet(TARGET, ME, IP_PROTO_ICMP, &reply);
+        assert_eq!(
+            parse(&from_target, TARGET, 0x1234),
+            Some(Received::Reply {
+                seq: 7,
+                ttl: 61,
+                intact: true
+            })
+        );
+        assert_eq!(parse(&from_target, TARGET, 0x1235), None, "another id");
+        assert_eq!(parse(&from_target, ROUTER, 0x1234), None, "another host");
+        let udp = packet(TARGET, ME, 17, &reply);
+        assert_eq!(parse(&udp, TARGET, 0x1234), None);
+        assert_eq!(parse(&from_target[..26], TARGET, 0x1234), None, "cut");
+        assert!(matches!(
+            parse(&from_target[..30], TARGET, 0x1234),
+            Some(Received::Reply { intact: false, .. })
+        ));
+        let request = packet(TARGET, ME, IP_PROTO_ICMP, &echo_request(0x1234, 7));
+        assert_eq!(parse(&request, TARGET, 0x1234), None, "a request");
+    }
+
+    #[test]
+    fn a_damaged_reply_is_recognised_but_not_intact() {
+        let mut reply = reply_to(&echo_request(0x1234, 7));
+        reply[40] ^= 1;
+        let p = packet(TARGET, ME, IP_PROTO_ICMP, &reply);
+        assert!(matches!(
+            parse(&p, TARGET, 0x1234),
+            Some(Received::Reply { intact: false, .. })
+        ));
+        // Right checksum, other data.
+        let mut other = echo_request(0x1234, 7);
+        other[20] ^= 1;
+        let reply = reply_to(&other);
+        let p = packet(TARGET, ME, IP_PROTO_ICMP, &reply);
+        assert!(matches!(
+            parse(&p, TARGET, 0x1234),
+            Some(Received::Reply { intact: false, .. })
+        ));
+    }
+
+    #[test]
+    fn errors_about_our_requests_are_recognised() {
+        let request = packet(ME, TARGET, IP_PROTO_ICMP, &echo_request(0x1234, 3));
+        let mut error = vec![ICMP_DEST_UNREACHABLE, 1, 0, 0, 0, 0, 0, 0];
+        error.extend_from_slice(&request[..28]);
+        let p = packet(ROUTER, ME, IP_PROTO_ICMP, &error);
+        assert_eq!(
+            parse(&p, TARGET, 0x1234),
+            Some(Received::Error {
+                seq: 3,
+                what: "host unreachable".into(),
+                from: ROUTER
+            })
+        );
+        assert_eq!(parse(&p, TARGET, 0x4321), None, "someone else's request");
+        error[0] = ICMP_TIME_EXCEEDED;
+        let p = packet(ROUTER, ME, IP_PROTO_ICMP, &error);
+        assert!(matches!(
+            parse(&p, TARGET, 0x1234),
+            Some(Received::Error { what, .. }) if what == "time to live exceeded"
+        ));
+    }
+
+    #[test]
+    fn loss_is_shown_like_ping() {
+        assert_eq!(loss(5, 5), "0%");
+        assert_eq!(loss(5, 4), "20%");
+        assert_eq!(loss(3, 2), "33.3%");
+        assert_eq!(loss(4, 0), "100%");
+    }
+}
