@@ -97,7 +97,9 @@ pub enum ClientConfig {
         interval: Duration,
     },
     /// lwiperf's iperf2 client, sending to `server` for `duration`. It
-    /// succeeds if it sends for the whole duration.
+    /// succeeds if it sends for the whole duration (and, where lwip-tap
+    /// stops by itself, its connection then closes: the server has
+    /// acknowledged everything).
     Iperf {
         server: SocketAddrV4,
         duration: Duration,

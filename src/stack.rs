@@ -50,6 +50,9 @@ pub struct Stack {
     /// Whether `run` returns once the clients are done (no service keeps
     /// the stack running).
     stop_after_clients: bool,
+    /// TCP connections still open [`CLOSE_GRACE`] after the clients were
+    /// done: data an iperf client sent that was never acknowledged.
+    unclosed: u32,
     interfaces: Vec<Interface>,
     /// The capture files, flushed on SIGUSR1, with `--stats` and on exit.
     captures: CaptureFiles,
@@ -88,6 +91,7 @@ impl Stack {
         let mut stack = Stack {
             clients: Clients::default(),
             stop_after_clients: config.stops_after_clients(),
+            unclosed: 0,
             interfaces: Vec::with_capacity(config.interfaces.len()),
             captures: CaptureFiles::default(),
             impaired,
@@ -142,11 +146,12 @@ impl Stack {
                     break;
                 }
                 if since.elapsed() >= CLOSE_GRACE {
-                    log::warn!(
-                        "{open} TCP connections still open {} s after the clients finished; \
-                         exiting anyway",
+                    log::error!(
+                        "{open} TCP connection(s) still open {} s after the clients finished: \
+                         the data sent was not all acknowledged",
                         CLOSE_GRACE.as_secs()
                     );
+                    self.unclosed = open;
                     break;
                 }
             }
@@ -210,8 +215,20 @@ impl Stack {
     /// naming those that failed or did not finish.
     ///
     /// [`ClientConfig`]: crate::config::ClientConfig
+    /// Also an error if the stack stopped by itself with TCP connections
+    /// that did not close (an iperf client whose data was not all
+    /// acknowledged).
     pub fn clients_result(&self) -> Result<(), Error> {
-        self.clients.result()
+        self.clients.result()?;
+        if self.unclosed > 0 {
+            return Err(Error::Clients(format!(
+                "{} TCP connection(s) did not close within {} s after the clients finished: \
+                 the peer did not acknowledge all the data",
+                self.unclosed,
+                CLOSE_GRACE.as_secs()
+            )));
+        }
+        Ok(())
     }
 
     /// Reads a batch from every TAP without waiting, then runs lwIP's timers.
