@@ -212,14 +212,32 @@ fn bad_client_arguments_exit_2_with_one_line_and_touch_no_device() {
     let ns = Netns::new("clientargs");
     let spec = format!("-i {TRANSIENT_SPEC}");
     for (args, expected) in [
-        ("--ping 10.0.0.256", "--ping '10.0.0.256' is not an IPv4 address"),
+        (
+            "--ping 10.0.0.256",
+            "--ping '10.0.0.256' is not an IPv4 address",
+        ),
         ("--ping example.org", "is not an IPv4 address"),
-        ("--iperf-client 10.0.0.1:99999", "--iperf-client '10.0.0.1:99999'"),
-        ("--iperf-client 10.0.0.1:http", "--iperf-client '10.0.0.1:http'"),
+        (
+            "--iperf-client 10.0.0.1:99999",
+            "--iperf-client '10.0.0.1:99999'",
+        ),
+        (
+            "--iperf-client 10.0.0.1:http",
+            "--iperf-client '10.0.0.1:http'",
+        ),
         ("--ping 10.0.0.1 --count 0", "--count 0 is not a number"),
-        ("--ping 10.0.0.1 --interval 0", "--interval 0 is not a number"),
-        ("--iperf-client 10.0.0.1 --time -1", "--time -1 is not a number"),
-        ("--iperf-client 10.0.0.1 --time 0", "--time 0 is not a number"),
+        (
+            "--ping 10.0.0.1 --interval 0",
+            "--interval 0 is not a number",
+        ),
+        (
+            "--iperf-client 10.0.0.1 --time -1",
+            "--time -1 is not a number",
+        ),
+        (
+            "--iperf-client 10.0.0.1 --time 0",
+            "--time 0 is not a number",
+        ),
         ("--time 5", "--time needs --iperf-client"),
     ] {
         let err = ns.lwip_tap_refuses("", &format!("{spec} {args}"), 2);

@@ -443,12 +443,8 @@ impl LwipTap {
     /// Waits (up to `timeout`) for lwip-tap to exit by itself, as it does
     /// when its clients are done; panics with the log if it does not.
     pub fn finish(&mut self, timeout: Duration) -> ExitStatus {
-        self.wait(timeout).unwrap_or_else(|| {
-            panic!(
-                "lwip-tap still runs after {timeout:?}:\n{}",
-                self.log()
-            )
-        })
+        self.wait(timeout)
+            .unwrap_or_else(|| panic!("lwip-tap still runs after {timeout:?}:\n{}", self.log()))
     }
 
     /// Waits for the process to exit by itself.
