@@ -58,7 +58,8 @@ fn command() -> clap::Command {
              Clients (--ping, --iperf-client; each repeatable) all start at once, each when lwIP \
              has a route to its target (after a DHCP lease, say). Without -E/-C/-H/-s lwip-tap \
              exits when they are done: status 0 if every client succeeded (a ping with at least \
-             one reply, an iperf test that ran its time), 1 if not. With a service it keeps \
+             one reply, an iperf test that ran its time and had its data acknowledged), 1 if \
+             not. With a service it keeps \
              running until stopped, and the exit status still says how the clients did.",
         )
         .disable_version_flag(true)
@@ -86,7 +87,7 @@ fn command() -> clap::Command {
                 .long("count")
                 .value_name("N")
                 .allow_negative_numbers(true)
-                .help("Echo requests per --ping (default 5)"),
+                .help("Echo requests of each --ping (default 5)"),
         )
         .arg(
             Arg::new("interval")
@@ -866,7 +867,11 @@ mod tests {
     #[test]
     fn help_is_not_an_error() {
         match parse(["lwip-tap", "-h"]).unwrap() {
-            Invocation::Help(text) => assert!(text.contains("-i <name=TAP")),
+            Invocation::Help(text) => {
+                assert!(text.contains("-i <name=TAP"));
+                assert!(text.contains("--iperf-client <ADDR[:PORT]>"), "{text}");
+                assert!(text.contains("exits when they are done"), "{text}");
+            }
             other => panic!("{other:?}"),
         }
     }

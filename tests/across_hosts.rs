@@ -88,6 +88,17 @@ impl Lab {
                         "add-port {segment} vx0 -- set interface vx0 type=vxlan \
                          options:remote_ip={remote} options:key=42 options:dst_port=4789"
                     ));
+                    let rundir = host.dir.path().join("ovs");
+                    let appctl = |command: &str| {
+                        host.sh(&format!(
+                            "OVS_RUNDIR={} ovs-appctl {command}",
+                            rundir.display()
+                        ))
+                    };
+                    let ports = appctl("tnl/ports/show");
+                    assert!(ports.contains("vxlan_sys_4789"), "{ports}");
+                    let routes = appctl("ovs/route/show");
+                    assert!(routes.contains("192.0.2.0/24 dev br-phy"), "{routes}");
                 }
             }
         }
