@@ -120,7 +120,10 @@ impl Lab {
 }
 
 fn ready(kind: Switch, tools: &[&str]) -> bool {
-    let all: Vec<&str> = kind.tools().iter().chain(tools).copied().collect();
+    let mut all: Vec<&str> = kind.tools().iter().chain(tools).copied().collect();
+    if kind == Switch::Ovs {
+        all.push("ovs-appctl");
+    }
     common::can_run_network_tests(&all)
 }
 
