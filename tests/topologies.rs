@@ -41,24 +41,30 @@ fn assert_pings(ns: &Netns, addr: &str, logs: &[&common::LwipTap]) {
     assert_eq!(replies, 5, "{addr}:\n{}", logs.join("\n"));
 }
 
-/// One lwip-tap on a bridge that carries the host's address.
+/// One lwip-tap on a bridge that carries the host's addresses, reached
+/// over IPv4 and IPv6.
 fn single_host_on_a_bridge(kind: Switch) {
     if !ready(kind, &["ping", "curl"]) {
         return;
     }
     let ns = Netns::new("single");
     ns.add_switch(kind, "br0", Some("172.16.0.1/24"));
+    ns.sh("ip addr add 2001:db8:7::1/64 dev br0 nodad");
     ns.add_tap_port(kind, "br0", "tap0");
-    let lwip = start_lwip_tap(
+    let mut lwip = start_lwip_tap(
         &ns,
         &[
             "-i",
-            "name=tap0,addr=172.16.0.2,netmask=255.255.255.0,gw=172.16.0.1",
+            "name=tap0,addr=172.16.0.2,netmask=255.255.255.0,gw=172.16.0.1,addr6=2001:db8:7::2",
             "-H",
         ],
     );
     assert_pings(&ns, "172.16.0.2", &[&lwip]);
     let code = ns.sh("curl -s -o /dev/null -w '%{http_code}' http://172.16.0.2/");
+    assert_eq!(code, "200");
+    lwip.wait_for_log("IPv6 2001:db8:7::2/64", Duration::from_secs(10));
+    assert_pings(&ns, "2001:db8:7::2", &[&lwip]);
+    let code = ns.sh("curl -6 -s -o /dev/null -w '%{http_code}' 'http://[2001:db8:7::2]/'");
     assert_eq!(code, "200");
 }
 
