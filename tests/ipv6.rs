@@ -273,7 +273,8 @@ impl Router6 {
             // lwIP sends no router advertisements: each host needs its
             // route to the others through lwIP.
             host.sh(&format!(
-                "ip addr add 2001:db8:{net}::100/64 dev eth0 nodad && ip link set dev eth0 up && \
+                "ip addr add 2001:db8:{net}::100/64 dev eth0 nodad && \
+                 ip addr add 2001:db8:{net}::101/64 dev eth0 nodad && ip link set dev eth0 up && \
                  ip -6 route add 2001:db8::/32 via 2001:db8:{net}::1"
             ));
         }
@@ -395,6 +396,20 @@ fn lwip_routes_ipv6_and_answers_hop_limit_and_mtu_errors_except_for_icmpv6() {
     assert!(text.contains("0 received"), "{text}");
     assert!(!text.contains("Time exceeded"), "{text}");
 
+    // Pings too big for tap2's MTU of 1280. Unfragmented, an echo request
+    // is ICMPv6, so lwIP drops it without a Packet Too Big and the sender
+    // never learns: every one is lost. Fragmented by the sender (bigger
+    // than its own MTU), its next header is Fragment: lwIP answers the
+    // first with Packet Too Big, and the sender fragments for 1280 from then on.
+    let out = left.run("ping -n -c 2 -i 0.2 -W 1 -s 1300 2001:db8:c::101");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("0 received"), "{text}");
+    assert!(!text.contains("Packet too big"), "{text}");
+    let out = left.run("ping -n -c 3 -i 0.3 -W 1 -s 2000 2001:db8:c::101");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Packet too big: mtu=1280"), "{text}");
+    assert!(text.contains("2 received"), "{text}");
+
     // 1400 bytes do not fit tap2's MTU of 1280: lwIP drops the datagram
     // and sends Packet Too Big; the left host then fragments for 1280 and
     // the retry gets through.
@@ -455,4 +470,29 @@ fn bad_ipv6_keys_exit_2_with_one_line_and_create_nothing() {
     assert!(err.contains("room for 4"), "{err}");
     let links = ns.sh("ip -o link show");
     assert_eq!(links.lines().count(), 1, "only lo exists:\n{links}");
+}
+
+#[test]
+fn an_address_another_node_holds_fails_duplicate_address_detection() {
+    require_network!();
+    let ns = Netns::new("v6dad");
+    ns.add_tap("tap0", None);
+    // The host side already holds the address lwIP is given.
+    ns.sh("ip addr add 2001:db8:8::2/64 dev tap0 nodad");
+    let mut lwip = start_lwip_tap(
+        &ns,
+        &["-i", "name=tap0,addr6=2001:db8:8::2,addr6=2001:db8:8::3"],
+    );
+    let log = lwip.wait_for_log(
+        "duplicate address detection failed",
+        Duration::from_secs(10),
+    );
+    assert!(log.contains("tap0: IPv6 2001:db8:8::2 (static)"), "{log}");
+    // The other address is unaffected.
+    wait_usable(&mut lwip, "2001:db8:8::3");
+    assert!(
+        !lwip.log().contains("IPv6 2001:db8:8::2/64"),
+        "{}",
+        lwip.log()
+    );
 }
