@@ -99,13 +99,19 @@ impl Stack {
         };
         for (n, interface) in config.interfaces.iter().enumerate() {
             let opened = device::open(interface, n, seed, &mut captures)?;
-            let interface = Interface::add(opened, interface.addressing, config.offload(n))?;
+            let interface = Interface::add(
+                opened,
+                interface.addressing,
+                &interface.ipv6,
+                config.offload(n),
+            )?;
             if n == 0 {
                 interface.set_default();
             }
             log::info!("{}", interface.describe());
             stack.interfaces.push(interface);
         }
+        warn_if_short_of_mld_groups(config.interfaces.len());
         stack.captures = captures;
         stack.start_services(config.services)?;
         // SAFETY: lwIP runs on this thread, as long as the stack (which
@@ -378,6 +384,23 @@ impl Stack {
     /// Use of lwIP's heap and every memory pool now.
     pub fn pools(&self) -> Vec<crate::stats::PoolUse> {
         crate::stats::pools()
+    }
+}
+
+/// Every IPv6 address needs its solicited-node multicast group, or lwIP
+/// ignores the neighbor solicitations for it: warn when lwIP's group pool
+/// cannot hold every address slot of every interface.
+fn warn_if_short_of_mld_groups(interfaces: usize) {
+    let (slots, groups) = (
+        crate::port::ipv6_address_slots(),
+        crate::port::mld6_groups(),
+    );
+    if interfaces * slots > groups {
+        log::warn!(
+            "{interfaces} interfaces with {slots} IPv6 address slots each may need more than \
+             lwIP's {groups} multicast groups (MEMP_NUM_MLD6_GROUP); an address whose group \
+             cannot be joined does not answer neighbor solicitations"
+        );
     }
 }
 
