@@ -68,6 +68,11 @@ pub struct Config {
     /// The seed of every impairment decision; `None` picks one at random
     /// (and logs it, so the run can be repeated).
     pub seed: Option<u64>,
+    /// Poll for frames for 2 ms after every frame instead of sleeping: the
+    /// lowest latency for sparse traffic (a ping, a lone request), for a
+    /// core's worth of CPU while any traffic flows. Off, the loop polls only
+    /// while frames come in quick succession.
+    pub busy_poll: bool,
 }
 
 /// The built-in services; each listens on every interface.
