@@ -61,6 +61,7 @@ fn new_stack() -> Stack {
             ..Services::default()
         },
         clients: Vec::new(),
+        busy_poll: false,
         lwip_debug: false,
         seed: None,
     })

@@ -37,6 +37,7 @@ fn new_stack() -> Stack {
             iperf: true,
         },
         clients: Vec::new(),
+        busy_poll: false,
         lwip_debug: false,
         seed: None,
     })
