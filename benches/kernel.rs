@@ -49,6 +49,10 @@ const K_SRV: &str = "10.99.0.2";
 const K_SRV6: &str = "fd00:99::2";
 /// lwip-tap's IPv6 address on its transient TAP, and the host side's.
 const LWIP6: &str = "2001:db8:1::2";
+/// lwIP as the sender (`--iperf-client`): a transient TAP of its own, to
+/// the kernel's `iperf -s` on [`SENDER_PORT`] in lwip-tap's namespace.
+const SENDER_SPEC: &str = "addr=172.16.9.2,netmask=255.255.255.0,gw=172.16.9.1";
+const SENDER_PORT: u16 = 5003;
 const HOST6: &str = "2001:db8:1::1";
 const JUMBO_MTU: u32 = 65000;
 
@@ -494,6 +498,41 @@ impl Bench<'_> {
         check_lwip(lwip, "after iperf over IPv6")
     }
 
+    /// lwIP sending: `lwip-tap --iperf-client` on a transient TAP of its
+    /// own (on the server CPU) to the kernel's `iperf -s` (on the client
+    /// CPU), against the kernel-to-kernel figure over the veth pair.
+    fn lwip_sends(&mut self) {
+        let time = self.cfg.time.to_string();
+        let server = format!("172.16.9.1:{SENDER_PORT}");
+        let args = [
+            "-i",
+            SENDER_SPEC,
+            "--iperf-client",
+            &server,
+            "--time",
+            &time,
+        ];
+        let mut lwip = self.lw.spawn_lwip_tap_on_cpu(self.cfg.srv_cpu, &args);
+        let status = lwip.wait(Duration::from_secs(self.cfg.time + 30));
+        // "iperf client: 172.16.9.1:5003: done, N bytes in S s, R Mbit/s"
+        let rate = lwip
+            .log()
+            .lines()
+            .find(|l| l.contains("iperf client: ") && l.contains(": done, "))
+            .and_then(|l| l.rsplit(", ").next()?.strip_suffix(" Mbit/s")?.parse().ok())
+            .filter(|_| status.is_some_and(|s| s.success()));
+        self.res.rec("lw_send1500", rate);
+        match rate {
+            Some(rate) => self.res.say(&format!(
+                "lwip-tap  iperf sending (--iperf-client) MTU 1500: {rate} Mbit/s"
+            )),
+            None => {
+                eprintln!("{ME}: lwip-tap --iperf-client failed\n{}", log_tail(&lwip));
+                self.res.fail("lwip-tap --iperf-client");
+            }
+        }
+    }
+
     /// `who` is "lw" (lwip-tap, from its namespace) or "k" (the kernel,
     /// from the client end of the veth pair).
     fn ping(&mut self, who: &str) {
@@ -622,6 +661,14 @@ fn benchmark(cfg: &Config) -> Result<bool, String> {
     {
         return Err(format!("veth peer {K_SRV} does not answer ping"));
     }
+    let mut receiver = lw.command_on_cpu(cfg.cli_cpu, "iperf");
+    receiver.args(["-s", "-p", &SENDER_PORT.to_string()]);
+    lw.start_helper(receiver, "kernel-iperf-s-receiver.log");
+    if !lw.wait_for_tcp_listener(SENDER_PORT, Duration::from_secs(10)) {
+        return Err(format!(
+            "kernel iperf -s on port {SENDER_PORT} did not start listening"
+        ));
+    }
     let echo = random_file(lw.dir.path(), "echo.in", cfg.echo_mib << 20);
     let res = Results::default();
     let mut b = Bench {
@@ -642,6 +689,7 @@ fn benchmark(cfg: &Config) -> Result<bool, String> {
         let mut lwip = start_lwip(&b.lw, cfg, None)?.ok_or("lwip-tap refused to start")?;
         b.lwip_iperf(&mut lwip, 1500, true)?;
         b.kernel_iperf(1500);
+        b.lwip_sends();
         b.iperf6(&mut lwip)?;
         b.ping("lw");
         check_lwip(&mut lwip, "during ping")?;
@@ -709,6 +757,13 @@ fn table(res: &Results, cfg: &Config, jumbo: bool) -> String {
     }
     let (a, b) = (gbit("lw_iperf6".into()), gbit("k_iperf6".into()));
     compared("iperf over IPv6, MTU 1500 (Gbit/s)".into(), a, b, 2);
+    let (a, b) = (gbit("lw_send1500".into()), gbit("k_iperf1500".into()));
+    compared(
+        "iperf, lwIP sending (--iperf-client), MTU 1500 (Gbit/s)".into(),
+        a,
+        b,
+        2,
+    );
     for stat in ["avg", "max"] {
         let (a, b) = (
             res.median(&format!("lw_ping_{stat}")),
