@@ -35,6 +35,9 @@ Options:
   --time T         seconds per iperf run (default 10; 2 with --quick)
   --quick          fast development run: 2 s iperf, 1 round, ab -n 500,
                    16 MiB echo, 200 pings
+Each round also runs the sink (iperf), HTTP (c=4) and ping on two fresh
+instances of the binary, with its seccomp filter and with --seccomp off, for
+the filter's cost.
   --same-core      pin lwip-tap / iperf server and the clients all to CPU 0
                    (default: server side on CPU 1, clients on CPU 0)
   --soak SECONDS   reliability soak: one lwip-tap, mixed bounded load in a
@@ -211,15 +214,22 @@ fn log_tail(lwip: &LwipTap) -> String {
     )
 }
 
-/// Starts `lwip-tap -i TRANSIENT_SPEC[,mtu=MTU] -s -E -H` on the server CPU
-/// and waits until it answers ping. None (after saying so) if the binary
-/// refuses `mtu` (exit status 2, error mentioning mtu).
-fn start_lwip(ns: &Netns, cfg: &Config, mtu: Option<u32>) -> Result<Option<LwipTap>, String> {
+/// Starts `lwip-tap -i TRANSIENT_SPEC[,mtu=MTU] -s -E -H [EXTRA]` on the
+/// server CPU and waits until it answers ping. None (after saying so) if the
+/// binary refuses `mtu` (exit status 2, error mentioning mtu).
+fn start_lwip(
+    ns: &Netns,
+    cfg: &Config,
+    mtu: Option<u32>,
+    extra: &[&str],
+) -> Result<Option<LwipTap>, String> {
     let spec = match mtu {
         Some(mtu) => format!("{TRANSIENT_SPEC},mtu={mtu}"),
         None => TRANSIENT_SPEC.to_string(),
     };
-    let mut lwip = ns.spawn_lwip_tap_on_cpu(cfg.srv_cpu, &["-i", &spec, "-s", "-E", "-H"]);
+    let mut args = vec!["-i", &spec, "-s", "-E", "-H"];
+    args.extend_from_slice(extra);
+    let mut lwip = ns.spawn_lwip_tap_on_cpu(cfg.srv_cpu, &args);
     match lwip.wait_until_answering(ns, LWIP_ADDR, Duration::from_secs(10)) {
         Ok(()) => Ok(Some(lwip)),
         Err(Some(status)) => {
@@ -395,9 +405,20 @@ struct Bench<'a> {
     k2: Netns,
     echo: (Vec<u8>, PathBuf),
     res: Results,
+    /// The lwip-tap being measured, the prefix of its keys: "lw" (the main
+    /// rows), "filteron" or "nofilter" (the seccomp comparison).
+    who: &'static str,
 }
 
 impl Bench<'_> {
+    fn label(&self) -> &'static str {
+        match self.who {
+            "filteron" => "filter on",
+            "nofilter" => "filter off",
+            _ => "lwip-tap",
+        }
+    }
+
     /// iperf to lwip-tap; with `cpu` also CPU seconds per GB, from
     /// /proc/PID/stat around the test.
     fn lwip_iperf(&mut self, lwip: &mut LwipTap, mtu: u32, cpu: bool) -> Result<(), String> {
@@ -407,7 +428,7 @@ impl Bench<'_> {
         let Some(iperf) = iperf_client(&self.lw, self.cfg, LWIP_ADDR, self.cfg.time) else {
             check_lwip(lwip, "during iperf")?;
             self.res.fail(&format!("lwip-tap iperf MTU {mtu}"));
-            self.res.rec(&format!("lw_iperf{mtu}"), None);
+            self.res.rec(&format!("{}_iperf{mtu}", self.who), None);
             return Ok(());
         };
         // lwip-tap logs "iperf: ... done, N bytes in ..." when the test ends.
@@ -421,10 +442,13 @@ impl Bench<'_> {
         // and wraps after 4 GiB, which a 10 s test at these rates exceeds.
         let bytes = (iperf.mbytes * 1_048_576.0) as u64;
         let rate = iperf.mbits_per_sec;
-        self.res.rec(&format!("lw_iperf{mtu}"), Some(rate));
+        self.res
+            .rec(&format!("{}_iperf{mtu}", self.who), Some(rate));
         if !cpu {
-            self.res
-                .say(&format!("lwip-tap  iperf MTU {mtu}: {rate} Mbit/s"));
+            self.res.say(&format!(
+                "{:<9} iperf MTU {mtu}: {rate} Mbit/s",
+                self.label()
+            ));
             return check_lwip(lwip, "after iperf");
         }
         let (hz, ticks) = (clock_ticks_per_second(), t1 - t0);
@@ -458,7 +482,7 @@ impl Bench<'_> {
     /// from the client end of the veth pair).
     fn ping(&mut self, who: &str) {
         let (ns, dst, label) = match who {
-            "lw" => (&self.lw, LWIP_ADDR, "lwip-tap"),
+            "lw" => (&self.lw, LWIP_ADDR, self.label()),
             _ => (&self.k1, K_SRV, "kernel"),
         };
         let run = ns.run_on_cpu(
@@ -472,6 +496,7 @@ impl Bench<'_> {
         let rtt = summary
             .as_ref()
             .and_then(|s| Some((s.avg_ms()?, s.max_ms()?)));
+        let who = if who == "lw" { self.who } else { who };
         self.res.rec(&format!("{who}_ping_avg"), rtt.map(|r| r.0));
         self.res.rec(&format!("{who}_ping_max"), rtt.map(|r| r.1));
         let Some((avg, max)) = rtt else {
@@ -489,7 +514,8 @@ impl Bench<'_> {
 
     fn http(&mut self, lwip: &mut LwipTap, c: u64) -> Result<(), String> {
         let n = self.cfg.ab_n;
-        let key = format!("lw_http_c{c}");
+        let key = format!("{}_http_c{c}", self.who);
+        let label = self.label();
         match ab_run(&self.lw, self.cfg, n, c) {
             Ok(ab) => {
                 let failed = ab.failed.unwrap_or(0);
@@ -501,7 +527,7 @@ impl Bench<'_> {
                     .failed_detail
                     .map_or(String::new(), |d| format!(" ({d})"));
                 self.res.say(&format!(
-                    "lwip-tap  ab -n {n} -c {c}: {} req/s, complete {}, failed {failed}{detail}, \
+                    "{label:<9} ab -n {n} -c {c}: {} req/s, complete {}, failed {failed}{detail}, \
                      non-2xx {}",
                     or_unknown(ab.requests_per_sec),
                     or_unknown(ab.complete),
@@ -514,7 +540,7 @@ impl Bench<'_> {
                 self.res.rec(&format!("{key}_rps"), None);
                 self.res.note(&key, &abort);
                 self.res
-                    .say(&format!("lwip-tap  ab -n {n} -c {c}: {abort}"));
+                    .say(&format!("{label:<9} ab -n {n} -c {c}: {abort}"));
             }
         }
         check_lwip(lwip, &format!("after ab -c {c}"))
@@ -539,6 +565,42 @@ impl Bench<'_> {
             }
         }
         check_lwip(lwip, "after echo")
+    }
+
+    /// The filter's cost: the sink (iperf), HTTP (c=4) and ping rows on
+    /// two fresh instances of the same binary, one as shipped (filter on)
+    /// and one with `--seccomp off`, each through the same steps; which goes
+    /// first alternates between rounds.
+    fn filter_comparison(&mut self) -> Result<(), String> {
+        let mut order = [("filteron", "on"), ("nofilter", "off")];
+        if self.res.round.is_multiple_of(2) {
+            order.reverse();
+        }
+        for (who, mode) in order {
+            let flags = ["--seccomp", mode];
+            let started = start_lwip(&self.lw, self.cfg, None, &flags)?;
+            let mut lwip = started.ok_or("lwip-tap refused to start")?;
+            if !lwip.log().contains(&format!("seccomp filter {mode}")) {
+                let tail = log_tail(&lwip);
+                return Err(format!("--seccomp {mode} did not show in the log\n{tail}"));
+            }
+            self.who = who;
+            let result = self.filter_rows(&mut lwip);
+            self.who = "lw";
+            result?;
+            if !stop_lwip(lwip) {
+                self.res
+                    .fail(&format!("lwip-tap --seccomp {mode} exit status on SIGTERM"));
+            }
+        }
+        Ok(())
+    }
+
+    fn filter_rows(&mut self, lwip: &mut LwipTap) -> Result<(), String> {
+        self.lwip_iperf(lwip, 1500, false)?;
+        self.ping("lw");
+        check_lwip(lwip, "during ping")?;
+        self.http(lwip, 4)
     }
 
     fn peak_rss(&mut self, lwip: &LwipTap, key: &str, what: &str) {
@@ -585,6 +647,7 @@ fn benchmark(cfg: &Config) -> Result<bool, String> {
         k2,
         echo,
         res,
+        who: "lw",
     };
 
     let mut jumbo = true;
@@ -593,7 +656,7 @@ fn benchmark(cfg: &Config) -> Result<bool, String> {
         b.res.round = round;
         // lwip-tap at the default MTU: every lwip-tap test, alternating
         // with the kernel.
-        let mut lwip = start_lwip(&b.lw, cfg, None)?.ok_or("lwip-tap refused to start")?;
+        let mut lwip = start_lwip(&b.lw, cfg, None, &[])?.ok_or("lwip-tap refused to start")?;
         b.lwip_iperf(&mut lwip, 1500, true)?;
         b.kernel_iperf(1500);
         b.ping("lw");
@@ -607,9 +670,10 @@ fn benchmark(cfg: &Config) -> Result<bool, String> {
         if !stop_lwip(lwip) {
             b.res.fail("lwip-tap exit status on SIGTERM");
         }
+        b.filter_comparison()?;
 
         if jumbo {
-            match start_lwip(&b.lw, cfg, Some(JUMBO_MTU))? {
+            match start_lwip(&b.lw, cfg, Some(JUMBO_MTU), &[])? {
                 None => jumbo = false,
                 Some(mut lwip) => {
                     if !lwip.log().contains(&format!("mtu {JUMBO_MTU}")) {
@@ -707,6 +771,7 @@ fn table(res: &Results, cfg: &Config, jumbo: bool) -> String {
     }
 
     let mut out = String::from("| measurement | lwip-tap | Linux kernel (veth) | ratio |\n");
+    let filter = filter_table(res);
     out.push_str("| --- | ---: | ---: | ---: |\n");
     for r in &rows {
         let _ = writeln!(out, "| {} |", r.join(" | "));
@@ -723,6 +788,50 @@ fn table(res: &Results, cfg: &Config, jumbo: bool) -> String {
          all rounds as ab counts it (lwIP's httpd sends no Content-Length, so ab may count \
          length mismatches); MB/s = 10^6 bytes/s; RSS MB = 2^20 bytes (VmHWM).\n",
     );
+    out.push_str(&filter);
+    out
+}
+
+/// What the seccomp filter costs: the same binary with and without it
+/// (`--seccomp off`), two fresh instances through the same steps in each
+/// round.
+fn filter_table(res: &Results) -> String {
+    let f = |x: Option<f64>, digits: usize| x.map_or("n/a".into(), |x| format!("{x:.digits$}"));
+    let mut out = String::from(
+        "\n| with and without the seccomp filter | filter on | filter off | cost |\n\
+         | --- | ---: | ---: | ---: |\n",
+    );
+    // (row, key after the prefix, digits, whether more is better)
+    let rows = [
+        ("sink: iperf MTU 1500 (Mbit/s)", "iperf1500", 0, true),
+        ("HTTP c=4 (req/s)", "http_c4_rps", 0, true),
+        ("ping avg (ms)", "ping_avg", 3, false),
+    ];
+    for (name, key, digits, more_is_better) in rows {
+        let on = res.median(&format!("filteron_{key}"));
+        let off = res.median(&format!("nofilter_{key}"));
+        let cost = match (on, off) {
+            (Some(on), Some(off)) if on > 0.0 && off > 0.0 => {
+                let cost = if more_is_better {
+                    off / on - 1.0
+                } else {
+                    on / off - 1.0
+                };
+                format!("{:+.1} %", cost * 100.0)
+            }
+            _ => "-".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {} | {cost} |",
+            f(on, digits),
+            f(off, digits)
+        );
+    }
+    out.push_str(
+        "\nCost: how much slower the binary is with its filter (as shipped) than with \
+         --seccomp off, medians over rounds; negative means faster, i.e. noise.\n",
+    );
     out
 }
 
@@ -732,7 +841,7 @@ fn soak(cfg: &Config, seconds: u64) -> Result<bool, String> {
     header(cfg, &format!(" (soak, {seconds} s)"));
     println!("- load per round: TCP echo 1 MiB (nc + cmp), ab -n 200 -c 4, iperf -t 2\n");
     let ns = Netns::new("bench-soak");
-    let mut lwip = start_lwip(&ns, cfg, None)?.ok_or("lwip-tap refused to start")?;
+    let mut lwip = start_lwip(&ns, cfg, None, &[])?.ok_or("lwip-tap refused to start")?;
     let (input, path) = random_file(ns.dir.path(), "soak.in", 1 << 20);
 
     let start = Instant::now();
