@@ -576,7 +576,8 @@ fn install_filter() -> Result<usize, String> {
 
 /// The SIGSYS part of `siginfo_t` (`_sigsys`) on 64-bit Linux: after
 /// signo, errno, code and padding come the calling address, the system
-/// call number and the audit architecture.
+/// call number and the audit architecture. Only used where there is a
+/// filter, on the 64-bit architectures seccompiler knows.
 #[repr(C)]
 struct SigsysInfo {
     signo: libc::c_int,
@@ -587,11 +588,6 @@ struct SigsysInfo {
     syscall: libc::c_int,
     arch: libc::c_uint,
 }
-
-const _: () = assert!(
-    std::mem::size_of::<usize>() == 8,
-    "SigsysInfo is laid out for 64-bit"
-);
 
 /// A call outside the list: one line on stderr, then abort (SIGABRT).
 /// Only async-signal-safe calls, both in the allow list.

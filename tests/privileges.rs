@@ -57,7 +57,10 @@ fn started_as_root_it_serves_as_nobody_with_no_capabilities_under_the_filter() {
     assert!(
         line.contains("running as nobody (uid 65534")
             && line.contains("without capabilities")
-            && line.contains("seccomp filter on"),
+            && line.contains(&format!(
+                "seccomp filter on ({} system calls allowed)",
+                lwip_tap::sandbox::allowed_syscalls().len()
+            )),
         "{line}"
     );
     assert_eq!(lwip.log().matches("running as").count(), 1);
@@ -228,6 +231,42 @@ fn a_panic_under_the_filter_prints_its_message() {
         "{log}"
     );
     assert!(!log.contains("stopped system call"), "{log}");
+    assert!(transient_gone(&ns));
+}
+
+/// A kernel without seccomp filtering (seccomp(2) failing with EINVAL):
+/// a warning and no filter, unless `--seccomp required` makes it an error.
+#[test]
+fn without_kernel_seccomp_a_warning_unless_required() {
+    require_network!("cc", "ping");
+    let ns = Netns::new("noseccomp");
+    let mut lwip = probed(&ns, "noseccomp", &[]);
+    let log = lwip.log();
+    assert!(
+        log.contains("WARN") && log.contains("cannot install the seccomp filter"),
+        "{log}"
+    );
+    let status = Status::of(lwip.pid());
+    assert_eq!(status.one("Seccomp"), "0");
+    assert_eq!(status.one("NoNewPrivs"), "1");
+    assert_eq!(status.one("CapEff"), NO_CAPABILITIES);
+    assert!(ns.wait_for_ping(LWIP_ADDR, Duration::from_secs(10)));
+    assert_eq!(lwip.stop_with(libc::SIGTERM).code(), Some(0));
+
+    let library = probe_library(ns.dir.path());
+    let out = ns.run(&format!(
+        "LD_PRELOAD={} PROBE=noseccomp {} -i {TRANSIENT_SPEC} --seccomp required",
+        library.display(),
+        common::LWIP_TAP
+    ));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("lwip-tap: cannot install the seccomp filter")
+            && last.contains("--seccomp required"),
+        "{err}"
+    );
     assert!(transient_gone(&ns));
 }
 
