@@ -422,7 +422,9 @@ fn equal(index: u8, value: u64) -> SeccompRule {
 /// running every service, `-d`, SIGUSR1 statistics, capture, impairment,
 /// DHCP, a TAP deleted under it, SIGINT and SIGTERM under `strace -f`, and
 /// by the failure paths (a panic's message, an lwIP assertion's log line,
-/// then abort). Anything else traps.
+/// then abort). Anything else traps, including what only a threaded program
+/// would need (`mprotect` and `madvise` for malloc's other arenas, `exit`
+/// for a thread).
 pub fn allowed_syscalls() -> Vec<(libc::c_long, &'static str)> {
     allow_list()
         .into_iter()
@@ -454,11 +456,7 @@ fn allow_list() -> Vec<Allowed> {
         ),
         allow(
             libc::SYS_clock_gettime,
-            "lwIP's clock and the loop's (when the vDSO falls back)",
-        ),
-        allow(
-            libc::SYS_gettimeofday,
-            "log timestamps (when the vDSO falls back)",
+            "lwIP's clock, the loop's and the log's (when the vDSO falls back)",
         ),
         allow(
             libc::SYS_getrandom,
@@ -496,17 +494,11 @@ fn allow_list() -> Vec<Allowed> {
         allow(libc::SYS_brk, "malloc growing the heap"),
         Allowed {
             number: libc::SYS_mmap,
-            why: "malloc of large blocks; never executable memory",
-            rules: no_exec(),
-        },
-        Allowed {
-            number: libc::SYS_mprotect,
-            why: "malloc arenas; never making memory executable",
+            why: "malloc of large blocks (capture buffers); never executable memory",
             rules: no_exec(),
         },
         allow(libc::SYS_munmap, "free of large blocks; std's exit cleanup"),
         allow(libc::SYS_mremap, "realloc of large blocks"),
-        allow(libc::SYS_madvise, "free returning memory to the kernel"),
         Allowed {
             number: libc::SYS_futex,
             why:
@@ -530,8 +522,10 @@ fn allow_list() -> Vec<Allowed> {
             why: "std checks that a descriptor is open before closing it (F_GETFD only)",
             rules: vec![equal(1, libc::F_GETFD as u64)],
         },
-        allow(libc::SYS_exit_group, "exit"),
-        allow(libc::SYS_exit, "exit of the thread"),
+        allow(
+            libc::SYS_exit_group,
+            "exit (of the process: there is one thread)",
+        ),
     ]
 }
 
