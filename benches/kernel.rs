@@ -453,10 +453,11 @@ impl Bench<'_> {
         }
         let (hz, ticks) = (clock_ticks_per_second(), t1 - t0);
         let per_gb = (bytes > 0).then(|| ticks as f64 / hz as f64 / (bytes as f64 / 1e9));
-        self.res.rec("lw_cpu_per_gb", per_gb);
+        self.res.rec(&format!("{}_cpu_per_gb", self.who), per_gb);
         self.res.say(&format!(
-            "lwip-tap  iperf MTU {mtu}: {rate} Mbit/s; {bytes} bytes (from iperf client), \
+            "{:<9} iperf MTU {mtu}: {rate} Mbit/s; {bytes} bytes (from iperf client), \
              CPU {ticks} ticks @{hz} Hz = {} s/GB",
+            self.label(),
             or_unknown(per_gb.map(|x| format!("{x:.3}")))
         ));
         check_lwip(lwip, "after iperf")
@@ -597,7 +598,7 @@ impl Bench<'_> {
     }
 
     fn filter_rows(&mut self, lwip: &mut LwipTap) -> Result<(), String> {
-        self.lwip_iperf(lwip, 1500, false)?;
+        self.lwip_iperf(lwip, 1500, true)?;
         self.ping("lw");
         check_lwip(lwip, "during ping")?;
         self.http(lwip, 4)
@@ -804,6 +805,7 @@ fn filter_table(res: &Results) -> String {
     // (row, key after the prefix, digits, whether more is better)
     let rows = [
         ("sink: iperf MTU 1500 (Mbit/s)", "iperf1500", 0, true),
+        ("sink: CPU s per GB received", "cpu_per_gb", 3, false),
         ("HTTP c=4 (req/s)", "http_c4_rps", 0, true),
         ("ping avg (ms)", "ping_avg", 3, false),
     ];
