@@ -122,7 +122,7 @@ mod api {
         "tcpecho_raw_init",
         "udpecho_raw_init",
         "httpd_init",
-        "lwiperf_start_tcp_server_default",
+        "lwiperf_start_tcp_server",
         "dhcp_start",
         "dhcp_release_and_stop",
         "dhcp_supplied_address",
@@ -168,6 +168,12 @@ mod api {
         "TCP_DEFAULT_LISTEN_BACKLOG",
         "SYS_TIMEOUTS_SLEEPTIME_INFINITE",
         "ETH_HWADDR_LEN",
+        "IP6_ADDR_INVALID",
+        "IP6_ADDR_TENTATIVE",
+        "IP6_ADDR_VALID",
+        "IP6_ADDR_PREFERRED",
+        "IP6_ADDR_DEPRECATED",
+        "IP6_ADDR_DUPLICATED",
     ];
 
     /// bindgen binds the first definition of a macro, C uses the last, and

@@ -48,6 +48,11 @@ the filter's cost.
 const ME: &str = "bench/run";
 /// The kernel's iperf server, at the far end of the veth pair.
 const K_SRV: &str = "10.99.0.2";
+/// The same over IPv6 (a second iperf -s, on port 5002).
+const K_SRV6: &str = "fd00:99::2";
+/// lwip-tap's IPv6 address on its transient TAP, and the host side's.
+const LWIP6: &str = "2001:db8:1::2";
+const HOST6: &str = "2001:db8:1::1";
 const JUMBO_MTU: u32 = 65000;
 
 fn main() -> ExitCode {
@@ -215,8 +220,9 @@ fn log_tail(lwip: &LwipTap) -> String {
 }
 
 /// Starts `lwip-tap -i TRANSIENT_SPEC[,mtu=MTU] -s -E -H [EXTRA]` on the
-/// server CPU and waits until it answers ping. None (after saying so) if the
-/// binary refuses `mtu` (exit status 2, error mentioning mtu).
+/// server CPU (at the default MTU with IPv6 too: LWIP6, host side HOST6) and
+/// waits until it answers ping. None (after saying so) if the binary refuses
+/// `mtu` (exit status 2, error mentioning mtu).
 fn start_lwip(
     ns: &Netns,
     cfg: &Config,
@@ -225,7 +231,7 @@ fn start_lwip(
 ) -> Result<Option<LwipTap>, String> {
     let spec = match mtu {
         Some(mtu) => format!("{TRANSIENT_SPEC},mtu={mtu}"),
-        None => TRANSIENT_SPEC.to_string(),
+        None => format!("{TRANSIENT_SPEC},addr6={LWIP6},gw6={HOST6}"),
     };
     let mut args = vec!["-i", &spec, "-s", "-E", "-H"];
     args.extend_from_slice(extra);
@@ -274,10 +280,18 @@ fn check_lwip(lwip: &mut LwipTap, when: &str) -> Result<(), String> {
     }
 }
 
-fn iperf_client(ns: &Netns, cfg: &Config, dst: &str, seconds: u64) -> Option<IperfResult> {
+/// `iperf -c dst -p port` (with -V for an IPv6 `dst`).
+fn iperf_client(
+    ns: &Netns,
+    cfg: &Config,
+    dst: &str,
+    port: u16,
+    seconds: u64,
+) -> Option<IperfResult> {
+    let v6 = if dst.contains(':') { "-V " } else { "" };
     let run = ns.run_on_cpu(
         cfg.cli_cpu,
-        &format!("iperf -c {dst} -p 5001 -t {seconds} -f m"),
+        &format!("iperf {v6}-c {dst} -p {port} -t {seconds} -f m"),
         None,
         Duration::from_secs(seconds + 30),
         libc::SIGTERM,
@@ -425,7 +439,7 @@ impl Bench<'_> {
         let reports = |lwip: &LwipTap| lwip.log().matches(": done, ").count();
         let before = reports(lwip);
         let t0 = cpu_ticks(lwip.pid()).unwrap_or(0);
-        let Some(iperf) = iperf_client(&self.lw, self.cfg, LWIP_ADDR, self.cfg.time) else {
+        let Some(iperf) = iperf_client(&self.lw, self.cfg, LWIP_ADDR, 5001, self.cfg.time) else {
             check_lwip(lwip, "during iperf")?;
             self.res.fail(&format!("lwip-tap iperf MTU {mtu}"));
             self.res.rec(&format!("{}_iperf{mtu}", self.who), None);
@@ -466,7 +480,7 @@ impl Bench<'_> {
     fn kernel_iperf(&mut self, mtu: u32) {
         self.k1.set_mtu("vk1", mtu);
         self.k2.set_mtu("vk2", mtu);
-        let iperf = iperf_client(&self.k1, self.cfg, K_SRV, self.cfg.time);
+        let iperf = iperf_client(&self.k1, self.cfg, K_SRV, 5001, self.cfg.time);
         let rate = iperf.map(|i| i.mbits_per_sec);
         self.res.rec(&format!("k_iperf{mtu}"), rate);
         match rate {
@@ -477,6 +491,32 @@ impl Bench<'_> {
         }
         self.k1.set_mtu("vk1", 1500);
         self.k2.set_mtu("vk2", 1500);
+    }
+
+    /// iperf over IPv6 (MTU 1500) to lwip-tap, then to the kernel's
+    /// iperf -s over the veth pair.
+    fn iperf6(&mut self, lwip: &mut LwipTap) -> Result<(), String> {
+        // lwIP's address is usable once duplicate address detection passed.
+        let usable = format!("IPv6 {LWIP6}/64");
+        if !common::wait_until(Duration::from_secs(10), || lwip.log().contains(&usable)) {
+            return Err(format!(
+                "lwip-tap never logged {usable}\n{}",
+                log_tail(lwip)
+            ));
+        }
+        let time = self.cfg.time;
+        for (who, ns, dst, port) in [("lw", &self.lw, LWIP6, 5001), ("k", &self.k1, K_SRV6, 5002)] {
+            let rate = iperf_client(ns, self.cfg, dst, port, time).map(|i| i.mbits_per_sec);
+            self.res.rec(&format!("{who}_iperf6"), rate);
+            let label = if who == "lw" { "lwip-tap" } else { "kernel  " };
+            match rate {
+                Some(rate) => self
+                    .res
+                    .say(&format!("{label}  iperf IPv6 MTU 1500: {rate} Mbit/s")),
+                None => self.res.fail(&format!("{label} iperf over IPv6")),
+            }
+        }
+        check_lwip(lwip, "after iperf over IPv6")
     }
 
     /// `who` is "lw" (lwip-tap, from its namespace) or "k" (the kernel,
@@ -626,11 +666,17 @@ fn benchmark(cfg: &Config) -> Result<bool, String> {
         Netns::new("bench-k2"),
     );
     k1.add_veth_pair("vk1", "10.99.0.1/24", &k2, "vk2", "10.99.0.2/24");
-    let mut server = k2.command_on_cpu(cfg.srv_cpu, "iperf");
-    server.args(["-s", "-p", "5001"]);
-    k2.start_helper(server, "kernel-iperf-s.log");
-    if !k2.wait_for_tcp_listener(5001, Duration::from_secs(10)) {
-        return Err("kernel iperf -s did not start listening".into());
+    k1.sh("ip addr add fd00:99::1/64 dev vk1 nodad");
+    k2.sh(&format!("ip addr add {K_SRV6}/64 dev vk2 nodad"));
+    for (port, family) in [(5001, None), (5002, Some("-V"))] {
+        let mut server = k2.command_on_cpu(cfg.srv_cpu, "iperf");
+        server.args(["-s", "-p", &port.to_string()]).args(family);
+        k2.start_helper(server, &format!("kernel-iperf-s-{port}.log"));
+        if !k2.wait_for_tcp_listener(port, Duration::from_secs(10)) {
+            return Err(format!(
+                "kernel iperf -s on port {port} did not start listening"
+            ));
+        }
     }
     if !k1
         .run(&format!("ping -c 1 -W 2 -q {K_SRV}"))
@@ -660,6 +706,7 @@ fn benchmark(cfg: &Config) -> Result<bool, String> {
         let mut lwip = start_lwip(&b.lw, cfg, None, &[])?.ok_or("lwip-tap refused to start")?;
         b.lwip_iperf(&mut lwip, 1500, true)?;
         b.kernel_iperf(1500);
+        b.iperf6(&mut lwip)?;
         b.ping("lw");
         check_lwip(&mut lwip, "during ping")?;
         b.ping("k");
@@ -725,6 +772,8 @@ fn table(res: &Results, cfg: &Config, jumbo: bool) -> String {
         );
         compared(format!("iperf MTU {mtu} (Gbit/s)"), a, b, 2);
     }
+    let (a, b) = (gbit("lw_iperf6".into()), gbit("k_iperf6".into()));
+    compared("iperf over IPv6, MTU 1500 (Gbit/s)".into(), a, b, 2);
     for stat in ["avg", "max"] {
         let (a, b) = (
             res.median(&format!("lw_ping_{stat}")),
@@ -878,7 +927,7 @@ fn soak(cfg: &Config, seconds: u64) -> Result<bool, String> {
                     }
                     Ok(_) => None,
                 },
-                _ => iperf_client(&ns, cfg, LWIP_ADDR, 2)
+                _ => iperf_client(&ns, cfg, LWIP_ADDR, 5001, 2)
                     .is_none()
                     .then(|| "iperf failed".to_string()),
             };

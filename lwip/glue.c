@@ -10,6 +10,7 @@
 #include "lwip_tap.h"
 #include "lwip/etharp.h"
 #include "lwip/ethip6.h"
+#include "lwip/ip6_addr.h"
 #include "lwip/memp.h"
 #include "lwip/stats.h"
 #include "netif/ethernet.h"
@@ -36,12 +37,41 @@ tapif_init(struct netif *netif)
   return ERR_OK;
 }
 
+/* Tells the Rust side (src/netif.rs) about every IPv6 address state change:
+ * duplicate address detection passing or failing, SLAAC filling a slot, an
+ * address expiring. */
+static void
+ip6_state_changed(struct netif *netif, netif_nsc_reason_t reason,
+                  const netif_ext_callback_args_t *args)
+{
+  s8_t i;
+  u8_t addr[16];
+
+  if (!(reason & LWIP_NSC_IPV6_ADDR_STATE_CHANGED)) {
+    return;
+  }
+  i = args->ipv6_addr_state_changed.addr_index;
+  if (i < 0 || i >= LWIP_IPV6_NUM_ADDRESSES) {
+    return;
+  }
+  memcpy(addr, netif_ip6_addr(netif, i)->addr, sizeof(addr));
+  lwip_tap_ip6_state_event(netif, (u8_t)i, args->ipv6_addr_state_changed.old_state,
+                           netif_ip6_addr_state(netif, i), addr,
+                           (u8_t)(i > 0 && netif_ip6_addr_isstatic(netif, i)));
+}
+
 struct netif *
 lwip_tap_netif_add(const struct lwip_tap_netif_config *config, void *state)
 {
+  static netif_ext_callback_t ip6_callback;
+  static int ip6_callback_added;
   struct netif *netif = calloc(1, sizeof(*netif));
   if (netif == NULL) {
     return NULL;
+  }
+  if (!ip6_callback_added) {
+    netif_add_ext_callback(&ip6_callback, ip6_state_changed);
+    ip6_callback_added = 1;
   }
   adding = config;
   if (netif_add(netif, &config->addr, &config->netmask, &config->gw, state, tapif_init,
@@ -60,9 +90,82 @@ lwip_tap_netif_add(const struct lwip_tap_netif_config *config, void *state)
   return netif;
 }
 
+/* The static default router of each netif (gw6=), by netif number. */
+static ip6_addr_t ip6_gateways[256];
+static u8_t ip6_gateway_set[256];
+
+const ip6_addr_t *
+lwip_tap_nd6_gateway(struct netif *netif, const ip6_addr_t *dest)
+{
+  LWIP_UNUSED_ARG(dest);
+  return ip6_gateway_set[netif->num] ? &ip6_gateways[netif->num] : NULL;
+}
+
+void
+lwip_tap_netif_set_ip6_gateway(struct netif *netif, const u8_t *addr)
+{
+  if (addr == NULL) {
+    ip6_gateway_set[netif->num] = 0;
+    return;
+  }
+  memcpy(ip6_gateways[netif->num].addr, addr, 16);
+  ip6_addr_clear_zone(&ip6_gateways[netif->num]);
+  /* A link-local router is reached through this netif. */
+  ip6_addr_assign_zone(&ip6_gateways[netif->num], IP6_UNICAST, netif);
+  ip6_gateway_set[netif->num] = 1;
+}
+
+int
+lwip_tap_netif_add_ip6(struct netif *netif, const u8_t *addr)
+{
+  ip6_addr_t a;
+  s8_t index = -1;
+  err_t err;
+
+  memcpy(a.addr, addr, 16);
+  ip6_addr_clear_zone(&a);
+  err = netif_add_ip6_address(netif, &a, &index);
+  if (err == ERR_VAL) {
+    return -1; /* every slot is taken */
+  }
+  return err == ERR_OK ? index : -2;
+}
+
+int
+lwip_tap_netif_ip6(const struct netif *netif, unsigned index, u8_t *addr, u8_t *state,
+                   u8_t *is_static)
+{
+  if (index >= LWIP_IPV6_NUM_ADDRESSES) {
+    return 0;
+  }
+  memcpy(addr, netif_ip6_addr(netif, index)->addr, 16);
+  *state = netif_ip6_addr_state(netif, index);
+  *is_static = (u8_t)(index > 0 && netif_ip6_addr_isstatic(netif, index));
+  return 1;
+}
+
+void
+lwip_tap_netif_set_slaac(struct netif *netif, int on)
+{
+  netif_set_ip6_autoconfig_enabled(netif, on ? 1 : 0);
+}
+
+unsigned
+lwip_tap_ip6_slots(void)
+{
+  return LWIP_IPV6_NUM_ADDRESSES;
+}
+
+unsigned
+lwip_tap_mld6_groups(void)
+{
+  return MEMP_NUM_MLD6_GROUP;
+}
+
 void
 lwip_tap_netif_remove(struct netif *netif)
 {
+  ip6_gateway_set[netif->num] = 0;
   netif_remove(netif);
   free(netif);
 }

@@ -45,6 +45,34 @@ void lwip_tap_netif_check_checksums(struct netif *netif, int on);
 void lwip_tap_netif_ipv4(const struct netif *netif, ip4_addr_t *addr, ip4_addr_t *netmask,
                          ip4_addr_t *gw);
 
+/* ---- IPv6 addresses and routing ---- */
+
+/* Adds a static IPv6 address (16 bytes, network order) in a free slot; it
+ * starts tentative (duplicate address detection). Returns the slot, -1 when
+ * every slot is taken, -2 on another error. */
+int lwip_tap_netif_add_ip6(struct netif *netif, const u8_t *addr);
+/* Slot `index` of the netif: its address (16 bytes), state (IP6_ADDR_*) and
+ * whether it was set statically (1) or by SLAAC (0; slot 0, the link-local
+ * address, reports 0). Returns 0 past the last slot. */
+int lwip_tap_netif_ip6(const struct netif *netif, unsigned index, u8_t *addr, u8_t *state,
+                       u8_t *is_static);
+/* Sets (addr: 16 bytes) or clears (NULL) the netif's static default router,
+ * the next hop for off-link destinations ahead of advertised routers. */
+void lwip_tap_netif_set_ip6_gateway(struct netif *netif, const u8_t *addr);
+/* Switches stateless address autoconfiguration from router advertisements
+ * on or off (on when the netif is added). */
+void lwip_tap_netif_set_slaac(struct netif *netif, int on);
+/* LWIP_IPV6_NUM_ADDRESSES: address slots per netif, slot 0 the link-local. */
+unsigned lwip_tap_ip6_slots(void);
+/* MEMP_NUM_MLD6_GROUP: multicast groups for all netifs together; each IPv6
+ * address needs its solicited-node group to be reachable. */
+unsigned lwip_tap_mld6_groups(void);
+/* Implemented in Rust (src/netif.rs): the state of address slot `index`
+ * changed from old_state to new_state (IP6_ADDR_* values); addr is its
+ * address (16 bytes). */
+void lwip_tap_ip6_state_event(struct netif *netif, u8_t index, u8_t old_state, u8_t new_state,
+                              const u8_t *addr, u8_t is_static);
+
 /* ---- TCP ---- */
 
 /* tcp_sndbuf(): bytes the send buffer has room for. */

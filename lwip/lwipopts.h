@@ -45,6 +45,9 @@
 #define LWIP_NETIF_LOOPBACK             0
 #define LWIP_SINGLE_NETIF               0
 #define LWIP_NETIF_STATUS_CALLBACK      1
+/* Address state changes (IPv6 duplicate address detection, SLAAC) are
+ * reported to the log through the extended status callback. */
+#define LWIP_NETIF_EXT_STATUS_CALLBACK  1
 #define LWIP_NETIF_LINK_CALLBACK        0
 #define LWIP_NETIF_HOSTNAME             1
 #define LWIP_NETIF_TX_SINGLE_PBUF       0
@@ -54,6 +57,31 @@
 #define LWIP_IPV6                       1
 #define LWIP_IPV6_DHCP6                 0
 #define LWIP_IPV6_AUTOCONFIG            1
+/* lwIP routes IPv6 between interfaces like IPv4 (off in stock lwIP). */
+#define LWIP_IPV6_FORWARD               1
+/* Address slots per interface: slot 0 is the link-local address, the other
+ * four hold static (addr6=) and SLAAC addresses. lwIP's default of 3 leaves
+ * two, and a router advertisement that finds no free slot is ignored without
+ * a word, so there is room for a few of each. */
+#define LWIP_IPV6_NUM_ADDRESSES         5
+/* Each address has its solicited-node multicast group, and lwIP answers
+ * neighbor solicitations only for groups it could join. Its default of 4
+ * groups in all covers two interfaces: on a third, its addresses silently
+ * stop answering (the pool's err counter in --stats is the only trace).
+ * Room for every slot of 32 interfaces; lwip-tap warns beyond. */
+#define MEMP_NUM_MLD6_GROUP             (LWIP_IPV6_NUM_ADDRESSES * 32)
+/* Neighbor and destination caches and the queue for packets waiting on
+ * neighbor discovery, sized like the ARP table (lwIP's defaults: 10/10/20). */
+#define LWIP_ND6_NUM_NEIGHBORS          64
+#define LWIP_ND6_NUM_DESTINATIONS       64
+#define MEMP_NUM_ND6_QUEUE              64
+/* A static default router (gw6=): lwIP has no call to set one, only this
+ * hook, which nd6.c asks for the next hop of an off-link destination before
+ * it picks a router learned from advertisements (lwip/glue.c). */
+struct netif;
+struct ip6_addr;
+const struct ip6_addr *lwip_tap_nd6_gateway(struct netif *netif, const struct ip6_addr *dest);
+#define LWIP_HOOK_ND6_GET_GW(netif, dest) lwip_tap_nd6_gateway(netif, dest)
 #define IP_FORWARD                      1
 #define IP_REASSEMBLY                   1
 #define IP_FRAG                         1

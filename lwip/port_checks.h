@@ -54,7 +54,17 @@
 #error "lwip-tap-port: IP_FORWARD must be 1: with two or more interfaces lwip-tap is a router"
 #endif
 
+#if !LWIP_IPV6_FORWARD
+#error "lwip-tap-port: LWIP_IPV6_FORWARD must be 1: with two or more interfaces lwip-tap routes IPv6 too"
+#endif
+
 /* ---- interfaces ---- */
+#if !LWIP_NETIF_EXT_STATUS_CALLBACK
+#error "lwip-tap-port: LWIP_NETIF_EXT_STATUS_CALLBACK must be 1: IPv6 address states (DAD, SLAAC) are logged through it (lwip/glue.c)"
+#endif
+#if LWIP_IPV6_NUM_ADDRESSES < 2
+#error "lwip-tap-port: LWIP_IPV6_NUM_ADDRESSES must be at least 2: slot 0 holds the link-local address, static and SLAAC addresses need the others"
+#endif
 #if LWIP_SINGLE_NETIF
 #error "lwip-tap-port: LWIP_SINGLE_NETIF must be 0: lwip-tap can run several interfaces"
 #endif

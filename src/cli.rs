@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 use std::ffi::OsString;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -14,13 +14,13 @@ use clap::{Arg, ArgAction, ArgMatches};
 
 use crate::config::{
     Addressing, CaptureConfig, Config, DeviceConfig, Impairment, Impairments, InterfaceConfig,
-    Percent, Services, MAX_DELAY, MIN_RATE, SNAPLEN_RANGE,
+    Ipv6Config, Percent, Services, IPV6_PREFIX_LEN, MAX_DELAY, MIN_RATE, SNAPLEN_RANGE,
 };
 use crate::error::Error;
 use crate::sandbox::{SandboxConfig, SeccompMode, DEFAULT_USER};
 
 /// The keys `-i` accepts.
-const KEYS: &str = "name, addr, netmask, gw, mtu, offload, pcap, snaplen, \
+const KEYS: &str = "name, addr, netmask, gw, addr6, gw6, slaac, mtu, offload, pcap, snaplen, \
                     loss, corrupt, dup, reorder, delay, jitter, rate or max-frame \
                     (each of the last eight also with -in or -out)";
 
@@ -52,8 +52,11 @@ fn command() -> clap::Command {
             "lwip-tap -i name=TAP,addr=A,netmask=M,gw=G[,pcap=FILE][,loss=PCT,...] [-i ...] [-E] [-C] [-H] [-s] [--seed N] [-Z USER] [--seccomp on|off|required] [-d] [-h]",
         )
         .after_help(
-            "Without name= a transient TAP is created (gw= is then its host-side address) and \
-             removed on exit.\nWithout addr/netmask/gw the interface is configured by DHCP.\n\
+            "Without name= a transient TAP is created (gw= and gw6= are then its host-side \
+             addresses) and removed on exit.\nWithout addr/netmask/gw the interface is configured \
+             by DHCP, unless it has addr6= (IPv6 only).\n\
+             IPv6: addr6=ADDR[/64] (repeatable), gw6=ROUTER, slaac=on|off (default on); every \
+             interface also has a link-local address.\n\
              Several -i make lwip-tap a router between them.\n\
              Capture: pcap=FILE[,snaplen=N]. Impairment (each also as KEY-in or KEY-out for one \
              direction): loss=PCT, corrupt=PCT, dup=PCT, reorder=PCT, delay=MS, jitter=MS, \
@@ -84,6 +87,15 @@ fn command() -> clap::Command {
                 .long("stats")
                 .action(ArgAction::SetTrue)
                 .help("Log lwIP's memory and protocol statistics on exit (SIGUSR1: at any time)"),
+        )
+        .arg(
+            Arg::new("busy-poll")
+                .long("busy-poll")
+                .action(ArgAction::SetTrue)
+                .help(
+                    "Poll for 2 ms after every frame instead of sleeping: lowest latency for \
+                     sparse traffic, at the cost of a core while traffic flows",
+                ),
         )
         .arg(
             Arg::new("seed")
@@ -189,6 +201,7 @@ fn options(matches: &ArgMatches, cmd: &mut clap::Command) -> Result<Options, Err
         },
         lwip_debug: matches.get_flag("debug"),
         seed: matches.get_one::<u64>("seed").copied(),
+        busy_poll: matches.get_flag("busy-poll"),
     };
     config.validate().map_err(|e| {
         Error::Usage(match e.interface {
@@ -218,6 +231,9 @@ struct Keys {
     addr: Option<Ipv4Addr>,
     netmask: Option<Ipv4Addr>,
     gw: Option<Ipv4Addr>,
+    addr6: Vec<Ipv6Addr>,
+    gw6: Option<Ipv6Addr>,
+    slaac: Option<bool>,
     mtu: Option<u32>,
     offload: Option<bool>,
     pcap: Option<PathBuf>,
@@ -291,7 +307,9 @@ pub fn parse_interface(text: &str) -> Result<InterfaceConfig, String> {
             .split_once('=')
             .ok_or_else(|| format!("'{item}' is not key=value (keys: {KEYS})"))?;
         let (key, value) = (key.trim(), value.trim());
-        if !seen.insert(key.to_string()) {
+        // addr6= is the one key that may repeat: an interface can have
+        // several IPv6 addresses.
+        if !seen.insert(key.to_string()) && key != "addr6" {
             return Err(format!("{key}= is given more than once"));
         }
         if value.is_empty() {
@@ -305,6 +323,9 @@ pub fn parse_interface(text: &str) -> Result<InterfaceConfig, String> {
             "addr" => keys.addr = Some(parse_ipv4(key, value)?),
             "netmask" => keys.netmask = Some(parse_netmask(value)?),
             "gw" => keys.gw = Some(parse_ipv4(key, value)?),
+            "addr6" => keys.addr6.push(parse_ipv6_prefix(value)?),
+            "gw6" => keys.gw6 = Some(parse_ipv6(key, value)?),
+            "slaac" => keys.slaac = Some(parse_on_off(key, value)?),
             "mtu" => keys.mtu = Some(parse_mtu(value)?),
             "offload" => keys.offload = Some(parse_on_off(key, value)?),
             "pcap" => keys.pcap = Some(PathBuf::from(value)),
@@ -333,6 +354,8 @@ impl Keys {
     /// a name (whose host side is the gateway).
     fn into_config(self) -> Result<InterfaceConfig, String> {
         let addressing = match (self.addr, self.netmask, self.gw) {
+            // IPv6 only: DHCP would look for an IPv4 server nobody asked for.
+            (None, None, None) if !self.addr6.is_empty() => Addressing::None,
             (None, None, None) => Addressing::Dhcp,
             (Some(addr), Some(netmask), gw) => Addressing::Static { addr, netmask, gw },
             (None, _, _) => {
@@ -342,14 +365,6 @@ impl Keys {
         };
         let device = match (self.name, addressing) {
             (Some(name), _) => DeviceConfig::Tap { name },
-            (None, Addressing::Static { gw: Some(host), .. }) => {
-                DeviceConfig::TransientTap { host }
-            }
-            (None, Addressing::Static { gw: None, .. }) => {
-                return Err(
-                    "a transient TAP (no name=) needs gw=, the address of its host side".into(),
-                )
-            }
             // A transient TAP's host side needs an address to be useful,
             // and there is no DHCP server behind it to lease one from.
             (None, Addressing::Dhcp) => {
@@ -357,6 +372,18 @@ impl Keys {
                             (gw= becomes its host-side address); give name= to use DHCP"
                     .into())
             }
+            (None, Addressing::Static { gw: None, .. }) => {
+                return Err(
+                    "a transient TAP (no name=) needs gw=, the address of its host side".into(),
+                )
+            }
+            (None, _) => DeviceConfig::TransientTap {
+                host: match addressing {
+                    Addressing::Static { gw, .. } => gw,
+                    _ => None,
+                },
+                host6: self.gw6,
+            },
         };
         let capture = match (self.pcap, self.snaplen) {
             (Some(path), snaplen) => Some(CaptureConfig {
@@ -369,6 +396,11 @@ impl Keys {
         Ok(InterfaceConfig {
             device,
             addressing,
+            ipv6: Ipv6Config {
+                addresses: self.addr6,
+                gateway: self.gw6,
+                slaac: self.slaac.unwrap_or(true),
+            },
             mtu: self.mtu,
             offload: self.offload,
             capture,
@@ -457,6 +489,35 @@ fn parse_ipv4(key: &str, value: &str) -> Result<Ipv4Addr, String> {
     value
         .parse()
         .map_err(|_| format!("{key}='{value}' is not an IPv4 address (a.b.c.d, each 0-255)"))
+}
+
+fn parse_ipv6(key: &str, value: &str) -> Result<Ipv6Addr, String> {
+    value
+        .parse()
+        .map_err(|_| format!("{key}='{value}' is not an IPv6 address (like 2001:db8::1)"))
+}
+
+/// `addr6=ADDR` or `addr6=ADDR/64`: lwIP takes every static address as a
+/// /64 on-link prefix, so no other length can mean what it says.
+fn parse_ipv6_prefix(value: &str) -> Result<Ipv6Addr, String> {
+    let (addr, len) = match value.split_once('/') {
+        Some((addr, len)) => (addr, Some(len)),
+        None => (value, None),
+    };
+    let addr = parse_ipv6("addr6", addr.trim())?;
+    if let Some(len) = len {
+        match len.trim().parse::<u8>() {
+            Ok(IPV6_PREFIX_LEN) => {}
+            Ok(n) if n <= 128 => {
+                return Err(format!(
+                    "addr6={value}: lwIP treats every static address as a /{IPV6_PREFIX_LEN} \
+                     on-link prefix, so /{n} is not possible; give /{IPV6_PREFIX_LEN} or no length"
+                ))
+            }
+            _ => return Err(format!("addr6={value}: '{len}' is not a prefix length")),
+        }
+    }
+    Ok(addr)
 }
 
 fn parse_netmask(value: &str) -> Result<Ipv4Addr, String> {
@@ -560,7 +621,8 @@ mod tests {
         assert_eq!(
             spec.device,
             DeviceConfig::TransientTap {
-                host: ip("172.16.0.1")
+                host: Some(ip("172.16.0.1")),
+                host6: None
             }
         );
     }
@@ -921,6 +983,84 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_keys() {
+        let spec = parse_interface(
+            "name=tap0,addr6=2001:db8::2,addr6=2001:db8:1::2/64,gw6=fe80::1,slaac=off",
+        )
+        .unwrap();
+        assert_eq!(
+            spec.ipv6,
+            Ipv6Config {
+                addresses: vec![
+                    "2001:db8::2".parse().unwrap(),
+                    "2001:db8:1::2".parse().unwrap()
+                ],
+                gateway: Some("fe80::1".parse().unwrap()),
+                slaac: false,
+            }
+        );
+        // IPv6 only: no DHCP.
+        assert_eq!(spec.addressing, Addressing::None);
+        let spec = parse_interface("name=tap0").unwrap();
+        assert_eq!(spec.addressing, Addressing::Dhcp);
+        assert!(spec.ipv6.slaac && spec.ipv6.addresses.is_empty());
+        // Dual stack.
+        let spec =
+            parse_interface("name=tap0,addr=10.0.0.2,netmask=255.255.255.0,addr6=2001:db8::2")
+                .unwrap();
+        assert!(matches!(spec.addressing, Addressing::Static { .. }));
+        assert_eq!(spec.ipv6.addresses.len(), 1);
+    }
+
+    #[test]
+    fn transient_tap_with_ipv6() {
+        let spec = parse_interface("addr6=2001:db8::2,gw6=2001:db8::1").unwrap();
+        assert_eq!(
+            spec.device,
+            DeviceConfig::TransientTap {
+                host: None,
+                host6: Some("2001:db8::1".parse().unwrap())
+            }
+        );
+        let spec = parse_interface(
+            "addr=10.0.0.2,netmask=255.255.255.0,gw=10.0.0.1,addr6=2001:db8::2,gw6=fe80::1",
+        )
+        .unwrap();
+        assert_eq!(
+            spec.device,
+            DeviceConfig::TransientTap {
+                host: Some(ip("10.0.0.1")),
+                host6: Some("fe80::1".parse().unwrap())
+            }
+        );
+        let e = parse_interface("addr6=2001:db8::2").unwrap_err();
+        assert!(e.contains("needs a host-side IPv6 address"), "{e}");
+        let e = parse_interface("addr6=2001:db8::2,gw6=2001:db8::2").unwrap_err();
+        assert!(e.contains("same as an addr6="), "{e}");
+    }
+
+    #[test]
+    fn bad_ipv6_values() {
+        for (spec, expect) in [
+            ("name=t,addr6=::1", "not a unicast address"),
+            ("name=t,addr6=::", "not a unicast address"),
+            ("name=t,addr6=::ffff:10.0.0.1", "IPv4-mapped"),
+            ("name=t,addr6=2001:db8::2/129", "not a prefix length"),
+            ("name=t,addr6=2001:db8::2/128", "/128 is not possible"),
+            ("name=t,addr6=2001:db8::2,gw6=ff02::1", "multicast"),
+            (
+                "name=t,addr6=2001:db8::2,gw6=2001:db8::2/64",
+                "not an IPv6 address",
+            ),
+            ("name=t,gw6=fe80::1", "needs an addr6="),
+            ("name=t,gw6=fe80::1,gw6=fe80::2", "more than once"),
+        ] {
+            let e = parse_interface(spec).unwrap_err();
+            assert!(e.contains(expect), "{spec}: {e}");
+        }
+    }
+
+    #[test]
     fn seed_option() {
         assert_eq!(run(&["-i", "name=t"]).unwrap().config.seed, None);
         let o = run(&["-i", "name=t", "--seed", "42"]).unwrap();
@@ -930,5 +1070,16 @@ mod tests {
             assert!(e.contains(bad), "{bad}: {e}");
             assert_eq!(e.lines().count(), 1, "{e}");
         }
+    }
+
+    #[test]
+    fn busy_poll_flag() {
+        assert!(!run(&["-i", "name=t"]).unwrap().config.busy_poll);
+        assert!(
+            run(&["-i", "name=t", "--busy-poll"])
+                .unwrap()
+                .config
+                .busy_poll
+        );
     }
 }

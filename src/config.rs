@@ -1,13 +1,14 @@
-//! What a stack is made of, as plain data: its interfaces (device, IPv4
-//! addressing, MTU, offload, capture, impairment), the services it runs,
-//! the seed of impairment decisions and whether lwIP's debug output is on. The command line parses into these types; library callers
+//! What a stack is made of, as plain data: its interfaces (device, IPv4 and
+//! IPv6 addressing, MTU, offload, capture, impairment), the services it
+//! runs, the seed of impairment decisions and whether lwIP's debug output is
+//! on. The command line parses into these types; library callers
 //! build them directly. [`Config::validate`] holds every rule, and
 //! [`Stack::new`](crate::stack::Stack::new) applies it, so both get the same
 //! errors before any device is touched.
 
 use std::collections::HashSet;
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -33,6 +34,10 @@ pub const MAX_DELAY: Duration = Duration::from_secs(60);
 /// The lowest rate limit an impairment accepts, in bit/s.
 pub const MIN_RATE: u64 = 1000;
 
+/// The prefix length of every IPv6 address lwIP configures statically: it
+/// treats each as a /64 on-link prefix, whatever the network's plan.
+pub const IPV6_PREFIX_LEN: u8 = 64;
+
 /// A whole stack: interfaces in order (the first is lwIP's default route),
 /// services and debugging.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -44,6 +49,11 @@ pub struct Config {
     /// The seed of every impairment decision; `None` picks one at random
     /// (and logs it, so the run can be repeated).
     pub seed: Option<u64>,
+    /// Poll for frames for 2 ms after every frame instead of sleeping: the
+    /// lowest latency for sparse traffic (a ping, a lone request), for a
+    /// core's worth of CPU while any traffic flows. Off, the loop polls only
+    /// while frames come in quick succession.
+    pub busy_poll: bool,
 }
 
 /// The built-in services; each listens on every interface.
@@ -64,6 +74,8 @@ pub struct Services {
 pub struct InterfaceConfig {
     pub device: DeviceConfig,
     pub addressing: Addressing,
+    /// IPv6 beyond the link-local address every interface has.
+    pub ipv6: Ipv6Config,
     /// The MTU to give the device (and so lwIP); `None` keeps the device's
     /// (1500 for an in-process device).
     pub mtu: Option<u32>,
@@ -76,6 +88,102 @@ pub struct InterfaceConfig {
     pub capture: Option<CaptureConfig>,
     /// Damage, drop, delay or limit the frames, each way.
     pub impairments: Impairments,
+}
+
+/// An interface's IPv6 addressing. Every interface has a link-local address
+/// (lwIP forms it from the MAC); these come on top.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ipv6Config {
+    /// Static addresses, each a /64 on-link prefix (lwIP's rule). They share
+    /// lwIP's address slots with SLAAC: [`ipv6_address_limit`] at most.
+    pub addresses: Vec<Ipv6Addr>,
+    /// A static default router: link-local, or inside the /64 of one of
+    /// `addresses`. Routers learned from advertisements come after it.
+    pub gateway: Option<Ipv6Addr>,
+    /// Whether lwIP forms addresses from the prefixes in router
+    /// advertisements (SLAAC).
+    pub slaac: bool,
+}
+
+impl Default for Ipv6Config {
+    /// Link-local only, with SLAAC on.
+    fn default() -> Ipv6Config {
+        Ipv6Config {
+            addresses: Vec::new(),
+            gateway: None,
+            slaac: true,
+        }
+    }
+}
+
+impl Ipv6Config {
+    /// The rules for one interface's IPv6.
+    fn validate(&self) -> Result<(), String> {
+        let limit = ipv6_address_limit();
+        if self.addresses.len() > limit {
+            return Err(format!(
+                "{} addr6= given; lwIP has room for {limit} besides the link-local address                  (LWIP_IPV6_NUM_ADDRESSES is {})",
+                self.addresses.len(),
+                limit + 1
+            ));
+        }
+        let mut seen = HashSet::new();
+        for &addr in &self.addresses {
+            check_ipv6_unicast("addr6", addr)?;
+            if addr.is_unicast_link_local() {
+                return Err(format!(
+                    "addr6={addr} is a link-local address; lwIP forms the link-local address                      itself (from the MAC), addr6= is for global or unique local addresses"
+                ));
+            }
+            if !seen.insert(addr) {
+                return Err(format!("addr6={addr} is given more than once"));
+            }
+        }
+        if let Some(gw) = self.gateway {
+            if self.addresses.is_empty() {
+                return Err(format!(
+                    "gw6={gw} needs an addr6=: a router is only of use to an address it can                      route for"
+                ));
+            }
+            check_ipv6_unicast("gw6", gw)?;
+            if self.addresses.contains(&gw) {
+                return Err(format!("gw6={gw} is the same as an addr6="));
+            }
+            if !gw.is_unicast_link_local() && !self.addresses.iter().any(|a| same_64(*a, gw)) {
+                return Err(format!(
+                    "gw6={gw} is neither link-local nor inside the /64 of an addr6=, so lwIP                      cannot reach it"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How many static and SLAAC addresses an interface holds:
+/// `LWIP_IPV6_NUM_ADDRESSES` of the lwIP build, less the link-local slot.
+pub fn ipv6_address_limit() -> usize {
+    crate::port::ipv6_address_slots().saturating_sub(1)
+}
+
+/// Refuses the unspecified, loopback and multicast addresses.
+fn check_ipv6_unicast(key: &str, addr: Ipv6Addr) -> Result<(), String> {
+    if addr.is_multicast() {
+        return Err(format!("{key}={addr} is a multicast address"));
+    }
+    if addr.is_unspecified() || addr.is_loopback() {
+        return Err(format!("{key}={addr} is not a unicast address"));
+    }
+    if addr.to_ipv4_mapped().is_some() {
+        return Err(format!(
+            "{key}={addr} is an IPv4-mapped address; give IPv4 with addr= and gw="
+        ));
+    }
+    Ok(())
+}
+
+/// True if `a` and `b` share their first 64 bits.
+fn same_64(a: Ipv6Addr, b: Ipv6Addr) -> bool {
+    a.octets()[..8] == b.octets()[..8]
 }
 
 /// A capture file for an interface's frames. Interfaces that name the same
@@ -216,8 +324,12 @@ pub enum DeviceConfig {
     Tap { name: String },
     /// A TAP created for this stack (the kernel picks its name) and removed
     /// when the stack ends. Its host side gets `host` with the interface's
-    /// netmask, so the host routes the subnet to lwIP.
-    TransientTap { host: Ipv4Addr },
+    /// netmask and `host6` as a /64 (without duplicate address detection),
+    /// so the host routes the subnets to lwIP. At least one is needed.
+    TransientTap {
+        host: Option<Ipv4Addr>,
+        host6: Option<Ipv6Addr>,
+    },
     /// No device: frames are handed to lwIP and collected in-process (tests,
     /// fuzzing, embedding). Its MAC is `mac`.
     InProcess { name: String, mac: [u8; 6] },
@@ -233,6 +345,8 @@ pub enum Addressing {
     },
     /// lwIP's DHCP client.
     Dhcp,
+    /// No IPv4 address: an IPv6-only interface.
+    None,
 }
 
 /// A configuration rule that was broken: which interface (its index in
@@ -326,6 +440,7 @@ impl InterfaceConfig {
                 mac,
             },
             addressing,
+            ipv6: Ipv6Config::default(),
             mtu: None,
             offload: None,
             capture: None,
@@ -362,15 +477,12 @@ impl InterfaceConfig {
         }
         self.impairments.inbound.validate("-in")?;
         self.impairments.outbound.validate("-out")?;
+        self.ipv6.validate()?;
+        if let DeviceConfig::TransientTap { host, host6 } = self.device {
+            self.validate_transient_hosts(host, host6)?;
+        }
         let Addressing::Static { addr, netmask, gw } = self.addressing else {
-            return match self.device {
-                // A transient TAP's host side has no DHCP server behind it.
-                DeviceConfig::TransientTap { .. } => Err("a transient TAP needs a static \
-                                                          address: its host side has no DHCP \
-                                                          server to lease one"
-                    .into()),
-                _ => Ok(()),
-            };
+            return Ok(());
         };
         if !is_contiguous(netmask) {
             return Err(format!(
@@ -392,7 +504,10 @@ impl InterfaceConfig {
                 return Err(format!("gw={gw} is outside {subnet}"));
             }
         }
-        if let DeviceConfig::TransientTap { host } = self.device {
+        if let DeviceConfig::TransientTap {
+            host: Some(host), ..
+        } = self.device
+        {
             if host == addr {
                 return Err(format!(
                     "the transient TAP's host address {host} is lwIP's own address"
@@ -405,6 +520,62 @@ impl InterfaceConfig {
             }
         }
         Ok(())
+    }
+}
+
+impl InterfaceConfig {
+    /// A transient TAP's host side needs an address of each family lwIP
+    /// has statically: DHCP and SLAAC have no server behind it.
+    fn validate_transient_hosts(
+        &self,
+        host: Option<Ipv4Addr>,
+        host6: Option<Ipv6Addr>,
+    ) -> Result<(), String> {
+        match (self.addressing, host) {
+            (Addressing::Dhcp, _) => {
+                return Err(
+                    "a transient TAP needs a static address: its host side has no \
+                            DHCP server to lease one"
+                        .into(),
+                )
+            }
+            (Addressing::Static { .. }, None) => {
+                return Err(
+                    "a transient TAP with an IPv4 address needs a host-side IPv4 \
+                            address (gw=)"
+                        .into(),
+                )
+            }
+            (Addressing::None, Some(host)) => {
+                return Err(format!(
+                    "the transient TAP's host address {host} needs an IPv4 address (addr=)"
+                ))
+            }
+            _ => {}
+        }
+        match host6 {
+            None if !self.ipv6.addresses.is_empty() => Err(
+                "a transient TAP with addr6= needs a host-side IPv6 address (gw6=); without \
+                 one the host could not reach lwIP's address"
+                    .into(),
+            ),
+            None if host.is_none() => {
+                Err("a transient TAP needs a host-side address (gw= or gw6=)".into())
+            }
+            Some(host6) if self.ipv6.addresses.contains(&host6) => Err(format!(
+                "the transient TAP's host address {host6} is lwIP's own address"
+            )),
+            Some(host6)
+                if !host6.is_unicast_link_local()
+                    && !self.ipv6.addresses.iter().any(|a| same_64(*a, host6)) =>
+            {
+                Err(format!(
+                    "the transient TAP's host address {host6} is outside the /64 of every addr6="
+                ))
+            }
+            Some(host6) => check_ipv6_unicast("gw6", host6),
+            None => Ok(()),
+        }
     }
 }
 
@@ -513,6 +684,7 @@ mod tests {
                 netmask: ip("255.255.255.0"),
                 gw: gw.map(ip),
             },
+            ipv6: Ipv6Config::default(),
             mtu: None,
             offload: None,
             capture: None,
@@ -526,7 +698,10 @@ mod tests {
 
     #[test]
     fn transient_tap_rules() {
-        let host = |h: &str| DeviceConfig::TransientTap { host: ip(h) };
+        let host = |h: &str| DeviceConfig::TransientTap {
+            host: Some(ip(h)),
+            host6: None,
+        };
         assert!(static_on(host("10.0.0.1"), "10.0.0.2", Some("10.0.0.1"))
             .validate()
             .is_ok());

@@ -21,7 +21,7 @@ use std::ptr::{self, NonNull};
 use std::rc::Rc;
 
 use crate::checksum;
-use crate::config::{prefix_len, Addressing};
+use crate::config::{prefix_len, Addressing, Ipv6Config, IPV6_PREFIX_LEN};
 use crate::device::{format_mac, no_frame_waiting, Device, FrameQueues, Opened, VnetHeader};
 use crate::error::Error;
 use crate::sys;
@@ -54,6 +54,92 @@ pub struct Counters {
     /// (packets it forwarded: `ip4_forward` clears it), which the driver
     /// filled in (see src/checksum.rs).
     pub tx_ip_checksum_filled: u64,
+}
+
+/// An IPv6 address of an interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv6Address {
+    pub addr: Ipv6Addr,
+    pub state: Ipv6State,
+    pub origin: Ipv6Origin,
+}
+
+/// Where an IPv6 address came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ipv6Origin {
+    /// Formed by lwIP from the MAC (slot 0).
+    LinkLocal,
+    /// Given in the configuration (`addr6=`).
+    Static,
+    /// Formed from a router advertisement's prefix.
+    Slaac,
+}
+
+impl Ipv6Origin {
+    fn of(slot: u32, is_static: bool) -> Ipv6Origin {
+        match (slot, is_static) {
+            (0, _) => Ipv6Origin::LinkLocal,
+            (_, true) => Ipv6Origin::Static,
+            (_, false) => Ipv6Origin::Slaac,
+        }
+    }
+}
+
+impl std::fmt::Display for Ipv6Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Ipv6Origin::LinkLocal => "link-local",
+            Ipv6Origin::Static => "static",
+            Ipv6Origin::Slaac => "SLAAC",
+        })
+    }
+}
+
+/// The state of an IPv6 address in lwIP (RFC 4862's, as lwIP keeps them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ipv6State {
+    /// Duplicate address detection is still running: not usable yet.
+    Tentative,
+    /// Usable for new connections.
+    Preferred,
+    /// Still valid, but its preferred lifetime is over.
+    Deprecated,
+    /// Another node on the link answered duplicate address detection.
+    Duplicated,
+}
+
+impl Ipv6State {
+    /// lwIP's IP6_ADDR_* value; `None` for an empty slot.
+    fn from_lwip(state: u8) -> Option<Ipv6State> {
+        let state = u32::from(state);
+        if state == sys::IP6_ADDR_DUPLICATED {
+            Some(Ipv6State::Duplicated)
+        } else if state & sys::IP6_ADDR_TENTATIVE != 0 {
+            Some(Ipv6State::Tentative)
+        } else if state == sys::IP6_ADDR_PREFERRED {
+            Some(Ipv6State::Preferred)
+        } else if state & sys::IP6_ADDR_VALID != 0 {
+            Some(Ipv6State::Deprecated)
+        } else {
+            None
+        }
+    }
+
+    /// Usable as a source or destination.
+    pub fn is_valid(self) -> bool {
+        matches!(self, Ipv6State::Preferred | Ipv6State::Deprecated)
+    }
+}
+
+impl std::fmt::Display for Ipv6State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Ipv6State::Tentative => "tentative",
+            Ipv6State::Preferred => "preferred",
+            Ipv6State::Deprecated => "deprecated",
+            Ipv6State::Duplicated => "duplicated",
+        })
+    }
 }
 
 /// What lwIP's callbacks need: the device, counters and DHCP state.
@@ -109,6 +195,7 @@ impl Interface {
     pub(crate) fn add(
         Opened { device, queues }: Opened,
         addressing: Addressing,
+        ipv6: &Ipv6Config,
         offload: bool,
     ) -> Result<Interface, Error> {
         let mac = device.mac()?;
@@ -125,7 +212,7 @@ impl Interface {
             Addressing::Static { addr, netmask, gw } => {
                 (addr, netmask, gw.unwrap_or(Ipv4Addr::UNSPECIFIED))
             }
-            Addressing::Dhcp => (
+            Addressing::Dhcp | Addressing::None => (
                 Ipv4Addr::UNSPECIFIED,
                 Ipv4Addr::UNSPECIFIED,
                 Ipv4Addr::UNSPECIFIED,
@@ -166,6 +253,7 @@ impl Interface {
             dhcp: false,
             queues,
         };
+        interface.configure_ipv6(ipv6)?;
         if addressing == Addressing::Dhcp {
             // Set first: whatever dhcp_start allocated before failing is
             // stopped and freed when `interface` is dropped.
@@ -180,6 +268,72 @@ impl Interface {
             }
         }
         Ok(interface)
+    }
+
+    /// Gives lwIP the interface's static IPv6 addresses (each starts
+    /// tentative, for duplicate address detection), its static router and
+    /// the SLAAC switch.
+    fn configure_ipv6(&self, ipv6: &Ipv6Config) -> Result<(), Error> {
+        let netif = self.netif.as_ptr();
+        // SAFETY: a live netif of ours; no router advertisement has been
+        // read yet, so SLAAC is switched before it could act.
+        unsafe { sys::lwip_tap_netif_set_slaac(netif, i32::from(ipv6.slaac)) };
+        for addr in &ipv6.addresses {
+            // SAFETY: a live netif and 16 readable bytes.
+            let slot = unsafe { sys::lwip_tap_netif_add_ip6(netif, addr.octets().as_ptr()) };
+            if slot < 0 {
+                let why = if slot == -1 {
+                    "every IPv6 address slot is taken".to_string()
+                } else {
+                    format!("netif_add_ip6_address failed ({slot})")
+                };
+                return Err(Error::Lwip(format!("{}: addr6={addr}: {why}", self.name())));
+            }
+        }
+        if let Some(gw) = ipv6.gateway {
+            // SAFETY: a live netif and 16 readable bytes (copied by lwIP).
+            unsafe { sys::lwip_tap_netif_set_ip6_gateway(netif, gw.octets().as_ptr()) };
+        }
+        if ipv6.slaac && ipv6.addresses.len() >= crate::config::ipv6_address_limit() {
+            log::warn!(
+                "{}: the static addresses fill every IPv6 address slot, so SLAAC has no room \
+                 (lwIP ignores advertised prefixes without a word); raise \
+                 LWIP_IPV6_NUM_ADDRESSES or give fewer addr6=",
+                self.name()
+            );
+        }
+        Ok(())
+    }
+
+    /// The IPv6 addresses lwIP has now, in slot order (the link-local
+    /// address first), with their state and origin. Empty slots are left out.
+    pub fn ipv6(&self) -> Vec<Ipv6Address> {
+        let mut addresses = Vec::new();
+        for index in 0.. {
+            let mut octets = [0u8; 16];
+            let (mut state, mut is_static) = (0u8, 0u8);
+            // SAFETY: a live netif; 16 writable bytes and two writable bytes.
+            let more = unsafe {
+                sys::lwip_tap_netif_ip6(
+                    self.netif.as_ptr(),
+                    index,
+                    octets.as_mut_ptr(),
+                    &mut state,
+                    &mut is_static,
+                )
+            };
+            if more == 0 {
+                break;
+            }
+            if let Some(state) = Ipv6State::from_lwip(state) {
+                addresses.push(Ipv6Address {
+                    addr: Ipv6Addr::from(octets),
+                    state,
+                    origin: Ipv6Origin::of(index, is_static != 0),
+                });
+            }
+        }
+        addresses
     }
 
     /// Makes this lwIP's default interface.
@@ -228,7 +382,9 @@ impl Interface {
         (from_ip4(a[0]), from_ip4(a[1]), from_ip4(a[2]))
     }
 
-    /// One line describing the interface for the log.
+    /// One line describing the interface for the log: MAC, MTU, IPv4
+    /// address and router, static IPv6 addresses. (IPv6 addresses are
+    /// logged again once duplicate address detection has passed.)
     pub fn describe(&self) -> String {
         let (addr, netmask, gw) = self.ipv4();
         let mut text = format!(
@@ -241,6 +397,11 @@ impl Interface {
             text += &format!(", addr {addr}/{}", prefix_len(netmask));
             if !gw.is_unspecified() {
                 text += &format!(", gw {gw}");
+            }
+        }
+        for a in self.ipv6() {
+            if a.origin == Ipv6Origin::Static {
+                text += &format!(", addr6 {}/{IPV6_PREFIX_LEN}", a.addr);
             }
         }
         text
@@ -694,5 +855,46 @@ pub unsafe extern "C" fn lwip_tap_dhcp_event(
         }
     } else if addr.is_unspecified() && link.lease.take().is_some() && !link.releasing.get() {
         log::warn!("{name}: DHCP lease lost; asking again");
+    }
+}
+
+/// Called by lwIP (lwip/glue.c) whenever the state of one of an interface's
+/// IPv6 address slots changes. Logs an address once it is usable (duplicate
+/// address detection passed), when detection finds a duplicate, and when a
+/// usable address goes away.
+///
+/// # Safety
+/// `netif` must be one of our live netifs; `addr` must point to 16 bytes.
+#[no_mangle]
+pub unsafe extern "C" fn lwip_tap_ip6_state_event(
+    netif: *mut sys::netif,
+    index: u8,
+    old_state: u8,
+    new_state: u8,
+    addr: *const u8,
+    is_static: u8,
+) {
+    // SAFETY: lwIP reports address changes of our netifs only.
+    let link = unsafe { link_of(netif) };
+    // SAFETY: the caller passes 16 readable bytes.
+    let octets: [u8; 16] = unsafe { std::ptr::read(addr.cast()) };
+    let addr = Ipv6Addr::from(octets);
+    let origin = Ipv6Origin::of(u32::from(index), is_static != 0);
+    let (old, new) = (
+        Ipv6State::from_lwip(old_state),
+        Ipv6State::from_lwip(new_state),
+    );
+    let name = &link.name;
+    let was_valid = old.is_some_and(Ipv6State::is_valid);
+    match new {
+        Some(state) if state.is_valid() && !was_valid => {
+            log::info!("{name}: IPv6 {addr}/{IPV6_PREFIX_LEN} ({origin}) is {state}");
+        }
+        Some(Ipv6State::Duplicated) => log::warn!(
+            "{name}: IPv6 {addr} ({origin}): duplicate address detection failed, another node \
+             on the link has it; lwIP will not use it"
+        ),
+        None if was_valid => log::info!("{name}: IPv6 {addr} ({origin}) is gone"),
+        _ => {}
     }
 }

@@ -14,6 +14,20 @@ pub(crate) fn enable_lwip_debug() {
     unsafe { sys::lwip_tap_debug_types = LWIP_DBG_ON };
 }
 
+/// LWIP_IPV6_NUM_ADDRESSES of the lwIP build: IPv6 address slots per
+/// interface, the first the link-local address.
+pub(crate) fn ipv6_address_slots() -> usize {
+    // SAFETY: returns a compile-time constant; touches no lwIP state.
+    unsafe { sys::lwip_tap_ip6_slots() as usize }
+}
+
+/// MEMP_NUM_MLD6_GROUP of the lwIP build: the multicast groups all
+/// interfaces can join together.
+pub(crate) fn mld6_groups() -> usize {
+    // SAFETY: returns a compile-time constant; touches no lwIP state.
+    unsafe { sys::lwip_tap_mld6_groups() as usize }
+}
+
 /// lwIP's LWIP_DBG_ON: with it in LWIP_DBG_TYPES_ON every enabled module prints.
 const LWIP_DBG_ON: u8 = 0x80;
 

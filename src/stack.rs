@@ -27,6 +27,13 @@ const RECEIVE_BUDGET: usize = 64;
 /// How long the loop keeps polling without sleeping after the last frame.
 const BUSY_POLL: Duration = Duration::from_millis(2);
 
+/// Polling instead of sleeping pays only when the next frame comes sooner
+/// than a sleep and wakeup would take to notice it: by default the loop
+/// polls after a frame only if it came this soon after the one before (a
+/// TCP stream, a burst of requests), and sleeps between sparse frames (a
+/// ping every few milliseconds, ARP and ND chatter on a shared bridge).
+const BUSY_GAP: Duration = Duration::from_micros(200);
+
 /// While busy-polling, one round in this many waits in ppoll (with a zero
 /// timeout), which is where signals are let in.
 const SIGNAL_CHECK_ROUNDS: u32 = 64;
@@ -46,6 +53,8 @@ pub struct Stack {
     /// Whether any interface holds frames back (impairment), so that the
     /// loop must wake up when they are due.
     impaired: bool,
+    /// Poll after every frame, however sparse (`Config::busy_poll`).
+    busy_poll: bool,
     _not_send: PhantomData<*mut ()>,
 }
 
@@ -79,17 +88,24 @@ impl Stack {
             interfaces: Vec::with_capacity(config.interfaces.len()),
             captures: CaptureFiles::default(),
             impaired,
+            busy_poll: config.busy_poll,
             _not_send: PhantomData,
         };
         for (n, interface) in config.interfaces.iter().enumerate() {
             let opened = device::open(interface, n, seed, &mut captures)?;
-            let interface = Interface::add(opened, interface.addressing, config.offload(n))?;
+            let interface = Interface::add(
+                opened,
+                interface.addressing,
+                &interface.ipv6,
+                config.offload(n),
+            )?;
             if n == 0 {
                 interface.set_default();
             }
             log::info!("{}", interface.describe());
             stack.interfaces.push(interface);
         }
+        warn_if_short_of_mld_groups(config.interfaces.len());
         stack.captures = captures;
         stack.start_services(config.services)?;
         Ok(stack)
@@ -114,17 +130,20 @@ impl Stack {
     pub fn run(&mut self, signals: &Signals) -> Result<(), Error> {
         let mut fds = self.pollfds();
         let mut last_frame = Instant::now();
+        // Between the last two rounds that read frames.
+        let mut gap = Duration::MAX;
         let mut spins = 0u32;
         while !signals.stop_requested() {
             if signals.take_stats_request() {
                 self.log_stats();
             }
-            // Right after traffic, poll without sleeping for a moment: the
-            // next frame of an exchange (a ping, a request) is then picked up
-            // without the cost of a wakeup. While busy, most rounds just try
-            // to read every TAP; every few rounds a zero-timeout ppoll lets
-            // pending signals in.
-            let busy = last_frame.elapsed() < BUSY_POLL;
+            // Right after traffic that comes in quick succession (or after
+            // any frame with busy_poll), poll without sleeping for a moment:
+            // the next frame is then picked up without the cost of a wakeup.
+            // While busy, most rounds just try to read every TAP; every few
+            // rounds a zero-timeout ppoll lets pending signals in.
+            let since = last_frame.elapsed();
+            let busy = since < BUSY_POLL && (self.busy_poll || gap < BUSY_GAP);
             spins = if busy { spins.wrapping_add(1) } else { 0 };
             let frames = if busy && !spins.is_multiple_of(SIGNAL_CHECK_ROUNDS) {
                 self.receive_all()?
@@ -133,7 +152,9 @@ impl Stack {
                 self.turn(&mut fds, cap, Some(signals.wait_mask()))?
             };
             if frames > 0 {
-                last_frame = Instant::now();
+                let now = Instant::now();
+                gap = now - last_frame;
+                last_frame = now;
             } else if busy {
                 // Nothing yet: let a client sharing this core run first.
                 // SAFETY: sched_yield has no preconditions.
@@ -311,6 +332,23 @@ impl Stack {
     /// Use of lwIP's heap and every memory pool now.
     pub fn pools(&self) -> Vec<crate::stats::PoolUse> {
         crate::stats::pools()
+    }
+}
+
+/// Every IPv6 address needs its solicited-node multicast group, or lwIP
+/// ignores the neighbor solicitations for it: warn when lwIP's group pool
+/// cannot hold every address slot of every interface.
+fn warn_if_short_of_mld_groups(interfaces: usize) {
+    let (slots, groups) = (
+        crate::port::ipv6_address_slots(),
+        crate::port::mld6_groups(),
+    );
+    if interfaces * slots > groups {
+        log::warn!(
+            "{interfaces} interfaces with {slots} IPv6 address slots each may need more than \
+             lwIP's {groups} multicast groups (MEMP_NUM_MLD6_GROUP); an address whose group \
+             cannot be joined does not answer neighbor solicitations"
+        );
     }
 }
 

@@ -22,65 +22,6 @@ use std::time::Duration;
 
 use common::{start_lwip_tap, Netns};
 
-/// A UDP checker: `serve PORT` answers every datagram with `ok SIZE`, or
-/// `bad SIZE OFFSET` at its first wrong byte; `send HOST PORT SIZE…` sends
-/// one datagram of each size (retrying up to 5 times) and prints the
-/// answer and the attempt it took. The content of a datagram follows from
-/// its size and has no zero byte, so any byte that was cleared shows.
-/// `echo PORT` is a TCP echo server.
-const CHECKER: &str = r#"
-import socket, sys
-
-def payload(n):
-    return bytes(1 + (i * 7 + i // 251 + n) % 251 for i in range(n))
-
-mode = sys.argv[1]
-if mode == "serve":
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("0.0.0.0", int(sys.argv[2])))
-    print("ready", flush=True)
-    while True:
-        data, peer = s.recvfrom(65535)
-        want = payload(len(data))
-        if data == want:
-            answer = "ok %d" % len(data)
-        else:
-            first = next(i for i in range(len(data)) if data[i] != want[i])
-            answer = "bad %d %d" % (len(data), first)
-        print(answer, flush=True)
-        s.sendto(answer.encode(), peer)
-elif mode == "send":
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    # No DF bit: routers may fragment these (IP_MTU_DISCOVER, IP_PMTUDISC_DONT).
-    s.setsockopt(socket.IPPROTO_IP, 10, 0)
-    s.settimeout(2)
-    host, port = sys.argv[2], int(sys.argv[3])
-    for size in map(int, sys.argv[4:]):
-        for attempt in range(1, 6):
-            s.sendto(payload(size), (host, port))
-            try:
-                print("%d attempt %d: %s" % (size, attempt, s.recv(100).decode()), flush=True)
-                break
-            except socket.timeout:
-                pass
-        else:
-            print("%d: no answer" % size, flush=True)
-elif mode == "echo":
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", int(sys.argv[2])))
-    s.listen(1)
-    print("ready", flush=True)
-    while True:
-        c, _ = s.accept()
-        while True:
-            data = c.recv(65536)
-            if not data:
-                break
-            c.sendall(data)
-        c.close()
-"#;
-
 const UDP_PORT: u16 = 9000;
 const TCP_PORT: u16 = 9007;
 /// Sizes after the first: one fragment short of a full one, then several
@@ -135,7 +76,7 @@ impl Routed {
             ],
         );
         let checker = ns.dir.path().join("checker.py");
-        fs::write(&checker, CHECKER).unwrap();
+        fs::write(&checker, common::CHECKER).unwrap();
         let captures = vec![capture(&left), capture(&right)];
         let net = Routed {
             checker: checker.display().to_string(),

@@ -9,15 +9,16 @@ use common::{LwipTap, Netns, Stats};
 
 const FRAMES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/frames.py");
 
-/// A persistent tap0 (host 172.16.0.1) with lwip-tap at 172.16.0.2 serving
-/// echo and HTTP. Returns lwIP's MAC too.
+/// A persistent tap0 (host 172.16.0.1) with lwip-tap at 172.16.0.2 and
+/// 2001:db8:1::2 serving echo and HTTP. Returns lwIP's MAC too.
 fn serving(ns: &Netns) -> (LwipTap, String) {
     ns.add_tap("tap0", Some("172.16.0.1/24"));
+    ns.sh("ip addr add 2001:db8:1::1/64 dev tap0 nodad");
     let mut lwip = common::start_lwip_tap(
         ns,
         &[
             "-i",
-            "name=tap0,addr=172.16.0.2,netmask=255.255.255.0,gw=172.16.0.1",
+            "name=tap0,addr=172.16.0.2,netmask=255.255.255.0,gw=172.16.0.1,addr6=2001:db8:1::2",
             "-E",
             "-H",
         ],
@@ -35,9 +36,14 @@ fn frames(ns: &Netns, args: &str) -> String {
     ns.sh(&format!("/usr/bin/python3 {FRAMES} {args}"))
 }
 
-/// ping, TCP echo and HTTP all still work.
+/// ping (IPv4 and IPv6), TCP echo and HTTP all still work.
 fn assert_serving(ns: &Netns, lwip: &LwipTap) {
     assert_eq!(ns.ping("172.16.0.2", 3, "0.05"), 3, "{}", lwip.log());
+    assert!(
+        ns.wait_for_ping("2001:db8:1::2", Duration::from_secs(5)),
+        "{}",
+        lwip.log()
+    );
     assert_eq!(
         ns.sh("echo still-here | nc -N -w 5 172.16.0.2 7"),
         "still-here\n"

@@ -153,14 +153,16 @@ fn services_answer_on_the_second_interface_of_a_router() {
     assert_eq!(reply, "second\n");
 }
 
-/// Frames lwip-tap read during a 100 MiB iperf test with `-i` spec `spec`.
-fn frames_for_100_mib(tag: &str, spec: &str) -> u64 {
+/// Frames lwip-tap read during a 100 MiB iperf test with `-i` spec `spec`,
+/// lwIP's address being `addr`.
+fn frames_for_100_mib(tag: &str, spec: &str, addr: &str) -> u64 {
     let ns = Netns::new(tag);
     let mut lwip = ns.spawn_lwip_tap(&["-i", spec, "-s", "--stats"]);
     lwip.wait_for_log(": mac", Duration::from_secs(10));
-    assert!(ns.wait_for_ping(LWIP_ADDR, Duration::from_secs(10)));
-    ns.sh(&format!("iperf -c {LWIP_ADDR} -p 5001 -n 100M"));
-    lwip.wait_for_log("iperf: 172.16.0.1 port", Duration::from_secs(20));
+    assert!(ns.wait_for_ping(addr, Duration::from_secs(10)));
+    let v6 = if addr.contains(':') { "-V" } else { "" };
+    ns.sh(&format!("iperf {v6} -c {addr} -p 5001 -n 100M"));
+    lwip.wait_for_log(": done, ", Duration::from_secs(20));
     lwip.stop_with(libc::SIGTERM);
     let log = lwip.log();
     let line = log.lines().find(|l| l.contains("stats: tap0 rx")).unwrap();
@@ -181,12 +183,34 @@ fn frames_for_100_mib(tag: &str, spec: &str) -> u64 {
 fn iperf_data_arrives_in_large_segments_unless_offload_is_off() {
     require_network!("iperf");
     let mss_frames = 100 * 1024 * 1024 / 1460;
-    let frames = frames_for_100_mib("offload", TRANSIENT_SPEC);
+    let frames = frames_for_100_mib("offload", TRANSIENT_SPEC, LWIP_ADDR);
     assert!(
         frames < mss_frames / 4,
         "offload on: {frames} frames for 100 MiB"
     );
-    let frames = frames_for_100_mib("nooffload", &format!("{TRANSIENT_SPEC},offload=off"));
+    let frames = frames_for_100_mib(
+        "nooffload",
+        &format!("{TRANSIENT_SPEC},offload=off"),
+        LWIP_ADDR,
+    );
+    assert!(
+        frames > mss_frames * 9 / 10,
+        "offload off: {frames} frames for 100 MiB"
+    );
+}
+
+/// The same over IPv6: TSO6 segments with kernel-checked checksums.
+#[test]
+fn iperf_over_ipv6_arrives_in_large_segments_unless_offload_is_off() {
+    require_network!("iperf");
+    let (spec, addr) = ("addr6=2001:db8:1::2,gw6=2001:db8:1::1", "2001:db8:1::2");
+    let mss_frames = 100 * 1024 * 1024 / 1440;
+    let frames = frames_for_100_mib("offload6", spec, addr);
+    assert!(
+        frames < mss_frames / 4,
+        "offload on: {frames} frames for 100 MiB"
+    );
+    let frames = frames_for_100_mib("nooffload6", &format!("{spec},offload=off"), addr);
     assert!(
         frames > mss_frames * 9 / 10,
         "offload off: {frames} frames for 100 MiB"

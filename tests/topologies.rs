@@ -41,37 +41,46 @@ fn assert_pings(ns: &Netns, addr: &str, logs: &[&common::LwipTap]) {
     assert_eq!(replies, 5, "{addr}:\n{}", logs.join("\n"));
 }
 
-/// One lwip-tap on a bridge that carries the host's address.
+/// One lwip-tap on a bridge that carries the host's addresses, reached
+/// over IPv4 and IPv6.
 fn single_host_on_a_bridge(kind: Switch) {
     if !ready(kind, &["ping", "curl"]) {
         return;
     }
     let ns = Netns::new("single");
     ns.add_switch(kind, "br0", Some("172.16.0.1/24"));
+    ns.sh("ip addr add 2001:db8:7::1/64 dev br0 nodad");
     ns.add_tap_port(kind, "br0", "tap0");
-    let lwip = start_lwip_tap(
+    let mut lwip = start_lwip_tap(
         &ns,
         &[
             "-i",
-            "name=tap0,addr=172.16.0.2,netmask=255.255.255.0,gw=172.16.0.1",
+            "name=tap0,addr=172.16.0.2,netmask=255.255.255.0,gw=172.16.0.1,addr6=2001:db8:7::2",
             "-H",
         ],
     );
     assert_pings(&ns, "172.16.0.2", &[&lwip]);
     let code = ns.sh("curl -s -o /dev/null -w '%{http_code}' http://172.16.0.2/");
     assert_eq!(code, "200");
+    lwip.wait_for_log("IPv6 2001:db8:7::2/64", Duration::from_secs(10));
+    assert_pings(&ns, "2001:db8:7::2", &[&lwip]);
+    let code = ns.sh("curl -6 -s -o /dev/null -w '%{http_code}' 'http://[2001:db8:7::2]/'");
+    assert_eq!(code, "200");
 }
 
-/// The original README's router: br0 (host address, route to 172.16.1.0/24
-/// via lwIP), br1 without address, a router lwip-tap on tap0 + tap1 and a
-/// leaf lwip-tap on tap2 that serves echo and HTTP through the router.
+/// The original README's router, dual stack: br0 (host addresses, routes
+/// to 172.16.1.0/24 and 2001:db8:1::/64 via lwIP), br1 without address, a
+/// router lwip-tap on tap0 + tap1 and a leaf lwip-tap on tap2 that serves
+/// echo and HTTP through the router.
 fn router_between_two_bridges(kind: Switch) {
     if !ready(kind, &["ping", "curl", "nc"]) {
         return;
     }
     let ns = Netns::new("router");
     ns.add_switch(kind, "br0", Some("172.16.0.1/24"));
+    ns.sh("ip addr add 2001:db8::1/64 dev br0 nodad");
     ns.sh("ip route add 172.16.1.0/24 via 172.16.0.2");
+    ns.sh("ip -6 route add 2001:db8:1::/64 via 2001:db8::2");
     ns.add_switch(kind, "br1", None);
     ns.add_tap_port(kind, "br0", "tap0");
     ns.add_tap_port(kind, "br1", "tap1");
@@ -80,18 +89,20 @@ fn router_between_two_bridges(kind: Switch) {
         &ns,
         &[
             "-i",
-            "name=tap2,addr=172.16.1.2,netmask=255.255.255.0,gw=172.16.1.1",
+            "name=tap2,addr=172.16.1.2,netmask=255.255.255.0,gw=172.16.1.1,\
+             addr6=2001:db8:1::2,gw6=2001:db8:1::1",
             "-E",
             "-H",
         ],
     );
-    let router = start_lwip_tap(
+    let mut router = start_lwip_tap(
         &ns,
         &[
             "-i",
-            "name=tap0,addr=172.16.0.2,netmask=255.255.255.0,gw=172.16.0.1",
+            "name=tap0,addr=172.16.0.2,netmask=255.255.255.0,gw=172.16.0.1,\
+             addr6=2001:db8::2,gw6=2001:db8::1",
             "-i",
-            "name=tap1,addr=172.16.1.1,netmask=255.255.255.0",
+            "name=tap1,addr=172.16.1.1,netmask=255.255.255.0,addr6=2001:db8:1::1",
         ],
     );
     for addr in ["172.16.0.2", "172.16.1.1", "172.16.1.2"] {
@@ -104,6 +115,18 @@ fn router_between_two_bridges(kind: Switch) {
         "nc -N -w 10 172.16.1.2 7 < {dir}/in > {dir}/out && cmp {dir}/in {dir}/out"
     ));
     let code = ns.sh("curl -s -o /dev/null -w '%{http_code}' http://172.16.1.2/");
+    assert_eq!(code, "200", "{}", router.log());
+
+    // The same over IPv6 (lwIP sends no router advertisements: the leaf
+    // has gw6=, the host a route).
+    router.wait_for_log("IPv6 2001:db8:1::1/64", Duration::from_secs(10));
+    for addr in ["2001:db8::2", "2001:db8:1::1", "2001:db8:1::2"] {
+        assert_pings(&ns, addr, &[&router, &leaf]);
+    }
+    ns.sh(&format!(
+        "nc -6 -N -w 10 2001:db8:1::2 7 < {dir}/in > {dir}/out6 && cmp {dir}/in {dir}/out6"
+    ));
+    let code = ns.sh("curl -6 -s -o /dev/null -w '%{http_code}' 'http://[2001:db8:1::2]/'");
     assert_eq!(code, "200", "{}", router.log());
 }
 

@@ -1,5 +1,5 @@
-//! iperf2 server on TCP port 5001: lwIP's lwiperf, with each finished test
-//! reported through the log.
+//! iperf2 server on TCP port 5001, over IPv4 and IPv6: lwIP's lwiperf, with
+//! each finished test reported through the log.
 
 use std::ffi::c_void;
 
@@ -7,10 +7,22 @@ use crate::error::Error;
 use crate::netif::ip_addr_to_std;
 use crate::sys;
 
+/// iperf2's port.
+pub(crate) const PORT: u16 = 5001;
+
 pub(crate) fn start() -> Result<(), Error> {
-    // SAFETY: lwIP is running on this thread.
-    let session =
-        unsafe { sys::lwiperf_start_tcp_server_default(Some(report), std::ptr::null_mut()) };
+    // lwiperf_start_tcp_server_default() listens on IPv4's any-address
+    // only; the any-type address takes IPv6 clients too.
+    // SAFETY: lwIP is running on this thread; ip_addr_any_type is lwIP's
+    // constant any-type address.
+    let session = unsafe {
+        sys::lwiperf_start_tcp_server(
+            &sys::ip_addr_any_type,
+            PORT,
+            Some(report),
+            std::ptr::null_mut(),
+        )
+    };
     if session.is_null() {
         return Err(Error::Lwip("iperf: cannot listen on TCP port 5001".into()));
     }

@@ -16,6 +16,7 @@
 
 pub(crate) mod capture;
 pub(crate) mod impair;
+mod netlink;
 pub(crate) mod tap;
 
 use std::cell::{Cell, RefCell};
@@ -139,19 +140,22 @@ fn open_device(config: &InterfaceConfig) -> Result<Opened, Error> {
             }
             Box::new(tap)
         }
-        DeviceConfig::TransientTap { host } => {
-            let Addressing::Static { netmask, .. } = config.addressing else {
-                // Config::validate refuses this; never create a TAP for it.
-                return Err(Error::Config(
-                    "a transient TAP needs a static address".into(),
-                ));
-            };
+        DeviceConfig::TransientTap { host, host6 } => {
             let tap = tap::TapDevice::create()?;
-            tap.configure_host(*host, netmask)?;
+            let mut sides = Vec::new();
+            if let (Some(host), Addressing::Static { netmask, .. }) = (host, config.addressing) {
+                tap.configure_host(*host, netmask)?;
+                sides.push(format!("{host}/{}", crate::config::prefix_len(netmask)));
+            }
+            if let Some(host6) = host6 {
+                tap.configure_host6(*host6, crate::config::IPV6_PREFIX_LEN)?;
+                sides.push(format!("{host6}/{}", crate::config::IPV6_PREFIX_LEN));
+            }
+            tap.bring_up()?;
             log::info!(
-                "{}: transient TAP, host side {host}/{}",
+                "{}: transient TAP, host side {}",
                 tap.name(),
-                crate::config::prefix_len(netmask)
+                sides.join(", ")
             );
             Box::new(tap)
         }

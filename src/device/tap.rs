@@ -5,7 +5,7 @@
 //! This module knows nothing about lwIP; `netif.rs` connects the two.
 
 use std::io::{self, IoSlice, IoSliceMut};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use super::Device;
@@ -134,19 +134,43 @@ impl TapDevice {
         Ok(req.short() & libc::IFF_UP as i16 != 0)
     }
 
-    /// Gives the host side an IPv4 address and netmask and brings it up; the
-    /// kernel then routes the subnet through this device.
+    /// Gives the host side an IPv4 address and netmask; once it is up the
+    /// kernel routes the subnet through this device.
     pub fn configure_host(&self, addr: Ipv4Addr, netmask: Ipv4Addr) -> Result<(), Error> {
         let mut req = IfReq::new(&self.name);
         req.set_ipv4(addr);
         self.control(libc::SIOCSIFADDR, &mut req, "set the host address")?;
         let mut req = IfReq::new(&self.name);
         req.set_ipv4(netmask);
-        self.control(libc::SIOCSIFNETMASK, &mut req, "set the host netmask")?;
+        self.control(libc::SIOCSIFNETMASK, &mut req, "set the host netmask")
+    }
+
+    /// Gives the host side an IPv6 address with prefix length `prefix_len`,
+    /// through rtnetlink, marked to skip duplicate address detection: the
+    /// only other node on this link is lwIP, whose addresses the
+    /// configuration already keeps apart, and a tentative address would
+    /// leave the host unable to reach lwIP for the first second or two.
+    pub fn configure_host6(&self, addr: Ipv6Addr, prefix_len: u8) -> Result<(), Error> {
+        let index = self.index()?;
+        super::netlink::add_ipv6_address(index, addr, prefix_len).map_err(|e| Error::Tap {
+            name: self.name.clone(),
+            reason: format!("cannot set the host address {addr}/{prefix_len}: {e}"),
+        })
+    }
+
+    /// Brings the host side up.
+    pub fn bring_up(&self) -> Result<(), Error> {
         let mut req = IfReq::new(&self.name);
         self.control(libc::SIOCGIFFLAGS, &mut req, "read the flags")?;
         req.set_short(req.short() | libc::IFF_UP as i16);
         self.control(libc::SIOCSIFFLAGS, &mut req, "bring the device up")
+    }
+
+    /// The host side's interface index.
+    fn index(&self) -> Result<u32, Error> {
+        let mut req = IfReq::new(&self.name);
+        self.control(libc::SIOCGIFINDEX, &mut req, "read the interface index")?;
+        Ok(req.int() as u32)
     }
 
     /// One interface ioctl on a throwaway AF_INET socket.

@@ -34,6 +34,12 @@ pub struct stats_ {
 pub const TCP_DEFAULT_LISTEN_BACKLOG: u32 = 64;
 pub const SYS_TIMEOUTS_SLEEPTIME_INFINITE: u32 = 4294967295;
 pub const ETH_HWADDR_LEN: u32 = 6;
+pub const IP6_ADDR_INVALID: u32 = 0;
+pub const IP6_ADDR_TENTATIVE: u32 = 8;
+pub const IP6_ADDR_VALID: u32 = 16;
+pub const IP6_ADDR_PREFERRED: u32 = 48;
+pub const IP6_ADDR_DEPRECATED: u32 = 16;
+pub const IP6_ADDR_DUPLICATED: u32 = 64;
 pub type u8_t = u8;
 pub type s8_t = i8;
 pub type u16_t = u16;
@@ -327,7 +333,9 @@ pub type lwiperf_report_fn = ::std::option::Option<
     ),
 >;
 extern "C" {
-    pub fn lwiperf_start_tcp_server_default(
+    pub fn lwiperf_start_tcp_server(
+        local_addr: *const ip_addr_t,
+        local_port: u16_t,
         report_fn: lwiperf_report_fn,
         report_arg: *mut ::std::os::raw::c_void,
     ) -> *mut ::std::os::raw::c_void;
@@ -390,6 +398,40 @@ extern "C" {
         addr: *mut ip4_addr_t,
         netmask: *mut ip4_addr_t,
         gw: *mut ip4_addr_t,
+    );
+}
+extern "C" {
+    pub fn lwip_tap_netif_add_ip6(netif: *mut netif, addr: *const u8_t) -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn lwip_tap_netif_ip6(
+        netif: *const netif,
+        index: ::std::os::raw::c_uint,
+        addr: *mut u8_t,
+        state: *mut u8_t,
+        is_static: *mut u8_t,
+    ) -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn lwip_tap_netif_set_ip6_gateway(netif: *mut netif, addr: *const u8_t);
+}
+extern "C" {
+    pub fn lwip_tap_netif_set_slaac(netif: *mut netif, on: ::std::os::raw::c_int);
+}
+extern "C" {
+    pub fn lwip_tap_ip6_slots() -> ::std::os::raw::c_uint;
+}
+extern "C" {
+    pub fn lwip_tap_mld6_groups() -> ::std::os::raw::c_uint;
+}
+extern "C" {
+    pub fn lwip_tap_ip6_state_event(
+        netif: *mut netif,
+        index: u8_t,
+        old_state: u8_t,
+        new_state: u8_t,
+        addr: *const u8_t,
+        is_static: u8_t,
     );
 }
 extern "C" {

@@ -19,6 +19,9 @@ use std::time::{Duration, Instant};
 
 pub const LWIP_TAP: &str = env!("CARGO_BIN_EXE_lwip-tap");
 
+/// A UDP and TCP checker for forwarding tests (see the script's header).
+pub const CHECKER: &str = include_str!("checker.py");
+
 /// Returns false (after saying why) when this machine cannot run network
 /// tests: not root, or a tool is missing. Under CI=true that is a failure.
 pub fn can_run_network_tests(tools: &[&str]) -> bool {

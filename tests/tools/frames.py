@@ -109,7 +109,9 @@ def malformed(wire, dst_mac, dst_ip, src_ip, seed):
     lladdr_dst = "ff02::1"
     for _ in range(800):
         kind = rnd.randrange(0, 6)
-        v6 = IPv6(src="fe80::1", dst=rnd.choice([lladdr_dst, "fe80::2"]),
+        # lwIP's static address (tests/robustness.rs) too: its own path,
+        # not the link-local one.
+        v6 = IPv6(src="fe80::1", dst=rnd.choice([lladdr_dst, "fe80::2", "2001:db8:1::2"]),
                   plen=rnd.choice([None, None, 0, 1, 65535]), hlim=255)
         if kind == 0:
             p = v6 / ICMPv6EchoRequest(data=b"e" * rnd.randrange(0, 64))
