@@ -424,7 +424,8 @@ fn equal(index: u8, value: u64) -> SeccompRule {
 /// by the failure paths (a panic's message, an lwIP assertion's log line,
 /// then abort). Anything else traps, including what only a threaded program
 /// would need (`mprotect` and `madvise` for malloc's other arenas, `exit`
-/// for a thread).
+/// for a thread), and every socket call: the host side is configured (by
+/// ioctl and rtnetlink) during setup only.
 pub fn allowed_syscalls() -> Vec<(libc::c_long, &'static str)> {
     allow_list()
         .into_iter()
