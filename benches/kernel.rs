@@ -4,6 +4,8 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "kernel/lab.rs"]
+mod lab;
 
 use std::collections::BTreeMap;
 use std::fmt::{Display, Write as _};
@@ -30,6 +32,10 @@ root, iperf (iperf2), ping (iputils), ab (apache2-utils), nc
 (netcat-openbsd), taskset. Measurements alternate between lwip-tap and the
 kernel inside each round; the table shows medians over the rounds. Every
 load is bounded (count and timeout). No traffic leaves the namespaces.
+Each round also measures a two-interface lwip-tap router against the
+kernel's forwarding (a Linux bridge on each side of both), lwip-tap's CPU
+at 100 and 500 pings/s, and ping with --busy-poll; after the rounds, 200
+idle instances on one bridge (50 with --quick).
 Options:
   --rounds N       rounds (default 3; 1 with --quick)
   --time T         seconds per iperf run (default 10; 2 with --quick)
@@ -46,6 +52,10 @@ the filter's cost.
   -h, --help       this help";
 
 const ME: &str = "bench/run";
+/// lwip-tap instances on one bridge for the idle-cost row (fewer with
+/// --quick).
+const CROWD: usize = 200;
+
 /// The kernel's iperf server, at the far end of the veth pair.
 const K_SRV: &str = "10.99.0.2";
 /// The same over IPv6 (a second iperf -s, on port 5002).
@@ -738,9 +748,24 @@ fn benchmark(cfg: &Config) -> Result<bool, String> {
             }
         }
         b.kernel_iperf(JUMBO_MTU);
+        lab::router(cfg, &mut b.res);
+        lab::loop_costs(cfg, &mut b.res)?;
+    }
+    let instances = if cfg.rounds == 1 { CROWD / 4 } else { CROWD };
+    let crowd = lab::crowd(cfg, instances)?;
+    println!(
+        "  {} instances on one bridge: started in {:.1} s, RSS {:.0} MB in all, idle CPU {:.1} % \
+         of a core, {} answering ping",
+        crowd.instances, crowd.start_s, crowd.rss_mb, crowd.idle_cpu, crowd.answering
+    );
+    if crowd.answering != crowd.instances {
+        b.res.fail(&format!(
+            "only {} of {} instances answered ping",
+            crowd.answering, crowd.instances
+        ));
     }
     println!();
-    print!("{}", table(&b.res, cfg, jumbo));
+    print!("{}", table(&b.res, cfg, jumbo, &crowd));
     if b.res.fails.is_empty() {
         return Ok(true);
     }
@@ -753,7 +778,7 @@ fn benchmark(cfg: &Config) -> Result<bool, String> {
 }
 
 /// The markdown table of medians, with footnotes.
-fn table(res: &Results, cfg: &Config, jumbo: bool) -> String {
+fn table(res: &Results, cfg: &Config, jumbo: bool, crowd: &lab::Crowd) -> String {
     let f = |x: Option<f64>, digits: usize| x.map_or("n/a".into(), |x| format!("{x:.digits$}"));
     let mut rows: Vec<[String; 4]> = Vec::new();
     // lwip-tap against the kernel, with the ratio.
@@ -774,12 +799,31 @@ fn table(res: &Results, cfg: &Config, jumbo: bool) -> String {
     }
     let (a, b) = (gbit("lw_iperf6".into()), gbit("k_iperf6".into()));
     compared("iperf over IPv6, MTU 1500 (Gbit/s)".into(), a, b, 2);
+    let (a, b) = (
+        gbit("lw_router_iperf".into()),
+        gbit("k_router_iperf".into()),
+    );
+    compared(
+        "router iperf, MTU 1500, Linux bridges on both sides (Gbit/s)".into(),
+        a,
+        b,
+        2,
+    );
+    let (a, b) = (res.median("lw_router_ping"), res.median("k_router_ping"));
+    compared("ping through the router, avg (ms)".into(), a, b, 3);
     for stat in ["avg", "max"] {
         let (a, b) = (
             res.median(&format!("lw_ping_{stat}")),
             res.median(&format!("k_ping_{stat}")),
         );
         compared(format!("ping {stat} (ms)"), a, b, 3);
+    }
+    for stat in ["avg", "max"] {
+        let (a, b) = (
+            res.median(&format!("busy_ping_{stat}")),
+            res.median(&format!("k_ping_{stat}")),
+        );
+        compared(format!("ping {stat} with --busy-poll (ms)"), a, b, 3);
     }
     if !jumbo {
         rows[1][1] = "not supported".into();
@@ -807,6 +851,27 @@ fn table(res: &Results, cfg: &Config, jumbo: bool) -> String {
         footnotes.extend(notes.iter().map(|n| format!("HTTP c={c}, {n}")));
         single(format!("HTTP c={c} (req/s)"), cell);
     }
+    for rate in [100, 500] {
+        let cpu = f(res.median(&format!("lw_cpu_ping{rate}")), 1);
+        single(format!("CPU at {rate} pings/s (% of a core)"), cpu);
+    }
+    let n = crowd.instances;
+    single(
+        format!("{n} instances on one bridge: start all (s)"),
+        format!("{:.1}", crowd.start_s),
+    );
+    single(
+        format!("{n} instances: total RSS (MB)"),
+        format!("{:.0}", crowd.rss_mb),
+    );
+    single(
+        format!("{n} instances: idle CPU over 10 s (% of a core)"),
+        format!("{:.1}", crowd.idle_cpu),
+    );
+    single(
+        format!("{n} instances: answering ping"),
+        format!("{}", crowd.answering),
+    );
     let echo = f(res.median("lw_echo_mbs"), 1);
     single(format!("TCP echo {} MiB (MB/s)", cfg.echo_mib), echo);
     let cpu = f(res.median("lw_cpu_per_gb"), 3);

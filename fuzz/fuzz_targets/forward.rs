@@ -62,6 +62,7 @@ fn new_stack() -> Stack {
         },
         lwip_debug: false,
         seed: None,
+        busy_poll: false,
     })
     .expect("lwIP starts")
 }
