@@ -4,6 +4,8 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "kernel/lab.rs"]
+mod lab;
 
 use std::collections::BTreeMap;
 use std::fmt::{Display, Write as _};
@@ -30,11 +32,18 @@ root, iperf (iperf2), ping (iputils), ab (apache2-utils), nc
 (netcat-openbsd), taskset. Measurements alternate between lwip-tap and the
 kernel inside each round; the table shows medians over the rounds. Every
 load is bounded (count and timeout). No traffic leaves the namespaces.
+Each round also measures a two-interface lwip-tap router against the
+kernel's forwarding (a Linux bridge on each side of both), lwip-tap's CPU
+at 100 and 500 pings/s, and ping with --busy-poll; after the rounds, 200
+idle instances on one bridge (50 with --quick).
 Options:
   --rounds N       rounds (default 3; 1 with --quick)
   --time T         seconds per iperf run (default 10; 2 with --quick)
   --quick          fast development run: 2 s iperf, 1 round, ab -n 500,
                    16 MiB echo, 200 pings
+Each round also runs the sink (iperf), HTTP (c=4) and ping on two fresh
+instances of the binary, with its seccomp filter and with --seccomp off, for
+the filter's cost.
   --same-core      pin lwip-tap / iperf server and the clients all to CPU 0
                    (default: server side on CPU 1, clients on CPU 0)
   --soak SECONDS   reliability soak: one lwip-tap, mixed bounded load in a
@@ -43,6 +52,10 @@ Options:
   -h, --help       this help";
 
 const ME: &str = "bench/run";
+/// lwip-tap instances on one bridge for the idle-cost row (fewer with
+/// --quick).
+const CROWD: usize = 200;
+
 /// The kernel's iperf server, at the far end of the veth pair.
 const K_SRV: &str = "10.99.0.2";
 /// The same over IPv6 (a second iperf -s, on port 5002).
@@ -220,16 +233,23 @@ fn log_tail(lwip: &LwipTap) -> String {
     )
 }
 
-/// Starts `lwip-tap -i TRANSIENT_SPEC[,mtu=MTU] -s -E -H` on the server CPU
-/// (at the default MTU with IPv6 too: LWIP6, host side HOST6) and waits
-/// until it answers ping. None (after saying so) if the binary refuses
+/// Starts `lwip-tap -i TRANSIENT_SPEC[,mtu=MTU] -s -E -H [EXTRA]` on the
+/// server CPU (at the default MTU with IPv6 too: LWIP6, host side HOST6) and
+/// waits until it answers ping. None (after saying so) if the binary refuses
 /// `mtu` (exit status 2, error mentioning mtu).
-fn start_lwip(ns: &Netns, cfg: &Config, mtu: Option<u32>) -> Result<Option<LwipTap>, String> {
+fn start_lwip(
+    ns: &Netns,
+    cfg: &Config,
+    mtu: Option<u32>,
+    extra: &[&str],
+) -> Result<Option<LwipTap>, String> {
     let spec = match mtu {
         Some(mtu) => format!("{TRANSIENT_SPEC},mtu={mtu}"),
         None => format!("{TRANSIENT_SPEC},addr6={LWIP6},gw6={HOST6}"),
     };
-    let mut lwip = ns.spawn_lwip_tap_on_cpu(cfg.srv_cpu, &["-i", &spec, "-s", "-E", "-H"]);
+    let mut args = vec!["-i", &spec, "-s", "-E", "-H"];
+    args.extend_from_slice(extra);
+    let mut lwip = ns.spawn_lwip_tap_on_cpu(cfg.srv_cpu, &args);
     match lwip.wait_until_answering(ns, LWIP_ADDR, Duration::from_secs(10)) {
         Ok(()) => Ok(Some(lwip)),
         Err(Some(status)) => {
@@ -413,9 +433,20 @@ struct Bench<'a> {
     k2: Netns,
     echo: (Vec<u8>, PathBuf),
     res: Results,
+    /// The lwip-tap being measured, the prefix of its keys: "lw" (the main
+    /// rows), "filteron" or "nofilter" (the seccomp comparison).
+    who: &'static str,
 }
 
 impl Bench<'_> {
+    fn label(&self) -> &'static str {
+        match self.who {
+            "filteron" => "filter on",
+            "nofilter" => "filter off",
+            _ => "lwip-tap",
+        }
+    }
+
     /// iperf to lwip-tap; with `cpu` also CPU seconds per GB, from
     /// /proc/PID/stat around the test.
     fn lwip_iperf(&mut self, lwip: &mut LwipTap, mtu: u32, cpu: bool) -> Result<(), String> {
@@ -425,7 +456,7 @@ impl Bench<'_> {
         let Some(iperf) = iperf_client(&self.lw, self.cfg, LWIP_ADDR, 5001, self.cfg.time) else {
             check_lwip(lwip, "during iperf")?;
             self.res.fail(&format!("lwip-tap iperf MTU {mtu}"));
-            self.res.rec(&format!("lw_iperf{mtu}"), None);
+            self.res.rec(&format!("{}_iperf{mtu}", self.who), None);
             return Ok(());
         };
         // lwip-tap logs "iperf: ... done, N bytes in ..." when the test ends.
@@ -439,18 +470,22 @@ impl Bench<'_> {
         // and wraps after 4 GiB, which a 10 s test at these rates exceeds.
         let bytes = (iperf.mbytes * 1_048_576.0) as u64;
         let rate = iperf.mbits_per_sec;
-        self.res.rec(&format!("lw_iperf{mtu}"), Some(rate));
+        self.res
+            .rec(&format!("{}_iperf{mtu}", self.who), Some(rate));
         if !cpu {
-            self.res
-                .say(&format!("lwip-tap  iperf MTU {mtu}: {rate} Mbit/s"));
+            self.res.say(&format!(
+                "{:<9} iperf MTU {mtu}: {rate} Mbit/s",
+                self.label()
+            ));
             return check_lwip(lwip, "after iperf");
         }
         let (hz, ticks) = (clock_ticks_per_second(), t1 - t0);
         let per_gb = (bytes > 0).then(|| ticks as f64 / hz as f64 / (bytes as f64 / 1e9));
-        self.res.rec("lw_cpu_per_gb", per_gb);
+        self.res.rec(&format!("{}_cpu_per_gb", self.who), per_gb);
         self.res.say(&format!(
-            "lwip-tap  iperf MTU {mtu}: {rate} Mbit/s; {bytes} bytes (from iperf client), \
+            "{:<9} iperf MTU {mtu}: {rate} Mbit/s; {bytes} bytes (from iperf client), \
              CPU {ticks} ticks @{hz} Hz = {} s/GB",
+            self.label(),
             or_unknown(per_gb.map(|x| format!("{x:.3}")))
         ));
         check_lwip(lwip, "after iperf")
@@ -537,7 +572,7 @@ impl Bench<'_> {
     /// from the client end of the veth pair).
     fn ping(&mut self, who: &str) {
         let (ns, dst, label) = match who {
-            "lw" => (&self.lw, LWIP_ADDR, "lwip-tap"),
+            "lw" => (&self.lw, LWIP_ADDR, self.label()),
             _ => (&self.k1, K_SRV, "kernel"),
         };
         let run = ns.run_on_cpu(
@@ -551,6 +586,7 @@ impl Bench<'_> {
         let rtt = summary
             .as_ref()
             .and_then(|s| Some((s.avg_ms()?, s.max_ms()?)));
+        let who = if who == "lw" { self.who } else { who };
         self.res.rec(&format!("{who}_ping_avg"), rtt.map(|r| r.0));
         self.res.rec(&format!("{who}_ping_max"), rtt.map(|r| r.1));
         let Some((avg, max)) = rtt else {
@@ -568,7 +604,8 @@ impl Bench<'_> {
 
     fn http(&mut self, lwip: &mut LwipTap, c: u64) -> Result<(), String> {
         let n = self.cfg.ab_n;
-        let key = format!("lw_http_c{c}");
+        let key = format!("{}_http_c{c}", self.who);
+        let label = self.label();
         match ab_run(&self.lw, self.cfg, n, c) {
             Ok(ab) => {
                 let failed = ab.failed.unwrap_or(0);
@@ -580,7 +617,7 @@ impl Bench<'_> {
                     .failed_detail
                     .map_or(String::new(), |d| format!(" ({d})"));
                 self.res.say(&format!(
-                    "lwip-tap  ab -n {n} -c {c}: {} req/s, complete {}, failed {failed}{detail}, \
+                    "{label:<9} ab -n {n} -c {c}: {} req/s, complete {}, failed {failed}{detail}, \
                      non-2xx {}",
                     or_unknown(ab.requests_per_sec),
                     or_unknown(ab.complete),
@@ -593,7 +630,7 @@ impl Bench<'_> {
                 self.res.rec(&format!("{key}_rps"), None);
                 self.res.note(&key, &abort);
                 self.res
-                    .say(&format!("lwip-tap  ab -n {n} -c {c}: {abort}"));
+                    .say(&format!("{label:<9} ab -n {n} -c {c}: {abort}"));
             }
         }
         check_lwip(lwip, &format!("after ab -c {c}"))
@@ -618,6 +655,42 @@ impl Bench<'_> {
             }
         }
         check_lwip(lwip, "after echo")
+    }
+
+    /// The filter's cost: the sink (iperf), HTTP (c=4) and ping rows on
+    /// two fresh instances of the same binary, one as shipped (filter on)
+    /// and one with `--seccomp off`, each through the same steps; which goes
+    /// first alternates between rounds.
+    fn filter_comparison(&mut self) -> Result<(), String> {
+        let mut order = [("filteron", "on"), ("nofilter", "off")];
+        if self.res.round.is_multiple_of(2) {
+            order.reverse();
+        }
+        for (who, mode) in order {
+            let flags = ["--seccomp", mode];
+            let started = start_lwip(&self.lw, self.cfg, None, &flags)?;
+            let mut lwip = started.ok_or("lwip-tap refused to start")?;
+            if !lwip.log().contains(&format!("seccomp filter {mode}")) {
+                let tail = log_tail(&lwip);
+                return Err(format!("--seccomp {mode} did not show in the log\n{tail}"));
+            }
+            self.who = who;
+            let result = self.filter_rows(&mut lwip);
+            self.who = "lw";
+            result?;
+            if !stop_lwip(lwip) {
+                self.res
+                    .fail(&format!("lwip-tap --seccomp {mode} exit status on SIGTERM"));
+            }
+        }
+        Ok(())
+    }
+
+    fn filter_rows(&mut self, lwip: &mut LwipTap) -> Result<(), String> {
+        self.lwip_iperf(lwip, 1500, true)?;
+        self.ping("lw");
+        check_lwip(lwip, "during ping")?;
+        self.http(lwip, 4)
     }
 
     fn peak_rss(&mut self, lwip: &LwipTap, key: &str, what: &str) {
@@ -678,6 +751,7 @@ fn benchmark(cfg: &Config) -> Result<bool, String> {
         k2,
         echo,
         res,
+        who: "lw",
     };
 
     let mut jumbo = true;
@@ -686,7 +760,7 @@ fn benchmark(cfg: &Config) -> Result<bool, String> {
         b.res.round = round;
         // lwip-tap at the default MTU: every lwip-tap test, alternating
         // with the kernel.
-        let mut lwip = start_lwip(&b.lw, cfg, None)?.ok_or("lwip-tap refused to start")?;
+        let mut lwip = start_lwip(&b.lw, cfg, None, &[])?.ok_or("lwip-tap refused to start")?;
         b.lwip_iperf(&mut lwip, 1500, true)?;
         b.kernel_iperf(1500);
         b.lwip_sends();
@@ -702,9 +776,10 @@ fn benchmark(cfg: &Config) -> Result<bool, String> {
         if !stop_lwip(lwip) {
             b.res.fail("lwip-tap exit status on SIGTERM");
         }
+        b.filter_comparison()?;
 
         if jumbo {
-            match start_lwip(&b.lw, cfg, Some(JUMBO_MTU))? {
+            match start_lwip(&b.lw, cfg, Some(JUMBO_MTU), &[])? {
                 None => jumbo = false,
                 Some(mut lwip) => {
                     if !lwip.log().contains(&format!("mtu {JUMBO_MTU}")) {
@@ -721,9 +796,24 @@ fn benchmark(cfg: &Config) -> Result<bool, String> {
             }
         }
         b.kernel_iperf(JUMBO_MTU);
+        lab::router(cfg, &mut b.res);
+        lab::loop_costs(cfg, &mut b.res)?;
+    }
+    let instances = if cfg.rounds == 1 { CROWD / 4 } else { CROWD };
+    let crowd = lab::crowd(cfg, instances)?;
+    println!(
+        "  {} instances on one bridge: started in {:.1} s, RSS {:.0} MB in all, idle CPU {:.1} % \
+         of a core, {} answering ping",
+        crowd.instances, crowd.start_s, crowd.rss_mb, crowd.idle_cpu, crowd.answering
+    );
+    if crowd.answering != crowd.instances {
+        b.res.fail(&format!(
+            "only {} of {} instances answered ping",
+            crowd.answering, crowd.instances
+        ));
     }
     println!();
-    print!("{}", table(&b.res, cfg, jumbo));
+    print!("{}", table(&b.res, cfg, jumbo, &crowd));
     if b.res.fails.is_empty() {
         return Ok(true);
     }
@@ -736,7 +826,7 @@ fn benchmark(cfg: &Config) -> Result<bool, String> {
 }
 
 /// The markdown table of medians, with footnotes.
-fn table(res: &Results, cfg: &Config, jumbo: bool) -> String {
+fn table(res: &Results, cfg: &Config, jumbo: bool, crowd: &lab::Crowd) -> String {
     let f = |x: Option<f64>, digits: usize| x.map_or("n/a".into(), |x| format!("{x:.digits$}"));
     let mut rows: Vec<[String; 4]> = Vec::new();
     // lwip-tap against the kernel, with the ratio.
@@ -764,12 +854,31 @@ fn table(res: &Results, cfg: &Config, jumbo: bool) -> String {
         b,
         2,
     );
+    let (a, b) = (
+        gbit("lw_router_iperf".into()),
+        gbit("k_router_iperf".into()),
+    );
+    compared(
+        "router iperf, MTU 1500, Linux bridges on both sides (Gbit/s)".into(),
+        a,
+        b,
+        2,
+    );
+    let (a, b) = (res.median("lw_router_ping"), res.median("k_router_ping"));
+    compared("ping through the router, avg (ms)".into(), a, b, 3);
     for stat in ["avg", "max"] {
         let (a, b) = (
             res.median(&format!("lw_ping_{stat}")),
             res.median(&format!("k_ping_{stat}")),
         );
         compared(format!("ping {stat} (ms)"), a, b, 3);
+    }
+    for stat in ["avg", "max"] {
+        let (a, b) = (
+            res.median(&format!("busy_ping_{stat}")),
+            res.median(&format!("k_ping_{stat}")),
+        );
+        compared(format!("ping {stat} with --busy-poll (ms)"), a, b, 3);
     }
     if !jumbo {
         rows[1][1] = "not supported".into();
@@ -797,6 +906,27 @@ fn table(res: &Results, cfg: &Config, jumbo: bool) -> String {
         footnotes.extend(notes.iter().map(|n| format!("HTTP c={c}, {n}")));
         single(format!("HTTP c={c} (req/s)"), cell);
     }
+    for rate in [100, 500] {
+        let cpu = f(res.median(&format!("lw_cpu_ping{rate}")), 1);
+        single(format!("CPU at {rate} pings/s (% of a core)"), cpu);
+    }
+    let n = crowd.instances;
+    single(
+        format!("{n} instances on one bridge: start all (s)"),
+        format!("{:.1}", crowd.start_s),
+    );
+    single(
+        format!("{n} instances: total RSS (MB)"),
+        format!("{:.0}", crowd.rss_mb),
+    );
+    single(
+        format!("{n} instances: idle CPU over 10 s (% of a core)"),
+        format!("{:.1}", crowd.idle_cpu),
+    );
+    single(
+        format!("{n} instances: answering ping"),
+        format!("{}", crowd.answering),
+    );
     let echo = f(res.median("lw_echo_mbs"), 1);
     single(format!("TCP echo {} MiB (MB/s)", cfg.echo_mib), echo);
     let cpu = f(res.median("lw_cpu_per_gb"), 3);
@@ -811,6 +941,7 @@ fn table(res: &Results, cfg: &Config, jumbo: bool) -> String {
     }
 
     let mut out = String::from("| measurement | lwip-tap | Linux kernel (veth) | ratio |\n");
+    let filter = filter_table(res);
     out.push_str("| --- | ---: | ---: | ---: |\n");
     for r in &rows {
         let _ = writeln!(out, "| {} |", r.join(" | "));
@@ -827,6 +958,51 @@ fn table(res: &Results, cfg: &Config, jumbo: bool) -> String {
          all rounds as ab counts it (lwIP's httpd sends no Content-Length, so ab may count \
          length mismatches); MB/s = 10^6 bytes/s; RSS MB = 2^20 bytes (VmHWM).\n",
     );
+    out.push_str(&filter);
+    out
+}
+
+/// What the seccomp filter costs: the same binary with and without it
+/// (`--seccomp off`), two fresh instances through the same steps in each
+/// round.
+fn filter_table(res: &Results) -> String {
+    let f = |x: Option<f64>, digits: usize| x.map_or("n/a".into(), |x| format!("{x:.digits$}"));
+    let mut out = String::from(
+        "\n| with and without the seccomp filter | filter on | filter off | cost |\n\
+         | --- | ---: | ---: | ---: |\n",
+    );
+    // (row, key after the prefix, digits, whether more is better)
+    let rows = [
+        ("sink: iperf MTU 1500 (Mbit/s)", "iperf1500", 0, true),
+        ("sink: CPU s per GB received", "cpu_per_gb", 3, false),
+        ("HTTP c=4 (req/s)", "http_c4_rps", 0, true),
+        ("ping avg (ms)", "ping_avg", 3, false),
+    ];
+    for (name, key, digits, more_is_better) in rows {
+        let on = res.median(&format!("filteron_{key}"));
+        let off = res.median(&format!("nofilter_{key}"));
+        let cost = match (on, off) {
+            (Some(on), Some(off)) if on > 0.0 && off > 0.0 => {
+                let cost = if more_is_better {
+                    off / on - 1.0
+                } else {
+                    on / off - 1.0
+                };
+                format!("{:+.1} %", cost * 100.0)
+            }
+            _ => "-".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {} | {cost} |",
+            f(on, digits),
+            f(off, digits)
+        );
+    }
+    out.push_str(
+        "\nCost: how much slower the binary is with its filter (as shipped) than with \
+         --seccomp off, medians over rounds; negative means faster, i.e. noise.\n",
+    );
     out
 }
 
@@ -836,7 +1012,7 @@ fn soak(cfg: &Config, seconds: u64) -> Result<bool, String> {
     header(cfg, &format!(" (soak, {seconds} s)"));
     println!("- load per round: TCP echo 1 MiB (nc + cmp), ab -n 200 -c 4, iperf -t 2\n");
     let ns = Netns::new("bench-soak");
-    let mut lwip = start_lwip(&ns, cfg, None)?.ok_or("lwip-tap refused to start")?;
+    let mut lwip = start_lwip(&ns, cfg, None, &[])?.ok_or("lwip-tap refused to start")?;
     let (input, path) = random_file(ns.dir.path(), "soak.in", 1 << 20);
 
     let start = Instant::now();

@@ -18,6 +18,7 @@ use crate::config::{
     SNAPLEN_RANGE,
 };
 use crate::error::Error;
+use crate::sandbox::{SandboxConfig, SeccompMode, DEFAULT_USER};
 
 /// The keys `-i` accepts.
 const KEYS: &str = "name, addr, netmask, gw, addr6, gw6, slaac, mtu, offload, pcap, snaplen, \
@@ -33,6 +34,8 @@ pub struct Options {
     pub config: Config,
     /// Log lwIP's statistics when exiting.
     pub stats: bool,
+    /// What the process gives up once set up (`-Z`, `--seccomp`).
+    pub sandbox: SandboxConfig,
 }
 
 /// What the command line asks for.
@@ -47,7 +50,7 @@ fn command() -> clap::Command {
     clap::Command::new("lwip-tap")
         .about("Runs the lwIP TCP/IP stack in user space on Linux TAP devices")
         .override_usage(
-            "lwip-tap -i name=TAP,addr=A,netmask=M,gw=G[,pcap=FILE][,loss=PCT,...] [-i ...] [-E] [-C] [-H] [-s] [--ping ADDR [--count N] [--interval S]] [--iperf-client ADDR[:PORT] [--time S]] [--seed N] [-d] [-h]",
+            "lwip-tap -i name=TAP,addr=A,netmask=M,gw=G[,pcap=FILE][,loss=PCT,...] [-i ...] [-E] [-C] [-H] [-s] [--ping ADDR [--count N] [--interval S]] [--iperf-client ADDR[:PORT] [--time S]] [--seed N] [-Z USER] [--seccomp on|off|required] [-d] [-h]",
         )
         .after_help(
             "Without name= a transient TAP is created (gw= and gw6= are then its host-side \
@@ -64,7 +67,9 @@ fn command() -> clap::Command {
              exits when they are done: status 0 if every client succeeded (a ping with at least \
              one reply, an iperf test that ran its time and had its data acknowledged), 1 if \
              not. With a service it keeps \
-             running until stopped, and the exit status still says how the clients did.",
+             running until stopped, and the exit status still says how the clients did.\n\
+             Started as root, lwip-tap sets everything up, then runs as nobody (or -Z USER) with \
+             no capabilities, no_new_privs and a seccomp filter; -Z root keeps root.",
         )
         .disable_version_flag(true)
         .arg(
@@ -142,12 +147,38 @@ fn command() -> clap::Command {
                 .help("Seed of the impairment decisions, to repeat a run (default: random, logged)"),
         )
         .arg(
+            Arg::new("user")
+                .short('Z')
+                .long("user")
+                .value_name("USER")
+                .help(user_help())
+                .value_parser(clap::builder::NonEmptyStringValueParser::new()),
+        )
+        .arg(
+            Arg::new("seccomp")
+                .long("seccomp")
+                .value_name("MODE")
+                .value_parser(["on", "off", "required"])
+                .help(
+                    "System call filter after setup: on (default; a kernel without seccomp gets a \
+                     warning), required (that is an error), or off to debug with valgrind, gdb or \
+                     strace (a process that gave up root is not dumpable: trace it as root)",
+                ),
+        )
+        .arg(
             Arg::new("version")
                 .short('V')
                 .long("version")
                 .action(ArgAction::SetTrue)
                 .help("Print lwip-tap's and lwIP's versions, where lwIP came from and its key options"),
         )
+}
+
+fn user_help() -> String {
+    format!(
+        "After setup, run as USER instead of root (default: {DEFAULT_USER}); -Z root keeps root \
+         and every capability"
+    )
 }
 
 fn flag(name: &'static str, short: char, help: &'static str) -> Arg {
@@ -221,9 +252,18 @@ fn options(matches: &ArgMatches, cmd: &mut clap::Command) -> Result<Options, Err
             None => e.message,
         })
     })?;
+    let seccomp = match matches.get_one::<String>("seccomp").map(String::as_str) {
+        Some("off") => SeccompMode::Off,
+        Some("required") => SeccompMode::Required,
+        _ => SeccompMode::On,
+    };
     Ok(Options {
         config,
         stats: matches.get_flag("stats"),
+        sandbox: SandboxConfig {
+            user: matches.get_one::<String>("user").cloned(),
+            seccomp,
+        },
     })
 }
 
@@ -1216,6 +1256,32 @@ mod tests {
         }
         let e = usage_error(&many);
         assert!(e.contains("17 clients"), "{e}");
+    }
+
+    #[test]
+    fn user_and_seccomp_options() {
+        let o = run(&["-i", "name=t"]).unwrap();
+        assert_eq!(o.sandbox, SandboxConfig::default());
+        assert_eq!(o.sandbox.seccomp, SeccompMode::On);
+        let o = run(&["-i", "name=t", "-Z", "daemon", "--seccomp", "off"]).unwrap();
+        assert_eq!(o.sandbox.user.as_deref(), Some("daemon"));
+        assert_eq!(o.sandbox.seccomp, SeccompMode::Off);
+        let o = run(&["--user", "root", "--seccomp", "required", "-i", "name=t"]).unwrap();
+        assert_eq!(o.sandbox.user.as_deref(), Some("root"));
+        assert_eq!(o.sandbox.seccomp, SeccompMode::Required);
+        for bad in [&["-Z", ""][..], &["--seccomp", "maybe"], &["-Z"]] {
+            let mut args = vec!["-i", "name=t"];
+            args.extend_from_slice(bad);
+            let e = usage_error(&args);
+            assert_eq!(e.lines().count(), 1, "{e}");
+        }
+        match parse(["lwip-tap", "-h"]).unwrap() {
+            Invocation::Help(text) => {
+                assert!(text.contains("-Z root keeps root"), "{text}");
+                assert!(text.contains("not dumpable"), "{text}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

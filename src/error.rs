@@ -16,6 +16,9 @@ pub enum Error {
     Lwip(String),
     /// An interface stopped working while running (e.g. it was deleted).
     Link { name: String, reason: String },
+    /// The user to run as cannot be used, or privileges cannot be dropped
+    /// (see `sandbox`).
+    Privileges(String),
     /// Any other system failure.
     Io(String),
     /// A client (`--ping`, `--iperf-client`) did not succeed.
@@ -40,7 +43,7 @@ impl fmt::Display for Error {
             Error::Tap { name, reason } => write!(f, "{name}: {reason}"),
             Error::Lwip(msg) => write!(f, "lwIP: {msg}"),
             Error::Link { name, reason } => write!(f, "{name}: {reason}"),
-            Error::Io(msg) | Error::Clients(msg) => write!(f, "{msg}"),
+            Error::Privileges(msg) | Error::Io(msg) | Error::Clients(msg) => write!(f, "{msg}"),
         }
     }
 }

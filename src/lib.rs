@@ -11,6 +11,9 @@
 //! - [`stack`]: lwIP, the interfaces, the services and the event loop;
 //! - [`config`]: what a stack is made of, as plain data with its rules.
 //!
+//! [`sandbox`] gives up root, capabilities and most system calls once the
+//! stack is set up.
+//!
 //! [`cli`] only parses the command line into a [`config::Config`].
 //!
 //! No public safe function can cause undefined behaviour: raw lwIP pointers
@@ -43,6 +46,7 @@ pub mod device;
 pub mod error;
 pub mod netif;
 mod port;
+pub mod sandbox;
 pub mod signals;
 pub mod stack;
 pub mod stats;

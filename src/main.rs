@@ -1,8 +1,10 @@
-//! Parse the command line, build the stack, run it, exit.
+//! Parse the command line, build the stack, give up privileges, run it,
+//! exit.
 
 use std::process::ExitCode;
 
 use lwip_tap::cli::{self, Invocation, Options};
+use lwip_tap::sandbox::Sandbox;
 use lwip_tap::signals::Signals;
 use lwip_tap::stack::Stack;
 use lwip_tap::Error;
@@ -48,9 +50,13 @@ fn init_logging(debug: bool) {
 
 fn run(options: &Options) -> Result<(), Error> {
     let signals = Signals::install()?;
+    // Before any device exists: a user that cannot be used leaves nothing.
+    let sandbox = Sandbox::prepare(&options.sandbox)?;
     let mut stack = Stack::new(&options.config)?;
     // After setup, so that a refusal stays one line on stderr.
     log::info!("{}", lwip_tap::version::summary());
+    // Setup is over: no root, no capabilities, few system calls from here.
+    sandbox.enter()?;
     let result = stack.run(&signals);
     if options.stats {
         stack.log_stats();

@@ -40,6 +40,7 @@ fn new_stack() -> Stack {
         busy_poll: false,
         lwip_debug: false,
         seed: None,
+        busy_poll: false,
     })
     .expect("lwIP starts")
 }
