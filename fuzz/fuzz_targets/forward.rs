@@ -61,7 +61,6 @@ fn new_stack() -> Stack {
             ..Services::default()
         },
         clients: Vec::new(),
-        busy_poll: false,
         lwip_debug: false,
         seed: None,
         busy_poll: false,

@@ -37,7 +37,6 @@ fn new_stack() -> Stack {
             iperf: true,
         },
         clients: Vec::new(),
-        busy_poll: false,
         lwip_debug: false,
         seed: None,
         busy_poll: false,
