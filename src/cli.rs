@@ -50,7 +50,7 @@ fn command() -> clap::Command {
     clap::Command::new("lwip-tap")
         .about("Runs the lwIP TCP/IP stack in user space on Linux TAP devices")
         .override_usage(
-            "lwip-tap -i name=TAP,addr=A,netmask=M,gw=G[,pcap=FILE][,loss=PCT,...] [-i ...] [-E] [-C] [-H] [-s] [--ping ADDR [--count N] [--interval S]] [--iperf-client ADDR[:PORT] [--time S]] [--seed N] [-Z USER] [--seccomp on|off|required] [-d] [-h]",
+            "lwip-tap -i name=TAP,addr=A,netmask=M,gw=G[,pcap=FILE][,loss=PCT,...] [-i ...] [-E] [-C] [-H] [-s] [--ping ADDR [--count N] [--interval S]] [--iperf-client ADDR[:PORT] [--time S]] [--seed N] [--busy-poll] [-Z USER] [--seccomp on|off|required] [-d] [-h]",
         )
         .after_help(
             "Without name= a transient TAP is created (gw= and gw6= are then its host-side \
