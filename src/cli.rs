@@ -336,14 +336,22 @@ fn parse_server(value: &str) -> Result<SocketAddrV4, String> {
 }
 
 fn parse_count(value: &str) -> Result<u32, String> {
-    let range = crate::config::PING_COUNT_RANGE;
+    parse_in_range(
+        value,
+        crate::config::PING_COUNT_RANGE,
+        &format!("--count {value} is not a number of echo requests"),
+    )
+}
+
+/// A whole number in `range`; otherwise "`what` from A to B".
+fn parse_in_range(
+    value: &str,
+    range: std::ops::RangeInclusive<u32>,
+    what: &str,
+) -> Result<u32, String> {
     match value.parse::<u32>() {
         Ok(n) if range.contains(&n) => Ok(n),
-        _ => Err(format!(
-            "--count {value} is not a number of echo requests from {} to {}",
-            range.start(),
-            range.end()
-        )),
+        _ => Err(format!("{what} from {} to {}", range.start(), range.end())),
     }
 }
 
@@ -547,26 +555,13 @@ impl Keys {
 }
 
 fn parse_mtu(value: &str) -> Result<u32, String> {
-    let range = crate::config::MTU_RANGE;
-    match value.parse::<u32>() {
-        Ok(mtu) if range.contains(&mtu) => Ok(mtu),
-        _ => Err(format!(
-            "mtu={value} is not a number from {} to {}",
-            range.start(),
-            range.end()
-        )),
-    }
+    let what = format!("mtu={value} is not a number");
+    parse_in_range(value, crate::config::MTU_RANGE, &what)
 }
 
 fn parse_snaplen(value: &str) -> Result<u32, String> {
-    match value.parse::<u32>() {
-        Ok(n) if SNAPLEN_RANGE.contains(&n) => Ok(n),
-        _ => Err(format!(
-            "snaplen={value} is not a number from {} to {}",
-            SNAPLEN_RANGE.start(),
-            SNAPLEN_RANGE.end()
-        )),
-    }
+    let what = format!("snaplen={value} is not a number");
+    parse_in_range(value, SNAPLEN_RANGE, &what)
 }
 
 /// A percentage from 0 to 100, `%` optional: `5`, `0.5`, `5%`.

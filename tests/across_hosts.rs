@@ -11,18 +11,6 @@ use std::time::{Duration, Instant};
 
 use common::{start_lwip_tap, LwipTap, Netns, Switch};
 
-/// Generates one test per scenario and switch kind.
-macro_rules! on_both_switches {
-    ($($scenario:ident),* $(,)?) => {
-        mod linux_bridge {
-            $(#[test] fn $scenario() { super::$scenario(super::Switch::Linux) })*
-        }
-        mod open_vswitch {
-            $(#[test] fn $scenario() { super::$scenario(super::Switch::Ovs) })*
-        }
-    };
-}
-
 on_both_switches!(
     nodes_on_two_hosts_reach_each_other,
     the_router_on_one_host_and_the_leaf_on_the_other,

@@ -14,7 +14,6 @@
 
 mod common;
 
-use std::cell::RefCell;
 use std::fs;
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
@@ -36,8 +35,6 @@ struct Routed {
     right: Netns,
     router: common::LwipTap,
     checker: String,
-    /// The checkers and echo servers, killed on drop.
-    helpers: RefCell<Vec<Child>>,
     /// tcpdump on each host, and the file it writes.
     captures: Vec<(Child, PathBuf)>,
 }
@@ -75,44 +72,19 @@ impl Routed {
                 &format!("name=tap1,addr=172.16.1.1,netmask=255.255.255.0,mtu={right_mtu}"),
             ],
         );
-        let checker = ns.dir.path().join("checker.py");
-        fs::write(&checker, common::CHECKER).unwrap();
         let captures = vec![capture(&left), capture(&right)];
-        let net = Routed {
-            checker: checker.display().to_string(),
+        for host in [&left, &right] {
+            host.start_checker("serve", UDP_PORT);
+            host.start_checker("echo", TCP_PORT);
+        }
+        Routed {
+            checker: ns.checker(),
             _ns: ns,
             left,
             right,
             router,
-            helpers: RefCell::default(),
             captures,
-        };
-        for host in [&net.left, &net.right] {
-            net.start(host, "serve", UDP_PORT);
-            net.start(host, "echo", TCP_PORT);
         }
-        net
-    }
-
-    /// Starts `checker.py MODE PORT` on `host` and waits until it listens.
-    fn start(&self, host: &Netns, mode: &str, port: u16) {
-        let out = host.dir.path().join(format!("{mode}-{port}.out"));
-        let child = host
-            .command("python3")
-            .args([&self.checker, mode, &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(fs::File::create(&out).unwrap())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start python3");
-        self.helpers.borrow_mut().push(child);
-        assert!(
-            common::wait_until(Duration::from_secs(5), || {
-                fs::read_to_string(&out).is_ok_and(|s| s.contains("ready"))
-            }),
-            "{mode} on port {port} in {} did not start",
-            host.name()
-        );
     }
 
     /// Sends one datagram of each size from `from` to `to_addr` and checks
@@ -262,8 +234,7 @@ fn capture(host: &Netns) -> (Child, PathBuf) {
 
 impl Drop for Routed {
     fn drop(&mut self) {
-        let captures = self.captures.iter_mut().map(|(child, _)| child);
-        for child in self.helpers.get_mut().iter_mut().chain(captures) {
+        for (child, _) in &mut self.captures {
             let _ = child.kill();
             let _ = child.wait();
         }

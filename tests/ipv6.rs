@@ -241,11 +241,11 @@ fn dual_stack_on_one_interface_and_dhcp_on_another() {
 struct Router6 {
     _ns: Netns,
     left: Netns,
-    right: Netns,
-    small: Netns,
+    /// The far hosts, kept (with their checkers) while the test runs.
+    _right: Netns,
+    _small: Netns,
     router: LwipTap,
     checker: String,
-    helpers: Vec<Child>,
 }
 
 impl Router6 {
@@ -292,58 +292,16 @@ impl Router6 {
         for net in ["a", "b", "c"] {
             wait_usable(&mut router, &format!("2001:db8:{net}::1"));
         }
-        let checker = ns.dir.path().join("checker.py");
-        fs::write(&checker, common::CHECKER).unwrap();
         let [left, right, small] = hosts;
-        let mut net = Router6 {
-            checker: checker.display().to_string(),
+        right.start_checker("echo", 9007);
+        small.start_checker("serve", 9000);
+        Router6 {
+            checker: left.checker(),
             _ns: ns,
             left,
-            right,
-            small,
+            _right: right,
+            _small: small,
             router,
-            helpers: Vec::new(),
-        };
-        net.start("right", "echo", 9007);
-        net.start("small", "serve", 9000);
-        net
-    }
-
-    fn host(&self, name: &str) -> &Netns {
-        match name {
-            "left" => &self.left,
-            "right" => &self.right,
-            _ => &self.small,
-        }
-    }
-
-    /// Starts `checker.py MODE PORT` on a host and waits until it listens.
-    fn start(&mut self, host: &str, mode: &str, port: u16) {
-        let ns = self.host(host);
-        let out = ns.dir.path().join(format!("{mode}.out"));
-        let child = ns
-            .command("python3")
-            .args([&self.checker, mode, &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(fs::File::create(&out).unwrap())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start python3");
-        self.helpers.push(child);
-        assert!(
-            common::wait_until(Duration::from_secs(5), || {
-                fs::read_to_string(&out).is_ok_and(|s| s.contains("ready"))
-            }),
-            "{mode} on {host} did not start"
-        );
-    }
-}
-
-impl Drop for Router6 {
-    fn drop(&mut self) {
-        for child in &mut self.helpers {
-            let _ = child.kill();
-            let _ = child.wait();
         }
     }
 }
@@ -424,7 +382,6 @@ fn lwip_routes_ipv6_and_answers_hop_limit_and_mtu_errors_except_for_icmpv6() {
     );
     let route = left.sh("ip -6 route get 2001:db8:c::100");
     assert!(route.contains("mtu 1280"), "no path MTU learned: {route}");
-    let _ = &net.small;
 }
 
 #[test]

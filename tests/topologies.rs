@@ -7,18 +7,6 @@ use std::time::Duration;
 
 use common::{start_lwip_tap, Netns, Switch};
 
-/// Generates one test per scenario and switch kind.
-macro_rules! on_both_switches {
-    ($($scenario:ident),* $(,)?) => {
-        mod linux_bridge {
-            $(#[test] fn $scenario() { super::$scenario(super::Switch::Linux) })*
-        }
-        mod open_vswitch {
-            $(#[test] fn $scenario() { super::$scenario(super::Switch::Ovs) })*
-        }
-    };
-}
-
 on_both_switches!(
     single_host_on_a_bridge,
     router_between_two_bridges,

@@ -79,6 +79,21 @@ pub fn skip(reason: &str) {
 
 /// Skips the calling test (returns) unless it can run; see
 /// [`can_run_network_tests`].
+/// Generates one test per scenario and switch kind: `linux_bridge::NAME`
+/// and `open_vswitch::NAME` call `NAME(Switch::Linux)` and
+/// `NAME(Switch::Ovs)` (the calling file imports `Switch`).
+#[macro_export]
+macro_rules! on_both_switches {
+    ($($scenario:ident),* $(,)?) => {
+        mod linux_bridge {
+            $(#[test] fn $scenario() { super::$scenario(super::Switch::Linux) })*
+        }
+        mod open_vswitch {
+            $(#[test] fn $scenario() { super::$scenario(super::Switch::Ovs) })*
+        }
+    };
+}
+
 #[macro_export]
 macro_rules! require_network {
     ($($tool:expr),* $(,)?) => {
@@ -575,6 +590,38 @@ impl Netns {
     /// is returned; the process dies with the namespace.
     pub fn start_dhcp_server(&self, dev: &str, first: &str, last: &str, lease: &str) -> PathBuf {
         self.start_dhcp_server_with(dev, first, last, lease, &[])
+    }
+
+    /// The path of [`CHECKER`] in this namespace's directory (written on
+    /// first use), for `python3 PATH send …`.
+    pub fn checker(&self) -> String {
+        let path = self.dir.path().join("checker.py");
+        if !path.exists() {
+            fs::write(&path, CHECKER).expect("write checker.py");
+        }
+        path.display().to_string()
+    }
+
+    /// Starts `checker.py MODE PORT` (`serve` or `echo`) here as a
+    /// background helper and waits until it listens.
+    pub fn start_checker(&self, mode: &str, port: u16) {
+        let out = self.dir.path().join(format!("{mode}-{port}.out"));
+        let child = self
+            .command("python3")
+            .args([&self.checker(), mode, &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(&out).expect("create checker output"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start python3");
+        self.helpers.borrow_mut().push(child);
+        assert!(
+            wait_until(Duration::from_secs(5), || {
+                fs::read_to_string(&out).is_ok_and(|s| s.contains("ready"))
+            }),
+            "{mode} on port {port} in {} did not start",
+            self.name
+        );
     }
 
     /// Kills and reaps the background helpers started so far.
