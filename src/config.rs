@@ -1,8 +1,8 @@
 //! What a stack is made of, as plain data: its interfaces (device, IPv4 and
 //! IPv6 addressing, MTU, offload, capture, impairment), the services it
 //! runs, the clients it starts (ping, iperf), the seed of impairment
-//! decisions and whether lwIP's debug output is on. The command line parses into these types; library callers
-//! build them directly. [`Config::validate`] holds every rule, and
+//! decisions, the loop's polling and whether lwIP's debug output is on. The
+//! command line parses into these types; library callers build them directly. [`Config::validate`] holds every rule, and
 //! [`Stack::new`](crate::stack::Stack::new) applies it, so both get the same
 //! errors before any device is touched.
 
