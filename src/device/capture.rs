@@ -314,25 +314,7 @@ fn frame_parts<'a>(
 }
 
 impl Device for Capture {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn mac(&self) -> Result<[u8; 6], Error> {
-        self.inner.mac()
-    }
-
-    fn mtu(&self) -> Result<u32, Error> {
-        self.inner.mtu()
-    }
-
-    fn set_mtu(&self, mtu: u32) -> Result<(), Error> {
-        self.inner.set_mtu(mtu)
-    }
-
-    fn enable_offload(&self) -> Result<(), Error> {
-        self.inner.enable_offload()
-    }
+    super::pass_to_inner!();
 
     fn read(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
         let total = self.inner.read(bufs)?;
@@ -354,10 +336,6 @@ impl Device for Capture {
                 .record(self.id, OUTBOUND, total - VnetHeader::LEN, parts);
         }
         self.inner.write(bufs)
-    }
-
-    fn fd(&self) -> Option<RawFd> {
-        self.inner.fd()
     }
 
     fn next_due(&self) -> Option<Instant> {

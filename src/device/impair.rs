@@ -338,25 +338,7 @@ impl Impair {
 }
 
 impl Device for Impair {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn mac(&self) -> Result<[u8; 6], Error> {
-        self.inner.mac()
-    }
-
-    fn mtu(&self) -> Result<u32, Error> {
-        self.inner.mtu()
-    }
-
-    fn set_mtu(&self, mtu: u32) -> Result<(), Error> {
-        self.inner.set_mtu(mtu)
-    }
-
-    fn enable_offload(&self) -> Result<(), Error> {
-        self.inner.enable_offload()
-    }
+    super::pass_to_inner!();
 
     fn read(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
         if !self.inbound.borrow().has_due(Instant::now()) {
@@ -380,10 +362,6 @@ impl Device for Impair {
         self.poll()?;
         // Sent as far as lwIP is concerned, whatever became of it.
         Ok(bytes.len())
-    }
-
-    fn fd(&self) -> Option<RawFd> {
-        self.inner.fd()
     }
 
     fn next_due(&self) -> Option<Instant> {

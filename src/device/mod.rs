@@ -32,6 +32,38 @@ use crate::error::Error;
 pub use tap::format_mac;
 pub(crate) use tap::VnetHeader;
 
+/// The [`Device`] methods a stage (capture, impairment) leaves to the device
+/// it wraps, `self.inner`: identity, MTU, offload and the descriptor. Used
+/// inside the stage's `impl Device`.
+macro_rules! pass_to_inner {
+    () => {
+        fn name(&self) -> &str {
+            self.inner.name()
+        }
+
+        fn mac(&self) -> Result<[u8; 6], Error> {
+            self.inner.mac()
+        }
+
+        fn mtu(&self) -> Result<u32, Error> {
+            self.inner.mtu()
+        }
+
+        fn set_mtu(&self, mtu: u32) -> Result<(), Error> {
+            self.inner.set_mtu(mtu)
+        }
+
+        fn enable_offload(&self) -> Result<(), Error> {
+            self.inner.enable_offload()
+        }
+
+        fn fd(&self) -> Option<RawFd> {
+            self.inner.fd()
+        }
+    };
+}
+pub(crate) use pass_to_inner;
+
 /// What carries an interface's frames.
 pub(crate) trait Device {
     /// The interface name (the TAP's, or the in-process device's).
