@@ -36,10 +36,9 @@ fn new_stack() -> Stack {
             http: true,
             iperf: true,
         },
-        clients: Vec::new(),
-        lwip_debug: false,
-        seed: None,
-        busy_poll: false,
+        // The rest as a stack starts by default (no clients, no debug
+        // output, a random seed, the adaptive loop).
+        ..Config::default()
     })
     .expect("lwIP starts")
 }
