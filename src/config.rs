@@ -225,6 +225,12 @@ impl Default for Ipv6Config {
 }
 
 impl Ipv6Config {
+    /// Whether lwIP reaches `addr` directly: a link-local address, or one
+    /// inside the /64 of a static address (lwIP's on-link rule).
+    fn on_link(&self, addr: Ipv6Addr) -> bool {
+        addr.is_unicast_link_local() || self.addresses.iter().any(|a| same_64(*a, addr))
+    }
+
     /// The rules for one interface's IPv6.
     fn validate(&self) -> Result<(), String> {
         let limit = ipv6_address_limit();
@@ -257,7 +263,7 @@ impl Ipv6Config {
             if self.addresses.contains(&gw) {
                 return Err(format!("gw6={gw} is the same as an addr6="));
             }
-            if !gw.is_unicast_link_local() && !self.addresses.iter().any(|a| same_64(*a, gw)) {
+            if !self.on_link(gw) {
                 return Err(format!(
                     "gw6={gw} is neither link-local nor inside the /64 of an addr6=, so lwIP                      cannot reach it"
                 ));
@@ -688,14 +694,9 @@ impl InterfaceConfig {
             Some(host6) if self.ipv6.addresses.contains(&host6) => Err(format!(
                 "the transient TAP's host address {host6} is lwIP's own address"
             )),
-            Some(host6)
-                if !host6.is_unicast_link_local()
-                    && !self.ipv6.addresses.iter().any(|a| same_64(*a, host6)) =>
-            {
-                Err(format!(
-                    "the transient TAP's host address {host6} is outside the /64 of every addr6="
-                ))
-            }
+            Some(host6) if !self.ipv6.on_link(host6) => Err(format!(
+                "the transient TAP's host address {host6} is outside the /64 of every addr6="
+            )),
             Some(host6) => check_ipv6_unicast("gw6", host6),
             None => Ok(()),
         }
