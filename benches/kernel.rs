@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use common::tools::{
     clock_ticks_per_second, cpu_ticks, cpu_usable, cpus_allowed, parse_ab, parse_iperf, parse_ping,
-    status_kb, AbReport, IperfResult,
+    status_kb, AbReport, IperfResult, PingSummary,
 };
 use common::{have_tool, LwipTap, Netns, LWIP_ADDR, LWIP_TAP, TRANSIENT_SPEC};
 
@@ -318,6 +318,24 @@ fn iperf_client(
     result
 }
 
+/// `ping -c ping_n -i 0.001` from `ns` to `dst` (the benchmark's ping
+/// rows); says why on stderr when it gives no round-trip summary.
+fn ping_flood(ns: &Netns, cfg: &Config, dst: &str) -> Option<PingSummary> {
+    let run = ns.run_on_cpu(
+        cfg.cli_cpu,
+        &format!("ping -c {} -i 0.001 -q -w 30 {dst}", cfg.ping_n),
+        None,
+        Duration::from_secs(60),
+        libc::SIGTERM,
+    );
+    let summary = parse_ping(&run.text());
+    if summary.as_ref().and_then(PingSummary::avg_ms).is_none() {
+        let (why, output) = (run.describe(), run.tail(5));
+        eprintln!("{ME}: ping {dst} gave no rtt summary ({why}); its output:\n{output}");
+    }
+    summary
+}
+
 /// `ab -r -s 10 -n N -c C` against lwip-tap's httpd: -r counts a failed
 /// receive as a failed request instead of ending ab, and SIGINT after 120 s
 /// makes ab print what it has so far. Err: why ab gave up.
@@ -575,14 +593,7 @@ impl Bench<'_> {
             "lw" => (&self.lw, LWIP_ADDR, self.label()),
             _ => (&self.k1, K_SRV, "kernel"),
         };
-        let run = ns.run_on_cpu(
-            self.cfg.cli_cpu,
-            &format!("ping -c {} -i 0.001 -q -w 30 {dst}", self.cfg.ping_n),
-            None,
-            Duration::from_secs(60),
-            libc::SIGTERM,
-        );
-        let summary = parse_ping(&run.text());
+        let summary = ping_flood(ns, self.cfg, dst);
         let rtt = summary
             .as_ref()
             .and_then(|s| Some((s.avg_ms()?, s.max_ms()?)));
@@ -590,8 +601,6 @@ impl Bench<'_> {
         self.res.rec(&format!("{who}_ping_avg"), rtt.map(|r| r.0));
         self.res.rec(&format!("{who}_ping_max"), rtt.map(|r| r.1));
         let Some((avg, max)) = rtt else {
-            let (why, output) = (run.describe(), run.tail(5));
-            eprintln!("{ME}: ping {dst} gave no rtt summary ({why}); its output:\n{output}");
             self.res.fail(&format!("ping {dst}"));
             return;
         };

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::common::tools::{clock_ticks_per_second, cpu_ticks, parse_iperf, parse_ping};
+use super::common::tools::{clock_ticks_per_second, cpu_ticks};
 use super::common::{LwipTap, Netns, LWIP_ADDR, TRANSIENT_SPEC};
 use super::{Config, Results};
 
@@ -91,23 +91,11 @@ impl Routed {
             res.fail(&format!("{who} router: the right host never answered"));
             return;
         }
-        let iperf = self.left.run_on_cpu(
-            cfg.cli_cpu,
-            &format!("iperf -c 10.71.0.100 -p 5001 -t {} -f m", cfg.time),
-            None,
-            Duration::from_secs(cfg.time + 30),
-            libc::SIGTERM,
-        );
-        let rate = parse_iperf(&iperf.text()).map(|i| i.mbits_per_sec);
+        let right = "10.71.0.100";
+        let rate =
+            super::iperf_client(&self.left, cfg, right, 5001, cfg.time).map(|i| i.mbits_per_sec);
         res.rec(&format!("{who}_router_iperf"), rate);
-        let ping = self.left.run_on_cpu(
-            cfg.cli_cpu,
-            &format!("ping -c {} -i 0.001 -q 10.71.0.100", cfg.ping_n),
-            None,
-            Duration::from_secs(60),
-            libc::SIGINT,
-        );
-        let avg = parse_ping(&ping.text()).and_then(|p| p.avg_ms());
+        let avg = super::ping_flood(&self.left, cfg, right).and_then(|p| p.avg_ms());
         res.rec(&format!("{who}_router_ping"), avg);
         let label = if who == "lw" { "lwip-tap" } else { "kernel  " };
         res.say(&format!(
@@ -171,14 +159,7 @@ pub(super) fn loop_costs(cfg: &Config, res: &mut Results) -> Result<(), String> 
     let mut lwip = ns.spawn_lwip_tap_on_cpu(cfg.srv_cpu, &["-i", TRANSIENT_SPEC, "--busy-poll"]);
     lwip.wait_until_answering(&ns, LWIP_ADDR, Duration::from_secs(10))
         .map_err(|_| format!("lwip-tap --busy-poll did not answer\n{}", lwip.log_tail(20)))?;
-    let ping = ns.run_on_cpu(
-        cfg.cli_cpu,
-        &format!("ping -c {} -i 0.001 -q {LWIP_ADDR}", cfg.ping_n),
-        None,
-        Duration::from_secs(60),
-        libc::SIGINT,
-    );
-    let summary = parse_ping(&ping.text());
+    let summary = super::ping_flood(&ns, cfg, LWIP_ADDR);
     let (avg, max) = (
         summary.as_ref().and_then(|s| s.avg_ms()),
         summary.as_ref().and_then(|s| s.max_ms()),
