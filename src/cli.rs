@@ -789,7 +789,11 @@ mod tests {
         let e = parse_interface("name=t,offload=yes").unwrap_err();
         assert!(e.contains("expected on or off"), "{e}");
         let e = usage_error(&["-i", "name=a,offload=on", "-i", "name=b"]);
-        assert!(e.contains("offload=on (a) needs a single interface"), "{e}");
+        assert!(
+            e.contains("offload=on (a) on a router needs offload=on on every"),
+            "{e}"
+        );
+        assert!(run(&["-i", "name=a,offload=on", "-i", "name=b,offload=on"]).is_ok());
         assert!(run(&["-i", "name=a,offload=off", "-i", "name=b"]).is_ok());
     }
 
@@ -1086,7 +1090,7 @@ mod tests {
         let e = usage_error(&["-i", "name=t,loss=1,offload=on"]);
         assert!(e.contains("cannot be combined with impairment"), "{e}");
         let o = run(&["-i", "name=t,loss=1"]).unwrap();
-        assert!(!o.config.offload(0));
+        assert_eq!(o.config.offload(0), crate::config::Offload::Off);
         assert!(run(&["-i", "name=t,loss=1,offload=off"]).is_ok());
     }
 

@@ -177,6 +177,23 @@ fn check_target(target: Ipv4Addr, flag: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// How an interface takes frames from the kernel (`offload=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offload {
+    /// Wire-sized frames with computed checksums: what lwIP would see on a
+    /// wire. The default on a router.
+    Off,
+    /// Also TCP super-frames of up to 64 KiB (TSO) and frames whose
+    /// checksums are left to the receiver, which lwIP then does not check.
+    /// lwIP keeps the device's MTU. The default with one interface.
+    Receive,
+    /// Receive offload on every interface of a router, with lwIP's MTU
+    /// raised to 64 KiB: lwIP forwards super-frames whole (its MTU and
+    /// fragmentation checks see them as one packet) and the kernel cuts
+    /// them into wire-sized segments on the way out, as it would have.
+    PassThrough,
+}
+
 /// One interface of the stack.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InterfaceConfig {
@@ -187,10 +204,10 @@ pub struct InterfaceConfig {
     /// The MTU to give the device (and so lwIP); `None` keeps the device's
     /// (1500 for an in-process device).
     pub mtu: Option<u32>,
-    /// Receive offload (64 KiB segments, kernel-checked checksums). Only
-    /// allowed where nothing is forwarded, i.e. on a stack with a single
-    /// interface; `None` means on there, off on a router. Never together
-    /// with impairment.
+    /// Offload (64 KiB TCP super-frames, checksums left to the receiver);
+    /// see [`Offload`]. `None` means on for a stack with a single interface,
+    /// off on a router. On a router it must be on for every interface or
+    /// none. Never together with impairment.
     pub offload: Option<bool>,
     /// Record every frame lwIP receives and sends here in a pcapng file.
     pub capture: Option<CaptureConfig>,
@@ -532,12 +549,19 @@ impl Config {
                     interface.device.describe()
                 )));
             }
-            if self.interfaces.len() > 1 && interface.offload == Some(true) {
-                return Err(at(format!(
-                    "offload=on ({}) needs a single interface: a router would have to cut \
-                     64 KiB segments to the other side's MTU",
-                    interface.device.describe()
-                )));
+        }
+        let on = self.interfaces.iter().filter(|i| i.offload == Some(true));
+        if on.clone().count() != self.interfaces.len() {
+            if let Some(n) = self.interfaces.iter().position(|i| i.offload == Some(true)) {
+                return Err(ConfigError {
+                    interface: Some(n),
+                    message: format!(
+                        "offload=on ({}) on a router needs offload=on on every interface \
+                         (super-frame pass-through): a 64 KiB super-frame forwarded to an \
+                         interface without it would have to be cut to that side's MTU",
+                        self.interfaces[n].device.describe()
+                    ),
+                });
             }
         }
         Ok(())
@@ -549,14 +573,19 @@ impl Config {
         !self.clients.is_empty() && !self.services.any()
     }
 
-    /// Whether interface `n` gets receive offload: as configured, else on
+    /// What interface `n` takes from the kernel: by default receive offload
     /// for a stack that forwards nothing (a single interface) unless its
-    /// frames are impaired.
-    pub fn offload(&self, n: usize) -> bool {
+    /// frames are impaired, wire-sized frames on a router; `offload=on` on
+    /// every interface of a router makes it pass super-frames through.
+    pub fn offload(&self, n: usize) -> Offload {
         let interface = &self.interfaces[n];
-        interface
-            .offload
-            .unwrap_or(self.interfaces.len() == 1 && interface.impairments.is_none())
+        let router = self.interfaces.len() > 1;
+        match interface.offload {
+            Some(true) if router => Offload::PassThrough,
+            Some(true) => Offload::Receive,
+            None if !router && interface.impairments.is_none() => Offload::Receive,
+            _ => Offload::Off,
+        }
     }
 }
 
@@ -850,7 +879,7 @@ mod tests {
             interfaces: vec![static_on(tap("a"), "10.0.0.2", None)],
             ..Config::default()
         };
-        assert!(config.offload(0));
+        assert_eq!(config.offload(0), Offload::Receive);
         config.interfaces[0].offload = Some(true);
         config.validate().unwrap();
         config
@@ -858,10 +887,23 @@ mod tests {
             .push(static_on(tap("b"), "10.0.1.2", None));
         let e = config.validate().unwrap_err();
         assert_eq!(e.interface, Some(0));
-        assert!(e.message.contains("needs a single interface"), "{e:?}");
-        config.interfaces[0].offload = None;
+        assert!(
+            e.message.contains("needs offload=on on every interface"),
+            "{e:?}"
+        );
+        config.interfaces[1].offload = Some(true);
         config.validate().unwrap();
-        assert!(!config.offload(0) && !config.offload(1));
+        assert_eq!(config.offload(0), Offload::PassThrough);
+        assert_eq!(config.offload(1), Offload::PassThrough);
+        config.interfaces[0].offload = None;
+        let e = config.validate().unwrap_err();
+        assert_eq!(e.interface, Some(1));
+        config.interfaces[1].offload = None;
+        config.validate().unwrap();
+        assert_eq!(
+            (config.offload(0), config.offload(1)),
+            (Offload::Off, Offload::Off)
+        );
     }
 
     #[test]
@@ -902,7 +944,7 @@ mod tests {
             ..Config::default()
         };
         config.validate().unwrap();
-        assert!(!config.offload(0));
+        assert_eq!(config.offload(0), Offload::Off);
         config.interfaces[0].offload = Some(true);
         let e = config.validate().unwrap_err();
         assert!(

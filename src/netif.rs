@@ -13,6 +13,15 @@
 //! checksum too). `link_output` fills it in, in the frame's own buffer, as
 //! checksum offload hardware would (src/checksum.rs). A `stock_lwip` build
 //! sends lwIP's frames as they are.
+//!
+//! Super-frame pass-through (`Offload::PassThrough`, a router with
+//! `offload=on` everywhere): the kernel hands over TCP super-frames of up to
+//! 64 KiB, lwIP (whose MTU is raised to match) forwards each as one packet,
+//! and `link_output` writes it with the virtio-net header it came with, so
+//! the kernel cuts it into the same wire-sized segments it would have sent
+//! in the first place. A frame whose checksum the kernel left to the
+//! receiver, and which is not a super-frame, has it computed on arrival, as
+//! a NIC computes it before the frame goes on the wire.
 
 use std::cell::Cell;
 use std::io::{self, IoSlice, IoSliceMut};
@@ -21,7 +30,7 @@ use std::ptr::{self, NonNull};
 use std::rc::Rc;
 
 use crate::checksum;
-use crate::config::{prefix_len, Addressing, Ipv6Config, IPV6_PREFIX_LEN};
+use crate::config::{prefix_len, Addressing, Ipv6Config, Offload, IPV6_PREFIX_LEN};
 use crate::device::{format_mac, no_frame_waiting, Device, FrameQueues, Opened, VnetHeader};
 use crate::error::Error;
 use crate::sys;
@@ -31,6 +40,8 @@ use crate::sys;
 const MAX_SEGMENTS: usize = 64;
 /// Ethernet header plus one VLAN tag.
 const LINK_HEADER: u32 = 14 + 4;
+/// An Ethernet header (lwIP sends no VLAN tags).
+const ETH_HLEN: usize = 14;
 /// The shortest Ethernet frame (without FCS). On a wire every frame is at
 /// least this long, and lwIP relies on it: it reads the ARP and IPv4 headers
 /// before checking that the frame holds them. A TAP passes on frames as
@@ -54,6 +65,13 @@ pub struct Counters {
     /// (packets it forwarded: `ip4_forward` clears it), which the driver
     /// filled in (see src/checksum.rs).
     pub tx_ip_checksum_filled: u64,
+    /// TCP super-frames read (receive offload).
+    pub rx_superframes: u64,
+    /// TCP super-frames written for the kernel to cut (pass-through).
+    pub tx_superframes: u64,
+    /// Frames whose checksum the kernel left to the receiver, computed on
+    /// arrival (pass-through).
+    pub rx_checksums_completed: u64,
 }
 
 /// An IPv6 address of an interface.
@@ -151,6 +169,15 @@ struct Link {
     lease: Cell<Option<Ipv4Addr>>,
     /// Set while we release the lease ourselves, so that is not a loss.
     releasing: Cell<bool>,
+    /// Super-frame pass-through: lwIP's MTU is 64 KiB, the device's is
+    /// this (the size of the segments leaving it).
+    pass_through: Option<u16>,
+}
+
+thread_local! {
+    /// The super-frame lwIP is handling now (its pbuf, which lwIP forwards
+    /// as it is, and its virtio-net header), for `link_output`.
+    static SUPERFRAME: Cell<Option<(usize, VnetHeader)>> = const { Cell::new(None) };
 }
 
 impl Link {
@@ -189,24 +216,31 @@ pub struct Interface {
 }
 
 impl Interface {
-    /// Adds `device` to lwIP. `offload` lets the device hand over 64 KiB
-    /// frames whose checksums are not computed; only for an interface whose
-    /// traffic lwIP does not forward.
+    /// Adds `device` to lwIP. With `offload` other than `Off` the device
+    /// hands over 64 KiB frames whose checksums are not computed (see
+    /// [`Offload`]).
     pub(crate) fn add(
         Opened { device, queues }: Opened,
         addressing: Addressing,
         ipv6: &Ipv6Config,
-        offload: bool,
+        offload: Offload,
     ) -> Result<Interface, Error> {
         let mac = device.mac()?;
         let mtu = device.mtu()?.min(u32::from(u16::MAX) - LINK_HEADER) as u16;
-        if offload {
+        if offload != Offload::Off {
             device.enable_offload()?;
         }
-        let frame_capacity = if offload {
-            u16::MAX
-        } else {
+        let frame_capacity = if offload == Offload::Off {
             (u32::from(mtu) + LINK_HEADER) as u16
+        } else {
+            u16::MAX
+        };
+        // Passing super-frames through, lwIP must take the largest IP
+        // packet a frame can hold for one that fits the link.
+        let lwip_mtu = if offload == Offload::PassThrough {
+            u16::MAX - ETH_HLEN as u16
+        } else {
+            mtu
         };
         let (addr, netmask, gw) = match addressing {
             Addressing::Static { addr, netmask, gw } => {
@@ -220,7 +254,7 @@ impl Interface {
         };
         let config = sys::lwip_tap_netif_config {
             mac,
-            mtu,
+            mtu: lwip_mtu,
             addr: ip4(addr),
             netmask: ip4(netmask),
             gw: ip4(gw),
@@ -232,6 +266,7 @@ impl Interface {
             counters: Cell::new(Counters::default()),
             lease: Cell::new(None),
             releasing: Cell::new(false),
+            pass_through: (offload == Offload::PassThrough).then_some(mtu),
         })));
         // SAFETY: `config` is valid for the call; `link` lives until Drop,
         // which removes the netif from lwIP before freeing it.
@@ -404,6 +439,12 @@ impl Interface {
                 text += &format!(", addr6 {}/{IPV6_PREFIX_LEN}", a.addr);
             }
         }
+        if self.link().pass_through.is_some() {
+            text += &format!(
+                ", super-frames pass through (lwIP's MTU {})",
+                u16::MAX - ETH_HLEN as u16
+            );
+        }
         text
     }
 
@@ -439,7 +480,7 @@ impl Interface {
         let header = if checksum_trusted {
             VnetHeader {
                 flags: VnetHeader::DATA_VALID,
-                gso_type: 0,
+                ..VnetHeader::PLAIN
             }
         } else {
             VnetHeader::PLAIN
@@ -531,9 +572,29 @@ impl Interface {
                 continue;
             };
             self.link().count(|c| c.rx_frames += 1);
-            self.set_checksum_checks(!VnetHeader::parse(&header).checksum_trusted());
-            // SAFETY: `p` is ours.
-            unsafe { self.deliver(p) };
+            let header = VnetHeader::parse(&header);
+            self.set_checksum_checks(!header.checksum_trusted());
+            if header.is_gso() {
+                self.link().count(|c| c.rx_superframes += 1);
+            }
+            if self.link().pass_through.is_none() {
+                // SAFETY: `p` is ours.
+                unsafe { self.deliver(p) };
+            } else if header.is_gso() {
+                SUPERFRAME.set(Some((p as usize, header)));
+                // SAFETY: `p` is ours.
+                unsafe { self.deliver(p) };
+                SUPERFRAME.set(None);
+            } else {
+                if header.flags & VnetHeader::NEEDS_CSUM != 0 {
+                    // SAFETY: `p` is ours.
+                    if unsafe { complete_checksum(p, header) } {
+                        self.link().count(|c| c.rx_checksums_completed += 1);
+                    }
+                }
+                // SAFETY: `p` is ours.
+                unsafe { self.deliver(p) };
+            }
         }
         Ok(budget)
     }
@@ -782,12 +843,19 @@ unsafe extern "C" fn link_output(netif: *mut sys::netif, p: *mut sys::pbuf) -> s
     if !cfg!(feature = "stock_lwip") && unsafe { fill_ip_checksum(p) } {
         link.count(|c| c.tx_ip_checksum_filled += 1);
     }
-    // No offload requested: an all-zero virtio-net header.
-    static HEADER: [u8; VnetHeader::LEN] = [0; VnetHeader::LEN];
+    let header = match link.pass_through {
+        // SAFETY: as above.
+        Some(wire_mtu) => unsafe { superframe_header(p, wire_mtu) },
+        None => VnetHeader::PLAIN,
+    };
+    if header.is_gso() {
+        link.count(|c| c.tx_superframes += 1);
+    }
+    let header = header.to_bytes();
     let mut iov = [empty_iovec(); MAX_SEGMENTS + 1];
     iov[0] = libc::iovec {
-        iov_base: HEADER.as_ptr() as *mut libc::c_void,
-        iov_len: HEADER.len(),
+        iov_base: header.as_ptr() as *mut libc::c_void,
+        iov_len: header.len(),
     };
     // SAFETY: lwIP passes a valid chain that stays alive during this call.
     let Some(segments) = (unsafe { chain_iovecs(p, &mut iov[1..]) }) else {
@@ -796,7 +864,7 @@ unsafe extern "C" fn link_output(netif: *mut sys::netif, p: *mut sys::pbuf) -> s
         return sys::ERR_IF as sys::err_t;
     };
     // SAFETY: IoSlice is ABI-compatible with iovec; every iovec points into
-    // the live chain `p` or the static header.
+    // the live chain `p` or `header`.
     let bufs =
         unsafe { std::slice::from_raw_parts(iov.as_ptr().cast::<IoSlice<'_>>(), segments + 1) };
     match link.device.write(bufs) {
@@ -808,6 +876,127 @@ unsafe extern "C" fn link_output(netif: *mut sys::netif, p: *mut sys::pbuf) -> s
             link.count(|c| c.tx_errors += 1);
             sys::ERR_IF as sys::err_t
         }
+    }
+}
+
+/// The virtio-net header for a frame lwIP sends on a pass-through
+/// interface whose wire MTU is `wire_mtu`. The super-frame lwIP is
+/// forwarding keeps the header it came with. Any other frame too big for
+/// the wire that holds a TCP segment (a super-frame lwIP held back while it
+/// resolved the next hop's address) gets one for segments of the wire's
+/// size. Everything else goes as it is.
+///
+/// # Safety
+/// `p` must be a valid pbuf chain whose bytes nothing else accesses
+/// meanwhile.
+unsafe fn superframe_header(p: *mut sys::pbuf, wire_mtu: u16) -> VnetHeader {
+    if let Some((input, header)) = SUPERFRAME.get() {
+        if input == p as usize {
+            return header;
+        }
+    }
+    // SAFETY: the caller guarantees `p` is valid and ours to write.
+    let (total, first) = unsafe {
+        let q = &*p;
+        if q.payload.is_null() {
+            return VnetHeader::PLAIN;
+        }
+        let first = std::slice::from_raw_parts_mut(q.payload as *mut u8, usize::from(q.len));
+        (usize::from(q.tot_len), first)
+    };
+    if total <= ETH_HLEN + usize::from(wire_mtu) {
+        return VnetHeader::PLAIN;
+    }
+    tcp_segmentation(first, total, wire_mtu).unwrap_or(VnetHeader::PLAIN)
+}
+
+/// A header that has the kernel cut the TCP segment in a frame of `total`
+/// bytes (`first` holds at least its headers) into segments that fit
+/// `wire_mtu`, with the checksum field set as that needs (the pseudo
+/// header's sum; every segment gets its own checksum). `None` for anything
+/// but TCP over IPv4, or over IPv6 without extension headers.
+fn tcp_segmentation(first: &mut [u8], total: usize, wire_mtu: u16) -> Option<VnetHeader> {
+    let ip = first.get(ETH_HLEN..)?;
+    let (gso_type, ip_len) = match (first.get(12..14)?, ip.first()? >> 4) {
+        ([0x08, 0x00], 4) if ip.get(9) == Some(&6) => {
+            (VnetHeader::GSO_TCPV4, usize::from(ip[0] & 0x0f) * 4)
+        }
+        ([0x86, 0xdd], 6) if ip.get(6) == Some(&6) => (VnetHeader::GSO_TCPV6, 40),
+        _ => return None,
+    };
+    let tcp_start = ETH_HLEN + ip_len;
+    let tcp_len = usize::from(*first.get(tcp_start + 12)? >> 4) * 4;
+    let hdr_len = tcp_start + tcp_len;
+    if ip_len < 20
+        || tcp_len < 20
+        || hdr_len > first.len()
+        || ip_len + tcp_len >= usize::from(wire_mtu)
+    {
+        return None;
+    }
+    let pseudo = checksum::tcp_pseudo_header(&first[ETH_HLEN..], (total - tcp_start) as u32)?;
+    first[tcp_start + 16..tcp_start + 18].copy_from_slice(&pseudo.to_be_bytes());
+    Some(VnetHeader {
+        flags: VnetHeader::NEEDS_CSUM,
+        gso_type,
+        hdr_len: hdr_len as u16,
+        gso_size: wire_mtu - (ip_len + tcp_len) as u16,
+        csum_start: tcp_start as u16,
+        csum_offset: 16,
+    })
+}
+
+/// Computes the checksum the kernel left to the receiver of the frame `p`
+/// (`header` says where it is) into its field. False if the header points
+/// outside the frame.
+///
+/// # Safety
+/// `p` must be a valid pbuf chain we own.
+unsafe fn complete_checksum(p: *mut sys::pbuf, header: VnetHeader) -> bool {
+    let start = usize::from(header.csum_start);
+    let field = start + usize::from(header.csum_offset);
+    let mut sum = checksum::RunningSum::default();
+    let mut at = 0;
+    let mut q = p;
+    // SAFETY: the caller guarantees the chain is valid and ours.
+    unsafe {
+        if field + 2 > usize::from((*p).tot_len) {
+            return false;
+        }
+        while !q.is_null() {
+            let bytes =
+                std::slice::from_raw_parts((*q).payload as *const u8, usize::from((*q).len));
+            if at + bytes.len() > start {
+                sum.add(&bytes[start.saturating_sub(at)..]);
+            }
+            at += bytes.len();
+            q = (*q).next;
+        }
+        let value = checksum::completed(sum.fold()).to_be_bytes();
+        put_at(p, field, &value);
+    }
+    true
+}
+
+/// Writes `bytes` at `offset` into the frame in the chain `p` (as far as it
+/// reaches; the bytes may straddle two buffers).
+///
+/// # Safety
+/// `p` must be a valid pbuf chain we own.
+unsafe fn put_at(mut p: *mut sys::pbuf, offset: usize, bytes: &[u8]) {
+    let mut start = 0;
+    while !p.is_null() {
+        // SAFETY: the caller guarantees the chain is valid and ours.
+        let q = unsafe { &*p };
+        let len = usize::from(q.len);
+        for (i, byte) in bytes.iter().enumerate() {
+            if (start..start + len).contains(&(offset + i)) {
+                // SAFETY: the position lies inside this pbuf's payload.
+                unsafe { *(q.payload as *mut u8).add(offset + i - start) = *byte };
+            }
+        }
+        start += len;
+        p = q.next;
     }
 }
 
@@ -904,5 +1093,81 @@ pub unsafe extern "C" fn lwip_tap_ip6_state_event(
         ),
         None if was_valid => log::info!("{name}: IPv6 {addr} ({origin}) is gone"),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A frame holding an IPv4 (or IPv6) TCP segment with `payload` bytes
+    /// and a TCP header with 12 bytes of options.
+    fn tcp_frame(v6: bool, payload: usize) -> Vec<u8> {
+        let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2];
+        let tcp_len = 32 + payload;
+        if v6 {
+            f.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0]);
+            f.extend_from_slice(&(tcp_len as u16).to_be_bytes());
+            f.extend_from_slice(&[6, 64]);
+            f.extend_from_slice(&[0xfd; 32]);
+        } else {
+            f.extend_from_slice(&[0x08, 0x00, 0x45, 0]);
+            f.extend_from_slice(&((20 + tcp_len) as u16).to_be_bytes());
+            f.extend_from_slice(&[0, 1, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 1, 1]);
+        }
+        f.extend_from_slice(&[0x13, 0x89, 0xc0, 0x01, 0, 0, 0, 1, 0, 0, 0, 1, 0x80, 0x10]);
+        f.extend_from_slice(&[0xff, 0xff, 0xab, 0xcd, 0, 0]);
+        f.extend_from_slice(&[1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]);
+        f.resize(f.len() + payload, 0x5a);
+        f
+    }
+
+    #[test]
+    fn a_tcp_segment_too_big_for_the_wire_is_cut_to_its_mss() {
+        for (v6, ip_len, gso_type) in [
+            (false, 20, VnetHeader::GSO_TCPV4),
+            (true, 40, VnetHeader::GSO_TCPV6),
+        ] {
+            let mut f = tcp_frame(v6, 20000);
+            let total = f.len();
+            let header = tcp_segmentation(&mut f, total, 1500).expect("TCP");
+            assert_eq!(header.gso_type, gso_type);
+            assert_eq!(header.gso_size as usize, 1500 - ip_len - 32);
+            assert_eq!(header.hdr_len as usize, ETH_HLEN + ip_len + 32);
+            assert_eq!(header.csum_start as usize, ETH_HLEN + ip_len);
+            assert_eq!((header.flags, header.csum_offset), (VnetHeader::NEEDS_CSUM, 16));
+            // The field holds the pseudo header's sum: completing it over
+            // the segment gives the checksum the segment must have.
+            let start = ETH_HLEN + ip_len;
+            let mut sum = checksum::RunningSum::default();
+            sum.add(&f[start..]);
+            let completed = checksum::completed(sum.fold());
+            f[start + 16..start + 18].copy_from_slice(&completed.to_be_bytes());
+            let mut check = checksum::RunningSum::default();
+            let pseudo = checksum::tcp_pseudo_header(&f[ETH_HLEN..], (total - start) as u32);
+            check.add(&pseudo.unwrap().to_be_bytes());
+            check.add(&f[start..]);
+            assert_eq!(check.fold(), 0xffff);
+        }
+    }
+
+    #[test]
+    fn anything_else_is_not_cut() {
+        let mut udp = tcp_frame(false, 2000);
+        udp[ETH_HLEN + 9] = 17;
+        let mut arp = tcp_frame(false, 2000);
+        arp[12..14].copy_from_slice(&[0x08, 0x06]);
+        let mut v6_extension = tcp_frame(true, 2000);
+        v6_extension[ETH_HLEN + 6] = 0;
+        let mut short_tcp_header = tcp_frame(false, 2000);
+        short_tcp_header[ETH_HLEN + 20 + 12] = 0x40;
+        for mut f in [udp, arp, v6_extension, short_tcp_header] {
+            let total = f.len();
+            assert_eq!(tcp_segmentation(&mut f, total, 1500), None);
+        }
+        for len in 0..ETH_HLEN + 52 {
+            let mut f = tcp_frame(false, 2000);
+            assert_eq!(tcp_segmentation(&mut f[..len], 2066, 1500), None);
+        }
     }
 }

@@ -377,7 +377,7 @@ impl Stack {
             let c = interface.counters();
             log::info!(
                 "stats: {} rx {} tx {} rx-no-pbuf {} rx-oversize {} tx-errors {} rx-padded {} \
-                 tx-ip-checksum-filled {}",
+                 tx-ip-checksum-filled {} rx-super {} tx-super {} rx-checksum-completed {}",
                 interface.name(),
                 c.rx_frames,
                 c.tx_frames,
@@ -385,7 +385,10 @@ impl Stack {
                 c.rx_oversize,
                 c.tx_errors,
                 c.rx_padded,
-                c.tx_ip_checksum_filled
+                c.tx_ip_checksum_filled,
+                c.rx_superframes,
+                c.tx_superframes,
+                c.rx_checksums_completed
             );
             let mut lines = Vec::new();
             interface.device().stage_stats(&mut lines);

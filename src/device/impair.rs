@@ -453,7 +453,7 @@ mod tests {
         for _ in 0..200 {
             let trusted = VnetHeader {
                 flags: VnetHeader::DATA_VALID,
-                gso_type: 0,
+                ..VnetHeader::PLAIN
             };
             way.admit(trusted.to_bytes(), &[0x55; 100], now);
             let held = way.pop_due(now).unwrap();
