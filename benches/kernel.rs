@@ -32,8 +32,9 @@ root, iperf (iperf2), ping (iputils), ab (apache2-utils), nc
 (netcat-openbsd), taskset. Measurements alternate between lwip-tap and the
 kernel inside each round; the table shows medians over the rounds. Every
 load is bounded (count and timeout). No traffic leaves the namespaces.
-Each round also measures a two-interface lwip-tap router against the
-kernel's forwarding (a Linux bridge on each side of both), lwip-tap's CPU
+Each round also measures a two-interface lwip-tap router (by default, with
+offload=on, with --busy-poll) against the kernel's forwarding (a Linux
+bridge on each side of both), lwip-tap's CPU
 at 100 and 500 pings/s, and ping with --busy-poll; after the rounds, 200
 idle instances on one bridge (50 with --quick).
 Options:
@@ -863,18 +864,27 @@ fn table(res: &Results, cfg: &Config, jumbo: bool, crowd: &lab::Crowd) -> String
         b,
         2,
     );
-    let (a, b) = (
-        gbit("lw_router_iperf".into()),
-        gbit("k_router_iperf".into()),
-    );
-    compared(
-        "router iperf, MTU 1500, Linux bridges on both sides (Gbit/s)".into(),
-        a,
-        b,
-        2,
-    );
-    let (a, b) = (res.median("lw_router_ping"), res.median("k_router_ping"));
-    compared("ping through the router, avg (ms)".into(), a, b, 3);
+    for (who, mode) in [
+        ("lw", ""),
+        ("lwpt", ", offload=on (super-frames pass through)"),
+        ("lwbusy", ", --busy-poll"),
+    ] {
+        let (a, b) = (
+            gbit(format!("{who}_router_iperf")),
+            gbit("k_router_iperf".into()),
+        );
+        compared(
+            format!("router iperf, MTU 1500, Linux bridges on both sides{mode} (Gbit/s)"),
+            a,
+            b,
+            2,
+        );
+        let (a, b) = (
+            res.median(&format!("{who}_router_ping")),
+            res.median("k_router_ping"),
+        );
+        compared(format!("ping through the router{mode}, avg (ms)"), a, b, 3);
+    }
     for stat in ["avg", "max"] {
         let (a, b) = (
             res.median(&format!("lw_ping_{stat}")),

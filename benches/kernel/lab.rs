@@ -60,22 +60,24 @@ impl Routed {
         self.router.sh("sysctl -qw net.ipv4.ip_forward=1");
     }
 
-    /// lwip-tap as the router, on two TAPs plugged into the bridges.
-    fn lwip_router(&self, cfg: &Config) -> LwipTap {
+    /// lwip-tap as the router, on two TAPs plugged into the bridges, in
+    /// `mode`.
+    fn lwip_router(&self, cfg: &Config, mode: RouterMode) -> LwipTap {
         for n in 0..2 {
             self.router.add_tap(&format!("tap{n}"), None);
             self.router
                 .sh(&format!("ip link set dev tap{n} master br{n}"));
         }
-        self.router.spawn_lwip_tap_on_cpu(
-            cfg.srv_cpu,
-            &[
-                "-i",
-                "name=tap0,addr=10.70.0.1,netmask=255.255.255.0",
-                "-i",
-                "name=tap1,addr=10.71.0.1,netmask=255.255.255.0",
-            ],
-        )
+        let (keys, flags): (&str, &[&str]) = match mode {
+            RouterMode::Default => ("", &[]),
+            RouterMode::PassThrough => (",offload=on", &[]),
+            RouterMode::BusyPoll => ("", &["--busy-poll"]),
+        };
+        let left = format!("name=tap0,addr=10.70.0.1,netmask=255.255.255.0{keys}");
+        let right = format!("name=tap1,addr=10.71.0.1,netmask=255.255.255.0{keys}");
+        let mut args = vec!["-i", &left, "-i", &right];
+        args.extend_from_slice(flags);
+        self.router.spawn_lwip_tap_on_cpu(cfg.srv_cpu, &args)
     }
 
     /// iperf left to right (Mbit/s) and ping's average (ms), recorded as
@@ -97,7 +99,12 @@ impl Routed {
         res.rec(&format!("{who}_router_iperf"), rate);
         let avg = super::ping_flood(&self.left, cfg, right).and_then(|p| p.avg_ms());
         res.rec(&format!("{who}_router_ping"), avg);
-        let label = if who == "lw" { "lwip-tap" } else { "kernel  " };
+        let label = match who {
+            "k" => "kernel  ",
+            "lwpt" => "lwip-tap offload=on",
+            "lwbusy" => "lwip-tap --busy-poll",
+            _ => "lwip-tap",
+        };
         res.say(&format!(
             "{label}  router: iperf {} Mbit/s, ping avg {} ms",
             super::or_unknown(rate),
@@ -109,17 +116,33 @@ impl Routed {
     }
 }
 
-/// One round of the router rows: lwip-tap's router, then the kernel's, in
-/// fresh namespaces each.
+/// How lwip-tap routes in a router row.
+#[derive(Clone, Copy)]
+enum RouterMode {
+    /// lwIP forwards wire-sized frames (recorded as `lw_router_*`).
+    Default,
+    /// `offload=on` on both interfaces: super-frames pass through
+    /// (`lwpt_router_*`).
+    PassThrough,
+    /// `--busy-poll` (`lwbusy_router_*`).
+    BusyPoll,
+}
+
+/// One round of the router rows: lwip-tap's router in each mode, then the
+/// kernel's, in fresh namespaces each.
 pub(super) fn router(cfg: &Config, res: &mut Results) {
-    let net = Routed::new(cfg);
-    let mut lwip = net.lwip_router(cfg);
-    net.measure(cfg, res, "lw");
-    if lwip.exit_status().is_some() {
-        res.fail(&format!("lwip-tap router died:\n{}", lwip.log_tail(20)));
+    for (mode, who) in [
+        (RouterMode::Default, "lw"),
+        (RouterMode::PassThrough, "lwpt"),
+        (RouterMode::BusyPoll, "lwbusy"),
+    ] {
+        let net = Routed::new(cfg);
+        let mut lwip = net.lwip_router(cfg, mode);
+        net.measure(cfg, res, who);
+        if lwip.exit_status().is_some() {
+            res.fail(&format!("lwip-tap router ({who}) died:\n{}", lwip.log_tail(20)));
+        }
     }
-    drop(lwip);
-    drop(net);
     let net = Routed::new(cfg);
     net.kernel_router();
     net.measure(cfg, res, "k");
