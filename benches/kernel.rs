@@ -25,6 +25,7 @@ lwip-tap benchmark: lwip-tap (transient TAP) against the Linux kernel (veth
 pair), all inside network namespaces created (and removed) by the benchmark.
 
   bench/run [--rounds N] [--time T] [--quick] [--same-core]
+  bench/run --sink [--rounds N] [--time T] [--same-core]
   bench/run --soak SECONDS [--same-core]
 
 bench/run is `cargo bench --bench kernel -- ARGS` (benches/kernel.rs). Needs
@@ -47,6 +48,9 @@ instances of the binary, with its seccomp filter and with --seccomp off, for
 the filter's cost.
   --same-core      pin lwip-tap / iperf server and the clients all to CPU 0
                    (default: server side on CPU 1, clients on CPU 0)
+  --sink           the sink rows alone (iperf into lwip-tap at MTU 1500 and
+                   65000, each against the kernel), interleaved, 5 rounds
+                   unless --rounds says otherwise
   --soak SECONDS   reliability soak: one lwip-tap, mixed bounded load in a
                    loop (1 MiB echo + cmp, 200 ab requests, 2 s iperf),
                    RSS sampled every 10 s; exits non-zero on any error
@@ -131,6 +135,8 @@ struct Config {
     echo_mib: usize,
     ping_n: u64,
     soak: Option<u64>,
+    /// Only the sink rows (`--sink`).
+    sink_only: bool,
     /// lwip-tap and the kernel's iperf -s.
     srv_cpu: usize,
     /// iperf -c, ping, ab, nc.
@@ -142,7 +148,7 @@ impl Config {
     /// None for --help.
     fn from_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, String> {
         let (mut rounds, mut time, mut soak) = (None, None, None);
-        let (mut quick, mut same_core) = (false, false);
+        let (mut quick, mut same_core, mut sink_only) = (false, false, false);
         let positive = |value: Option<String>, what: &str| -> Result<u64, String> {
             // (`cargo bench` appends --bench: a missing value, too.)
             let value = value
@@ -159,6 +165,7 @@ impl Config {
                 "--time" => time = Some(positive(args.next(), "--time")?),
                 "--soak" => soak = Some(positive(args.next(), "--soak")?),
                 "--quick" => quick = true,
+                "--sink" => sink_only = true,
                 "--same-core" => same_core = true,
                 "-h" | "--help" => return Ok(None),
                 // `cargo bench` adds this for harness = false targets.
@@ -179,12 +186,17 @@ impl Config {
             (2000, 64, 1000)
         };
         Ok(Some(Config {
-            rounds: rounds.unwrap_or(if quick { 1 } else { 3 }),
+            rounds: rounds.unwrap_or(match (quick, sink_only) {
+                (true, _) => 1,
+                (false, true) => 5,
+                (false, false) => 3,
+            }),
             time: time.unwrap_or(if quick { 2 } else { 10 }),
             ab_n,
             echo_mib,
             ping_n,
             soak,
+            sink_only,
             srv_cpu,
             cli_cpu: 0,
             placement,
@@ -766,6 +778,9 @@ fn benchmark(cfg: &Config) -> Result<bool, String> {
 
     let mut jumbo = true;
     println!("Raw values per round:");
+    if cfg.sink_only {
+        return sink_rounds(&mut b);
+    }
     for round in 1..=cfg.rounds {
         b.res.round = round;
         // lwip-tap at the default MTU: every lwip-tap test, alternating
@@ -833,6 +848,43 @@ fn benchmark(cfg: &Config) -> Result<bool, String> {
         eprintln!("  - {f}");
     }
     Ok(false)
+}
+
+/// `--sink`: the sink rows alone, interleaved (lwip-tap at MTU 1500, the
+/// kernel, lwip-tap at MTU 65000, the kernel), then their medians.
+fn sink_rounds(b: &mut Bench) -> Result<bool, String> {
+    let cfg = b.cfg;
+    for round in 1..=cfg.rounds {
+        b.res.round = round;
+        for mtu in [1500, JUMBO_MTU] {
+            let mtu_key = (mtu != 1500).then_some(mtu);
+            let mut lwip = start_lwip(&b.lw, cfg, mtu_key, &[])?
+                .ok_or_else(|| format!("lwip-tap refused to start at MTU {mtu}"))?;
+            b.lwip_iperf(&mut lwip, mtu, false)?;
+            if !stop_lwip(lwip) {
+                b.res.fail("lwip-tap exit status on SIGTERM");
+            }
+            b.kernel_iperf(mtu);
+        }
+    }
+    println!();
+    println!(
+        "| sink, median of {} rounds | lwip-tap (Gbit/s) | kernel (Gbit/s) | ratio |",
+        cfg.rounds
+    );
+    println!("| --- | ---: | ---: | ---: |");
+    for mtu in [1500, JUMBO_MTU] {
+        let (a, k) = (
+            b.res.median(&format!("lw_iperf{mtu}")),
+            b.res.median(&format!("k_iperf{mtu}")),
+        );
+        let f = |x: Option<f64>| x.map_or("n/a".into(), |x| format!("{:.2}", x / 1000.0));
+        let ratio = a
+            .zip(k)
+            .map_or("-".into(), |(a, k)| format!("{:.2}", a / k));
+        println!("| iperf MTU {mtu} | {} | {} | {ratio} |", f(a), f(k));
+    }
+    Ok(b.res.fails.is_empty())
 }
 
 /// The markdown table of medians, with footnotes.

@@ -1135,7 +1135,10 @@ mod tests {
             assert_eq!(header.gso_size as usize, 1500 - ip_len - 32);
             assert_eq!(header.hdr_len as usize, ETH_HLEN + ip_len + 32);
             assert_eq!(header.csum_start as usize, ETH_HLEN + ip_len);
-            assert_eq!((header.flags, header.csum_offset), (VnetHeader::NEEDS_CSUM, 16));
+            assert_eq!(
+                (header.flags, header.csum_offset),
+                (VnetHeader::NEEDS_CSUM, 16)
+            );
             // The field holds the pseudo header's sum: completing it over
             // the segment gives the checksum the segment must have.
             let start = ETH_HLEN + ip_len;

@@ -66,7 +66,9 @@ impl Routed {
             ));
             ns.sh(&format!("ip link set dev v{bridge} master {bridge} up"));
             if pass_through {
-                ns.sh(&format!("ethtool -K v{bridge} tx off tso off gso off >/dev/null"));
+                ns.sh(&format!(
+                    "ethtool -K v{bridge} tx off tso off gso off >/dev/null"
+                ));
             }
             host.sh(&format!(
                 "ip addr add 172.16.{subnet}.100/24 dev eth0 && ip link set dev eth0 up && \

@@ -140,7 +140,10 @@ pub(super) fn router(cfg: &Config, res: &mut Results) {
         let mut lwip = net.lwip_router(cfg, mode);
         net.measure(cfg, res, who);
         if lwip.exit_status().is_some() {
-            res.fail(&format!("lwip-tap router ({who}) died:\n{}", lwip.log_tail(20)));
+            res.fail(&format!(
+                "lwip-tap router ({who}) died:\n{}",
+                lwip.log_tail(20)
+            ));
         }
     }
     let net = Routed::new(cfg);
