@@ -50,7 +50,6 @@ const LWIP_SOURCES: &[&str] = &[
     "src/core/sys.c",
     "src/core/tcp.c",
     "src/core/tcp_out.c",
-    "src/core/timeouts.c",
     "src/core/udp.c",
     "src/core/ipv4/etharp.c",
     "src/core/ipv4/icmp.c",
@@ -78,6 +77,7 @@ const GLUED_SOURCES: &[&str] = &[
     "src/core/ipv4/dhcp.c",
     "src/core/ipv4/ip4.c",
     "src/core/tcp_in.c",
+    "src/core/timeouts.c",
 ];
 
 /// Include directories inside the lwIP tree. `src` comes last: only the
@@ -100,7 +100,6 @@ mod api {
         "lwip_init",
         "netif_set_default",
         "sys_check_timeouts",
-        "sys_timeouts_sleeptime",
         "pbuf_alloc",
         "pbuf_free",
         "pbuf_cat",

@@ -93,6 +93,15 @@ int lwip_tap_ip4_route_ready(const ip4_addr_t *dest);
 void lwip_tap_timeout(u32_t msecs, sys_timeout_handler handler, void *arg);
 void lwip_tap_untimeout(sys_timeout_handler handler, void *arg);
 
+/* ---- the main loop's sleep (lwip/timeouts_glue.c) ---- */
+
+/* sys_timeouts_sleeptime(), passing over mld6_tmr and dhcp_fine_tmr while
+ * running them would change nothing (no MLD report pending, no DHCP request
+ * waiting): milliseconds until the first timer with work falls due (0 if
+ * overdue), SYS_TIMEOUTS_SLEEPTIME_INFINITE if none. Timers passed over
+ * stay due; sys_check_timeouts() runs them at the next wakeup. */
+u32_t lwip_tap_timeouts_sleeptime(void);
+
 /* ---- lwiperf's client (lwip/lwiperf_glue.c) ---- */
 
 /* lwiperf_start_tcp_client() sending for `centiseconds` (upstream always

@@ -28,7 +28,7 @@
 #error "lwip-tap-port: LWIP_SOCKET and LWIP_NETCONN must be 0: the sequential APIs need an OS layer with threads (NO_SYS 0)"
 #endif
 #if !LWIP_TIMERS || LWIP_TIMERS_CUSTOM
-#error "lwip-tap-port: LWIP_TIMERS must be 1 and LWIP_TIMERS_CUSTOM 0: the main loop drives lwIP with sys_check_timeouts() and sys_timeouts_sleeptime()"
+#error "lwip-tap-port: LWIP_TIMERS must be 1 and LWIP_TIMERS_CUSTOM 0: the main loop drives lwIP with sys_check_timeouts() and sleeps by lwIP's timer list (lwip/timeouts_glue.c)"
 #endif
 
 /* ---- protocols the Rust side and the built-in services use ---- */

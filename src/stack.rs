@@ -1,7 +1,7 @@
 //! lwIP's global state, the set of interfaces, the services and clients,
 //! and the one-thread event loop: `ppoll` over every device with lwIP's next timer
-//! (or an impaired device's next held frame) as the timeout, read frames in
-//! bounded batches, then run lwIP's timers.
+//! that has work (or an impaired device's next held frame) as the timeout, run
+//! lwIP's due timers, read frames in bounded batches, then run the timers again.
 //!
 //! [`Stack::new`] is the only way to start lwIP, and the rules of
 //! [`Config::validate`] are applied there, so a library caller gets the same
@@ -291,7 +291,8 @@ impl Stack {
     }
 
     /// One round of the loop: wait for frames or lwIP's next timer (at most
-    /// `cap`), read a batch from every ready TAP, run lwIP's timers.
+    /// `cap`), run lwIP's due timers, read a batch from every ready TAP, run
+    /// the timers again.
     /// `mask` is the signal mask to wait with (None: keep the current one).
     /// Returns how many frames were read.
     fn turn(
@@ -301,8 +302,10 @@ impl Stack {
         mask: Option<&libc::sigset_t>,
     ) -> Result<usize, Error> {
         let mut frames = 0;
+        // lwIP's next timer that has work: an idle mld6_tmr or dhcp_fine_tmr
+        // is slept past (lwip/timeouts_glue.c).
         // SAFETY: lwIP runs on this thread only.
-        let sleep = unsafe { sys::sys_timeouts_sleeptime() };
+        let sleep = unsafe { sys::lwip_tap_timeouts_sleeptime() };
         let timer = (sleep != sys::SYS_TIMEOUTS_SLEEPTIME_INFINITE)
             .then(|| Duration::from_millis(u64::from(sleep)));
         // An impaired device's next held frame is a deadline too.
@@ -335,8 +338,18 @@ impl Stack {
                 mask_ptr,
             )
         };
-        if ready < 0 {
-            let err = io::Error::last_os_error();
+        // Timers first, then frames. A tick slept past is overdue now and
+        // must run, as the no-op it is, before a frame (an MLD query, a DHCP
+        // reply) can give it work: stock lwIP ran that tick before the frame
+        // came, so it must not count the new work down. An overdue cyclic
+        // timer is rescheduled at now + interval (lwip_cyclic_timer), which
+        // shifts its grid. That phase shift is the only difference from
+        // stock lwIP, and harmless: stock lwIP's phase is arbitrary too (it
+        // starts at lwip_init), and new work still sees its first tick
+        // within one interval.
+        let err = (ready < 0).then(io::Error::last_os_error);
+        self.check_timeouts();
+        if let Some(err) = err {
             if err.kind() != io::ErrorKind::Interrupted {
                 return Err(Error::Io(format!("poll failed: {err}")));
             }

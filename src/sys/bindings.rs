@@ -78,9 +78,6 @@ pub type sys_timeout_handler =
 extern "C" {
     pub fn sys_check_timeouts();
 }
-extern "C" {
-    pub fn sys_timeouts_sleeptime() -> u32_t;
-}
 pub const PBUF_TRANSPORT: pbuf_layer = 74;
 pub const PBUF_IP: pbuf_layer = 54;
 pub const PBUF_LINK: pbuf_layer = 14;
@@ -489,6 +486,9 @@ extern "C" {
 }
 extern "C" {
     pub fn lwip_tap_untimeout(handler: sys_timeout_handler, arg: *mut ::std::os::raw::c_void);
+}
+extern "C" {
+    pub fn lwip_tap_timeouts_sleeptime() -> u32_t;
 }
 extern "C" {
     pub fn lwip_tap_lwiperf_start_client(
