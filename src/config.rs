@@ -573,6 +573,17 @@ impl Config {
         !self.clients.is_empty() && !self.services.any()
     }
 
+    /// Whether what interface `n` sends passes the merge stage (consecutive
+    /// TCP segments written as one super-frame the kernel cuts back into
+    /// exactly them): on a router by default. Not with `offload=off`, and
+    /// not where super-frames pass through anyway. (lwIP's own TCP puts PSH
+    /// on every segment it sends, so only what it forwards ever merges.)
+    pub fn merges(&self, n: usize) -> bool {
+        self.interfaces.len() > 1
+            && self.interfaces[n].offload.is_none()
+            && self.offload(n) == Offload::Off
+    }
+
     /// What interface `n` takes from the kernel: by default receive offload
     /// for a stack that forwards nothing (a single interface) unless its
     /// frames are impaired, wire-sized frames on a router; `offload=on` on
@@ -904,6 +915,11 @@ mod tests {
             (config.offload(0), config.offload(1)),
             (Offload::Off, Offload::Off)
         );
+        assert!(config.merges(0) && config.merges(1));
+        config.interfaces[1].offload = Some(false);
+        assert!(config.merges(0) && !config.merges(1));
+        config.interfaces.pop();
+        assert!(!config.merges(0), "one interface forwards nothing");
     }
 
     #[test]

@@ -108,7 +108,7 @@ impl Stack {
             _not_send: PhantomData,
         };
         for (n, interface) in config.interfaces.iter().enumerate() {
-            let opened = device::open(interface, n, seed, &mut captures)?;
+            let opened = device::open(interface, n, seed, config.merges(n), &mut captures)?;
             let interface = Interface::add(
                 opened,
                 interface.addressing,
@@ -262,7 +262,17 @@ impl Stack {
             frames += interface.receive(RECEIVE_BUDGET)?;
         }
         self.check_timeouts();
+        self.flush();
         Ok(frames)
+    }
+
+    /// Writes what the devices' stages hold back to send together.
+    fn flush(&self) {
+        for interface in &self.interfaces {
+            if let Err(e) = interface.device().flush() {
+                log::debug!("{}: writing to the device failed: {e}", interface.name());
+            }
+        }
     }
 
     /// Reads whatever frames are waiting on every device without sleeping,
@@ -378,6 +388,7 @@ impl Stack {
             }
         }
         self.check_timeouts();
+        self.flush();
         Ok(frames)
     }
 

@@ -16,6 +16,7 @@
 
 pub(crate) mod capture;
 pub(crate) mod impair;
+mod merge;
 mod netlink;
 pub(crate) mod tap;
 
@@ -32,11 +33,19 @@ use crate::error::Error;
 pub use tap::format_mac;
 pub(crate) use tap::VnetHeader;
 
-/// The [`Device`] methods a stage (capture, impairment) leaves to the device
-/// it wraps, `self.inner`: identity, MTU, offload and the descriptor. Used
-/// inside the stage's `impl Device`.
+/// The [`Device`] methods a stage (capture, impairment, merge) leaves to the
+/// device it wraps, `self.inner`: identity, MTU, offload and the descriptor,
+/// and (but with `identity`) flushing. Used inside the stage's
+/// `impl Device`.
 macro_rules! pass_to_inner {
     () => {
+        $crate::device::pass_to_inner!(identity);
+
+        fn flush(&self) -> io::Result<()> {
+            self.inner.flush()
+        }
+    };
+    (identity) => {
         fn name(&self) -> &str {
             self.inner.name()
         }
@@ -107,6 +116,18 @@ pub(crate) trait Device {
         Ok(())
     }
 
+    /// Whether what reads the device's host side takes TCP super-frames
+    /// (GSO) written to it; see the merge stage.
+    fn takes_superframes(&self) -> bool {
+        false
+    }
+
+    /// Writes what a stage holds back to send together (the merge stage's
+    /// pending segments); the event loop calls it at the end of each round.
+    fn flush(&self) -> io::Result<()> {
+        Ok(())
+    }
+
     /// Adds one line for `--stats` per stage this device is made of.
     fn stage_stats(&self, _lines: &mut Vec<String>) {}
 }
@@ -142,15 +163,24 @@ pub(crate) struct Opened {
 }
 
 /// Opens the device interface number `index` is configured with, wrapped in
-/// the stages it asks for: impairment (its decisions keyed by `seed`) on the
-/// device, capture (into a file of `captures`) above that.
+/// the stages it asks for: with `merge`, merging (where the host side takes
+/// super-frames) on the device, impairment (its decisions keyed by `seed`) above it, capture
+/// (into a file of `captures`) above that.
 pub(crate) fn open(
     config: &InterfaceConfig,
     index: usize,
     seed: u64,
+    merge: bool,
     captures: &mut capture::CaptureFiles,
 ) -> Result<Opened, Error> {
     let Opened { mut device, queues } = open_device(config)?;
+    if merge && device.takes_superframes() {
+        log::debug!(
+            "{}: TCP segments lwIP forwards are merged into super-frames for the host",
+            device.name()
+        );
+        device = Box::new(merge::Merge::new(device));
+    }
     if !config.impairments.is_none() {
         device = Box::new(impair::Impair::new(device, config.impairments, seed, index));
     }

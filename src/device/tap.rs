@@ -71,6 +71,8 @@ impl IfReq {
 pub struct TapDevice {
     fd: OwnedFd,
     name: String,
+    /// Created by us (its host side is the host's own stack).
+    transient: bool,
 }
 
 impl TapDevice {
@@ -95,7 +97,9 @@ impl TapDevice {
 
     /// Creates a transient TAP device with a name chosen by the kernel.
     pub fn create() -> Result<TapDevice, Error> {
-        Self::open("tap%d")
+        let mut tap = Self::open("tap%d")?;
+        tap.transient = true;
+        Ok(tap)
     }
 
     fn open(name: &str) -> Result<TapDevice, Error> {
@@ -113,6 +117,7 @@ impl TapDevice {
         Ok(TapDevice {
             fd,
             name: req.name(),
+            transient: false,
         })
     }
 
@@ -268,6 +273,18 @@ impl Device for TapDevice {
 
     fn fd(&self) -> Option<RawFd> {
         Some(self.fd.as_raw_fd())
+    }
+
+    /// The host's own stack (a transient TAP), a Linux bridge and Open
+    /// vSwitch's kernel datapath take super-frames (and cut them where a
+    /// port needs it). A TAP with no master may be read by anything, such
+    /// as Open vSwitch's userspace datapath through a packet socket, which
+    /// takes a 64 KiB frame for one too big for the link: no.
+    fn takes_superframes(&self) -> bool {
+        let sys = std::path::Path::new("/sys/class/net").join(&self.name);
+        let master = std::fs::read_link(sys.join("master")).ok();
+        let master = master.as_ref().and_then(|m| m.file_name());
+        self.transient || sys.join("brport").exists() || master.is_some_and(|m| m == "ovs-system")
     }
 }
 
