@@ -78,7 +78,14 @@ impl RunningSum {
                 data = rest;
             }
         }
-        let words = data.chunks_exact(2);
+        // Summing 32-bit words and folding later gives the same 16-bit sum
+        // (RFC 1071), in half the additions.
+        let quads = data.chunks_exact(4);
+        let rest = quads.remainder();
+        self.acc += quads
+            .map(|q| u64::from(u32::from_be_bytes([q[0], q[1], q[2], q[3]])))
+            .sum::<u64>();
+        let words = rest.chunks_exact(2);
         if let [last] = words.remainder() {
             self.acc += u64::from(*last) << 8;
             self.odd = true;

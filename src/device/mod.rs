@@ -8,11 +8,12 @@
 //! frames are handed over and collected by the caller (tests, fuzzing,
 //! embedding). Both drive the same receive and transmit code in `netif.rs`.
 //!
-//! Two stages wrap a device when an interface asks for them, and are
-//! devices themselves: impairment ([`impair`]) right on the device, capture
-//! ([`capture`]) above it, so the driver talks to the capture stage and the
-//! capture shows what lwIP received and sent. An interface without them
-//! talks to its device directly.
+//! Stages wrap a device when an interface asks for them, and are devices
+//! themselves: merging ([`merge`], a router's TCP segments toward a host
+//! side that takes super-frames) right on the device, impairment
+//! ([`impair`]) above it, capture ([`capture`]) above that, so the driver
+//! talks to the capture stage and the capture shows what lwIP received and
+//! sent. An interface without them talks to its device directly.
 
 pub(crate) mod capture;
 pub(crate) mod impair;
