@@ -48,16 +48,15 @@ pub(crate) fn internet_checksum(data: &[u8]) -> u16 {
 /// The one's complement sum of `data` as big-endian 16-bit words (an odd
 /// last byte is padded with a zero), folded to 16 bits.
 fn sum(data: &[u8]) -> u16 {
-    let words = data.chunks_exact(2);
-    let odd = words.remainder().first().map_or(0, |b| u32::from(*b) << 8);
-    let mut acc: u32 = words
-        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
-        .sum::<u32>()
-        + odd;
-    while acc > 0xffff {
-        acc = (acc & 0xffff) + (acc >> 16);
-    }
-    acc as u16
+    let mut sum = RunningSum::default();
+    sum.add(data);
+    sum.fold()
+}
+
+/// True if `data` (an IPv4 header, say) sums to 0xffff, its checksum
+/// included: the checksum is right.
+pub(crate) fn verifies(data: &[u8]) -> bool {
+    sum(data) == 0xffff
 }
 
 /// A one's complement sum over data handed over in pieces of any length

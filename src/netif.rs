@@ -31,7 +31,9 @@ use std::rc::Rc;
 
 use crate::checksum;
 use crate::config::{prefix_len, Addressing, Ipv6Config, Offload, IPV6_PREFIX_LEN};
-use crate::device::{format_mac, no_frame_waiting, Device, FrameQueues, Opened, VnetHeader};
+use crate::device::{
+    format_mac, no_frame_waiting, segmentation_header, Device, FrameQueues, Opened, VnetHeader,
+};
 use crate::error::Error;
 use crate::sys;
 
@@ -577,24 +579,19 @@ impl Interface {
             if header.is_gso() {
                 self.link().count(|c| c.rx_superframes += 1);
             }
-            if self.link().pass_through.is_none() {
-                // SAFETY: `p` is ours.
-                unsafe { self.deliver(p) };
-            } else if header.is_gso() {
-                SUPERFRAME.set(Some((p as usize, header)));
-                // SAFETY: `p` is ours.
-                unsafe { self.deliver(p) };
-                SUPERFRAME.set(None);
-            } else {
-                if header.flags & VnetHeader::NEEDS_CSUM != 0 {
+            if self.link().pass_through.is_some() {
+                if header.is_gso() {
+                    SUPERFRAME.set(Some((p as usize, header)));
+                } else if header.flags & VnetHeader::NEEDS_CSUM != 0
                     // SAFETY: `p` is ours.
-                    if unsafe { complete_checksum(p, header) } {
-                        self.link().count(|c| c.rx_checksums_completed += 1);
-                    }
+                    && unsafe { complete_checksum(p, header) }
+                {
+                    self.link().count(|c| c.rx_checksums_completed += 1);
                 }
-                // SAFETY: `p` is ours.
-                unsafe { self.deliver(p) };
             }
+            // SAFETY: `p` is ours.
+            unsafe { self.deliver(p) };
+            SUPERFRAME.set(None);
         }
         Ok(budget)
     }
@@ -912,16 +909,13 @@ unsafe fn superframe_header(p: *mut sys::pbuf, wire_mtu: u16) -> VnetHeader {
 
 /// A header that has the kernel cut the TCP segment in a frame of `total`
 /// bytes (`first` holds at least its headers) into segments that fit
-/// `wire_mtu`, with the checksum field set as that needs (the pseudo
-/// header's sum; every segment gets its own checksum). `None` for anything
-/// but TCP over IPv4, or over IPv6 without extension headers.
+/// `wire_mtu` (see [`segmentation_header`]). `None` for anything but TCP
+/// over IPv4, or over IPv6 without extension headers.
 fn tcp_segmentation(first: &mut [u8], total: usize, wire_mtu: u16) -> Option<VnetHeader> {
     let ip = first.get(ETH_HLEN..)?;
-    let (gso_type, ip_len) = match (first.get(12..14)?, ip.first()? >> 4) {
-        ([0x08, 0x00], 4) if ip.get(9) == Some(&6) => {
-            (VnetHeader::GSO_TCPV4, usize::from(ip[0] & 0x0f) * 4)
-        }
-        ([0x86, 0xdd], 6) if ip.get(6) == Some(&6) => (VnetHeader::GSO_TCPV6, 40),
+    let (v6, ip_len) = match (first.get(12..14)?, ip.first()? >> 4) {
+        ([0x08, 0x00], 4) if ip.get(9) == Some(&6) => (false, usize::from(ip[0] & 0x0f) * 4),
+        ([0x86, 0xdd], 6) if ip.get(6) == Some(&6) => (true, 40),
         _ => return None,
     };
     let tcp_start = ETH_HLEN + ip_len;
@@ -934,16 +928,8 @@ fn tcp_segmentation(first: &mut [u8], total: usize, wire_mtu: u16) -> Option<Vne
     {
         return None;
     }
-    let pseudo = checksum::tcp_pseudo_header(&first[ETH_HLEN..], (total - tcp_start) as u32)?;
-    first[tcp_start + 16..tcp_start + 18].copy_from_slice(&pseudo.to_be_bytes());
-    Some(VnetHeader {
-        flags: VnetHeader::NEEDS_CSUM,
-        gso_type,
-        hdr_len: hdr_len as u16,
-        gso_size: wire_mtu - (ip_len + tcp_len) as u16,
-        csum_start: tcp_start as u16,
-        csum_offset: 16,
-    })
+    let gso_size = wire_mtu - (ip_len + tcp_len) as u16;
+    segmentation_header(first, total, v6, tcp_start, hdr_len, gso_size)
 }
 
 /// Computes the checksum the kernel left to the receiver of the frame `p`

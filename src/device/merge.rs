@@ -80,7 +80,7 @@ impl Segment {
                     || (ip[6] & 0xbf, ip[7]) != (0, 0)
                     || ip.get(9) != Some(&6)
                     || total != ip.len()
-                    || !verifies(&ip[..20])
+                    || !checksum::verifies(&ip[..20])
                 {
                     return None;
                 }
@@ -127,11 +127,36 @@ impl Segment {
     }
 }
 
-/// True if `header` (an IPv4 header) sums to 0xffff, checksum included.
-fn verifies(header: &[u8]) -> bool {
-    let mut sum = RunningSum::default();
-    sum.add(header);
-    sum.fold() == 0xffff
+/// Makes the frame whose headers `headers` holds (`total` bytes, a TCP
+/// segment over IPv4 or, with `v6`, IPv6; its TCP header at `tcp`, its
+/// payload at `hdr_len`) one for the kernel to cut into segments of
+/// `gso_size` payload bytes: the checksum field gets the pseudo header's sum
+/// (every segment gets its own checksum), and the virtio-net header that
+/// asks for all that is returned.
+pub(crate) fn segmentation_header(
+    headers: &mut [u8],
+    total: usize,
+    v6: bool,
+    tcp: usize,
+    hdr_len: usize,
+    gso_size: u16,
+) -> Option<VnetHeader> {
+    let pseudo = checksum::tcp_pseudo_header(headers.get(ETH_HLEN..)?, (total - tcp) as u32)?;
+    headers
+        .get_mut(tcp + 16..tcp + 18)?
+        .copy_from_slice(&pseudo.to_be_bytes());
+    Some(VnetHeader {
+        flags: VnetHeader::NEEDS_CSUM,
+        gso_type: if v6 {
+            VnetHeader::GSO_TCPV6
+        } else {
+            VnetHeader::GSO_TCPV4
+        },
+        hdr_len: hdr_len as u16,
+        gso_size,
+        csum_start: tcp as u16,
+        csum_offset: 16,
+    })
 }
 
 /// The segments waiting to be written as one super-frame.
@@ -228,20 +253,15 @@ impl Pending {
         if self.closed {
             frame[first.tcp + 13] |= TCP_PSH;
         }
-        let pseudo = checksum::tcp_pseudo_header(&frame[ip..], (frame.len() - first.tcp) as u32)?;
-        frame[first.tcp + 16..first.tcp + 18].copy_from_slice(&pseudo.to_be_bytes());
-        let header = VnetHeader {
-            flags: VnetHeader::NEEDS_CSUM,
-            gso_type: if first.v6 {
-                VnetHeader::GSO_TCPV6
-            } else {
-                VnetHeader::GSO_TCPV4
-            },
-            hdr_len: first.hdr_len as u16,
-            gso_size: first.payload as u16,
-            csum_start: first.tcp as u16,
-            csum_offset: 16,
-        };
+        let total = frame.len();
+        let header = segmentation_header(
+            &mut frame,
+            total,
+            first.v6,
+            first.tcp,
+            first.hdr_len,
+            first.payload as u16,
+        )?;
         Some((header, frame))
     }
 }
@@ -449,7 +469,10 @@ mod tests {
         let first = segment(7, 1000, 0x18, &data);
         assert_eq!(&frame[..16], &first[..16]);
         assert_eq!(&frame[16..18], &((40 + 3500) as u16).to_be_bytes());
-        assert!(verifies(&frame[ETH_HLEN..34]), "IPv4 header checksum");
+        assert!(
+            checksum::verifies(&frame[ETH_HLEN..34]),
+            "IPv4 header checksum"
+        );
         assert_eq!(frame[47], 0x18, "PSH from the last segment");
         assert_eq!(&frame[34..50], &first[34..50]);
         let pseudo = checksum::tcp_pseudo_header(&frame[ETH_HLEN..], 20 + 3500).unwrap();

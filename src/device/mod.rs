@@ -31,6 +31,7 @@ use std::time::Instant;
 use crate::config::{Addressing, DeviceConfig, InterfaceConfig};
 use crate::error::Error;
 
+pub(crate) use merge::segmentation_header;
 pub use tap::format_mac;
 pub(crate) use tap::VnetHeader;
 
