@@ -176,10 +176,11 @@ impl Routed {
         assert!(!text.contains("wrong data"), "{text}");
     }
 
-    /// 1 MiB from `from` through the TCP echo server at `to_addr`, compared.
-    fn tcp_echo(&self, from: &Netns, to_addr: &str) {
+    /// `bytes` from `from` through the TCP echo server at `to_addr`,
+    /// compared.
+    fn tcp_echo(&self, from: &Netns, to_addr: &str, bytes: usize) {
         let dir = from.dir.path().display().to_string();
-        from.sh(&format!("head -c 1048576 /dev/urandom > {dir}/in"));
+        from.sh(&format!("head -c {bytes} /dev/urandom > {dir}/in"));
         let out = from.run(&format!(
             "nc -N -w 10 {to_addr} {TCP_PORT} < {dir}/in > {dir}/out && cmp {dir}/in {dir}/out"
         ));
@@ -203,25 +204,18 @@ impl Routed {
         self.udp(right, "172.16.0.100", &sizes, false);
         self.big_ping(left, "172.16.1.100");
         self.big_ping(right, "172.16.0.100");
-        self.tcp_echo(left, "172.16.1.100");
-        self.tcp_echo(right, "172.16.0.100");
+        self.tcp_echo(left, "172.16.1.100", 1 << 20);
+        self.tcp_echo(right, "172.16.0.100", 1 << 20);
     }
 
     /// The TCP segments from the left host to the right one that lwIP sent
     /// on tap1 (lwip-tap's capture, above the merge stage) arrived at the
     /// right host byte for byte, none missing, none extra, in order, though
     /// lwip-tap wrote most of them to the TAP merged into super-frames.
-    /// Returns how many were compared.
-    fn right_host_received_what_lwip_sent(&mut self) -> usize {
+    fn right_host_received_what_lwip_sent(&mut self) {
         self.router.stats();
         let log = self.router.log();
-        let superframes = log
-            .lines()
-            .rfind(|l| l.contains("stats: tap1 merge:"))
-            .and_then(|l| l.split("super-frames ").nth(1))
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|n| n.parse::<u64>().ok())
-            .unwrap_or_else(|| panic!("no merge counters for tap1:\n{log}"));
+        let superframes = counter(&log, "stats: tap1 merge:", "super-frames");
         assert!(superframes > 0, "nothing was merged on tap1:\n{log}");
         // The capture stage wrote its file with the statistics; tcpdump
         // writes each packet as it comes (-U).
@@ -249,7 +243,6 @@ impl Routed {
             (words[0], "None"),
             "sent, received, first that differs: {out}"
         );
-        sent
     }
 
     /// Stops the captures and checks every checksum of every frame each
@@ -308,6 +301,16 @@ impl Routed {
             );
         }
     }
+}
+
+/// The number after the word `name` in the last line of `log` that
+/// contains `line` (a `--stats` counter).
+fn counter(log: &str, line: &str, name: &str) -> u64 {
+    let found = log.lines().rfind(|l| l.contains(line));
+    let words: Vec<&str> = found.map_or(Vec::new(), |l| l.split_whitespace().collect());
+    let at = words.iter().position(|w| *w == name);
+    at.and_then(|at| words.get(at + 1)?.parse().ok())
+        .unwrap_or_else(|| panic!("no counter {name} in a line with {line:?}:\n{log}"))
 }
 
 /// Starts tcpdump on `host`'s eth0 for what it receives (what it sends may
@@ -379,51 +382,22 @@ fn superframes_pass_through() {
     require_network!("ping", "nc", "python3", "tcpdump", "tshark", "ethtool");
     let mut net = Routed::new(1500, true);
     net.everything_arrives_intact(2000);
-    // 4 MiB over IPv6, left to right, compared on arrival.
-    let (left, right) = (&net.left, &net.right);
+    // 4 MiB over IPv6 through the right host's echo server and back.
     assert!(
-        left.wait_for_ping("fd16:1::100", Duration::from_secs(10)),
+        net.left
+            .wait_for_ping("fd16:1::100", Duration::from_secs(10)),
         "no IPv6 path through the router:\n{}",
         net.router.log()
     );
-    let (l, r) = (left.dir.path().display(), right.dir.path().display());
-    left.sh(&format!("head -c 4194304 /dev/urandom > {l}/in6"));
-    right.sh(&format!(
-        "nc -6 -l 9106 < /dev/null > {r}/out6 2>/dev/null & sleep 0.3"
-    ));
-    let sent = left.run(&format!("nc -N -w 10 fd16:1::100 9106 < {l}/in6"));
-    assert!(
-        sent.status.success(),
-        "{}",
-        String::from_utf8_lossy(&sent.stderr)
-    );
-    assert!(
-        common::wait_until(Duration::from_secs(5), || {
-            fs::metadata(format!("{r}/out6")).is_ok_and(|m| m.len() == 4194304)
-        }),
-        "IPv6 stream incomplete"
-    );
-    assert_eq!(
-        fs::read(format!("{l}/in6")).unwrap(),
-        fs::read(format!("{r}/out6")).unwrap(),
-        "the IPv6 stream arrived changed"
-    );
+    net.tcp_echo(&net.left, "fd16:1::100", 4 << 20);
     net.router.stats();
     let log = net.router.log();
     for tap in ["tap0", "tap1"] {
-        let line = log
-            .lines()
-            .rfind(|l| l.contains(&format!("stats: {tap} rx ")))
-            .unwrap_or_else(|| panic!("no counters for {tap}:\n{log}"));
-        let count = |name: &str| -> u64 {
-            let words: Vec<&str> = line.split_whitespace().collect();
-            let at = words.iter().position(|w| *w == name).expect(name);
-            words[at + 1].parse().unwrap()
-        };
+        let line = format!("stats: {tap} rx ");
         // 1 MiB each way: dozens of super-frames, unless the hosts
         // stopped sending them (then this test tests nothing).
-        assert!(count("tx-super") >= 8, "{tap}: {line}");
-        assert!(count("rx-super") >= 8, "{tap}: {line}");
+        assert!(counter(&log, &line, "tx-super") >= 8, "{tap}:\n{log}");
+        assert!(counter(&log, &line, "rx-super") >= 8, "{tap}:\n{log}");
     }
     net.checksums_are_all_correct();
 }
