@@ -19,7 +19,8 @@
 //! The same sum gives `--ping` the checksum of the ICMP messages it sends
 //! and receives.
 
-const ETH_HLEN: usize = 14;
+/// An Ethernet header (no VLAN tag).
+pub(crate) const ETH_HLEN: usize = 14;
 const ETHERTYPE_IPV4: [u8; 2] = [0x08, 0x00];
 
 /// If `frame`, an Ethernet frame (at least as much of it as the IP header

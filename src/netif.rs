@@ -29,7 +29,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ptr::{self, NonNull};
 use std::rc::Rc;
 
-use crate::checksum;
+use crate::checksum::{self, ETH_HLEN};
 use crate::config::{prefix_len, Addressing, Ipv6Config, Offload, IPV6_PREFIX_LEN};
 use crate::device::{
     format_mac, no_frame_waiting, segmentation_header, Device, FrameQueues, Opened, VnetHeader,
@@ -42,8 +42,6 @@ use crate::sys;
 const MAX_SEGMENTS: usize = 64;
 /// Ethernet header plus one VLAN tag.
 const LINK_HEADER: u32 = 14 + 4;
-/// An Ethernet header (lwIP sends no VLAN tags).
-const ETH_HLEN: usize = 14;
 /// The shortest Ethernet frame (without FCS). On a wire every frame is at
 /// least this long, and lwIP relies on it: it reads the ARP and IPv4 headers
 /// before checking that the frame holds them. A TAP passes on frames as

@@ -26,10 +26,9 @@ use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::RawFd;
 
 use super::{Device, VnetHeader};
-use crate::checksum::{self, RunningSum};
+use crate::checksum::{self, RunningSum, ETH_HLEN};
 use crate::error::Error;
 
-const ETH_HLEN: usize = 14;
 const TCP_FIN: u8 = 0x01;
 const TCP_SYN: u8 = 0x02;
 const TCP_RST: u8 = 0x04;
