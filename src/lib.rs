@@ -39,7 +39,6 @@
 //! ```
 
 mod apps;
-mod checksum;
 pub mod cli;
 pub mod config;
 pub mod device;
@@ -52,5 +51,6 @@ pub mod stack;
 pub mod stats;
 mod sys;
 pub mod version;
+pub mod wire;
 
 pub use error::Error;

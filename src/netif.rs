@@ -29,13 +29,14 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ptr::{self, NonNull};
 use std::rc::Rc;
 
-use crate::checksum::{self, ETH_HLEN};
 use crate::config::{prefix_len, Addressing, Ipv6Config, Offload, IPV6_PREFIX_LEN};
 use crate::device::{
-    format_mac, no_frame_waiting, segmentation_header, Device, FrameQueues, Opened, VnetHeader,
+    no_frame_waiting, segmentation_header, Device, FrameQueues, Opened, VnetHeader,
 };
 use crate::error::Error;
 use crate::sys;
+use crate::wire::checksum;
+use crate::wire::{ethernet, format_mac, TcpInFrame};
 
 /// Longest pbuf chain a frame may span (64 KiB frames in 1536-byte pool
 /// pbufs need 43).
@@ -48,6 +49,7 @@ const LINK_HEADER: u32 = 14 + 4;
 /// short as their sender made them, so shorter ones are padded with zeros,
 /// as a NIC's sender would have.
 const ETH_MIN_FRAME: usize = 60;
+const ETH_HLEN: usize = ethernet::HEADER_LEN;
 
 /// Per-interface frame counters.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -910,24 +912,13 @@ unsafe fn superframe_header(p: *mut sys::pbuf, wire_mtu: u16) -> VnetHeader {
 /// `wire_mtu` (see [`segmentation_header`]). `None` for anything but TCP
 /// over IPv4, or over IPv6 without extension headers.
 fn tcp_segmentation(first: &mut [u8], total: usize, wire_mtu: u16) -> Option<VnetHeader> {
-    let ip = first.get(ETH_HLEN..)?;
-    let (v6, ip_len) = match (first.get(12..14)?, ip.first()? >> 4) {
-        ([0x08, 0x00], 4) if ip.get(9) == Some(&6) => (false, usize::from(ip[0] & 0x0f) * 4),
-        ([0x86, 0xdd], 6) if ip.get(6) == Some(&6) => (true, 40),
-        _ => return None,
-    };
-    let tcp_start = ETH_HLEN + ip_len;
-    let tcp_len = usize::from(*first.get(tcp_start + 12)? >> 4) * 4;
-    let hdr_len = tcp_start + tcp_len;
-    if ip_len < 20
-        || tcp_len < 20
-        || hdr_len > first.len()
-        || ip_len + tcp_len >= usize::from(wire_mtu)
-    {
+    let at = TcpInFrame::locate(first)?;
+    let ip_and_tcp = at.headers_len - ETH_HLEN;
+    if ip_and_tcp >= usize::from(wire_mtu) {
         return None;
     }
-    let gso_size = wire_mtu - (ip_len + tcp_len) as u16;
-    segmentation_header(first, total, v6, tcp_start, hdr_len, gso_size)
+    let gso_size = wire_mtu - ip_and_tcp as u16;
+    segmentation_header(first, total, at, gso_size)
 }
 
 /// Computes the checksum the kernel left to the receiver of the frame `p`

@@ -12,19 +12,17 @@
 
 use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::ptr;
 use std::time::{Duration, Instant};
 
-use crate::checksum::internet_checksum;
 use crate::netif::ip_addr_v4;
 use crate::sys;
-
-const IP_PROTO_ICMP: u8 = 1;
-const ICMP_ECHO_REPLY: u8 = 0;
-const ICMP_DEST_UNREACHABLE: u8 = 3;
-const ICMP_ECHO_REQUEST: u8 = 8;
-const ICMP_TIME_EXCEEDED: u8 = 11;
+use crate::wire::builder;
+use crate::wire::checksum;
+use crate::wire::icmp::{v4, IcmpMessage};
+use crate::wire::ipv4::Ipv4Header;
+use crate::wire::IpProtocol;
 
 /// The data of every request: 56 bytes as ping(8) sends, marked so that a
 /// capture shows where they came from.
@@ -99,7 +97,7 @@ impl Ping {
     /// has been called (lwIP calls back with a pointer to it).
     pub(crate) unsafe fn begin(&self) {
         // SAFETY: lwIP runs on this thread.
-        let pcb = unsafe { sys::raw_new(IP_PROTO_ICMP) };
+        let pcb = unsafe { sys::raw_new(u8::from(IpProtocol::Icmp)) };
         if pcb.is_null() {
             log::error!("{}: no raw PCB available", self.label());
             self.outcome.set(Some(false));
@@ -330,80 +328,57 @@ enum Received {
 
 /// An echo request: type 8, code 0, checksum, identifier, sequence number,
 /// the payload.
-fn echo_request(id: u16, seq: u16) -> [u8; ECHO_LEN] {
-    let mut message = [0u8; ECHO_LEN];
-    message[0] = ICMP_ECHO_REQUEST;
-    message[4..6].copy_from_slice(&id.to_be_bytes());
-    message[6..8].copy_from_slice(&seq.to_be_bytes());
-    message[8..].copy_from_slice(&PAYLOAD);
-    let checksum = internet_checksum(&message);
-    message[2..4].copy_from_slice(&checksum.to_be_bytes());
-    message
+fn echo_request(id: u16, seq: u16) -> Vec<u8> {
+    let rest = (u32::from(id) << 16) | u32::from(seq);
+    let any = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+    builder::icmp(any, any, v4::ECHO_REQUEST, 0, rest, &PAYLOAD)
 }
 
 /// Reads an IPv4 packet (from its header on, as lwIP's raw API hands it
 /// over, possibly cut at [`READ_LEN`]): an echo reply from `target`, or an
 /// ICMP error about a request to it, with identifier `id`.
 fn parse(packet: &[u8], target: Ipv4Addr, id: u16) -> Option<Received> {
-    let (header, icmp) = ipv4(packet)?;
-    if header[9] != IP_PROTO_ICMP || icmp.len() < 8 {
+    let ip = Ipv4Header::new_checked(packet).ok()?;
+    if ip.protocol() != IpProtocol::Icmp {
         return None;
     }
-    let source = Ipv4Addr::new(header[12], header[13], header[14], header[15]);
-    match icmp[0] {
-        ICMP_ECHO_REPLY if source == target && icmp[4..6] == id.to_be_bytes() => {
-            let intact = icmp[1] == 0
-                && icmp.len() == ECHO_LEN
-                && internet_checksum(icmp) == 0
-                && icmp[8..] == PAYLOAD;
+    let icmp = IcmpMessage::new_checked(ip.payload()).ok()?;
+    match icmp.msg_type() {
+        v4::ECHO_REPLY if ip.src() == target && icmp.echo_id() == id => {
+            let intact = icmp.code() == 0
+                && icmp.as_bytes().len() == ECHO_LEN
+                && checksum::verifies(icmp.as_bytes())
+                && icmp.data() == PAYLOAD;
             Some(Received::Reply {
-                seq: u16::from_be_bytes([icmp[6], icmp[7]]),
-                ttl: header[8],
+                seq: icmp.echo_seq(),
+                ttl: ip.ttl(),
                 intact,
             })
         }
-        kind @ (ICMP_DEST_UNREACHABLE | ICMP_TIME_EXCEEDED) => {
+        kind @ (v4::DEST_UNREACHABLE | v4::TIME_EXCEEDED) => {
             // The error quotes the request's IP header and 8 bytes of it.
-            let (quoted_header, quoted) = ipv4(&icmp[8..])?;
-            let destination = Ipv4Addr::new(
-                quoted_header[16],
-                quoted_header[17],
-                quoted_header[18],
-                quoted_header[19],
-            );
-            if quoted_header[9] != IP_PROTO_ICMP
-                || destination != target
-                || quoted.len() < 8
-                || quoted[0] != ICMP_ECHO_REQUEST
-                || quoted[4..6] != id.to_be_bytes()
+            let quoted = Ipv4Header::new_checked(icmp.data()).ok()?;
+            let request = IcmpMessage::new_checked(quoted.payload()).ok()?;
+            if quoted.protocol() != IpProtocol::Icmp
+                || quoted.dst() != target
+                || request.msg_type() != v4::ECHO_REQUEST
+                || request.echo_id() != id
             {
                 return None;
             }
             Some(Received::Error {
-                seq: u16::from_be_bytes([quoted[6], quoted[7]]),
-                what: icmp_error(kind, icmp[1]),
-                from: source,
+                seq: request.echo_seq(),
+                what: icmp_error(kind, icmp.code()),
+                from: ip.src(),
             })
         }
         _ => None,
     }
 }
 
-/// Splits an IPv4 packet into its header and what follows it (up to its
-/// total length, or what there is of it).
-fn ipv4(packet: &[u8]) -> Option<(&[u8], &[u8])> {
-    let header_len = usize::from(*packet.first()? & 0x0f) * 4;
-    if packet[0] >> 4 != 4 || header_len < 20 || packet.len() < header_len {
-        return None;
-    }
-    let total = usize::from(u16::from_be_bytes([packet[2], packet[3]]));
-    let end = total.clamp(header_len, packet.len());
-    Some((&packet[..header_len], &packet[header_len..end]))
-}
-
 fn icmp_error(kind: u8, code: u8) -> String {
     match (kind, code) {
-        (ICMP_TIME_EXCEEDED, _) => "time to live exceeded".into(),
+        (v4::TIME_EXCEEDED, _) => "time to live exceeded".into(),
         (_, 0) => "network unreachable".into(),
         (_, 1) => "host unreachable".into(),
         (_, 2) => "protocol unreachable".into(),
@@ -452,9 +427,9 @@ mod tests {
     /// The reply a host makes to `request`.
     fn reply_to(request: &[u8]) -> Vec<u8> {
         let mut reply = request.to_vec();
-        reply[0] = ICMP_ECHO_REPLY;
+        reply[0] = v4::ECHO_REPLY;
         reply[2..4].copy_from_slice(&[0, 0]);
-        let checksum = internet_checksum(&reply);
+        let checksum = checksum::internet_checksum(&reply);
         reply[2..4].copy_from_slice(&checksum.to_be_bytes());
         reply
     }
@@ -464,14 +439,14 @@ mod tests {
         let request = echo_request(0x1234, 7);
         assert_eq!(request[0], 8);
         assert_eq!(&request[4..8], &[0x12, 0x34, 0, 7]);
-        assert_eq!(internet_checksum(&request), 0, "it verifies");
+        assert_eq!(checksum::internet_checksum(&request), 0, "it verifies");
         assert_eq!(&request[8..16], b"lwip-tap");
     }
 
     #[test]
     fn a_reply_from_the_target_counts_and_others_do_not() {
         let reply = reply_to(&echo_request(0x1234, 7));
-        let from_target = packet(TARGET, ME, IP_PROTO_ICMP, &reply);
+        let from_target = packet(TARGET, ME, 1, &reply);
         assert_eq!(
             parse(&from_target, TARGET, 0x1234),
             Some(Received::Reply {
@@ -489,7 +464,7 @@ mod tests {
             parse(&from_target[..30], TARGET, 0x1234),
             Some(Received::Reply { intact: false, .. })
         ));
-        let request = packet(TARGET, ME, IP_PROTO_ICMP, &echo_request(0x1234, 7));
+        let request = packet(TARGET, ME, 1, &echo_request(0x1234, 7));
         assert_eq!(parse(&request, TARGET, 0x1234), None, "a request");
     }
 
@@ -497,7 +472,7 @@ mod tests {
     fn a_damaged_reply_is_recognised_but_not_intact() {
         let mut reply = reply_to(&echo_request(0x1234, 7));
         reply[40] ^= 1;
-        let p = packet(TARGET, ME, IP_PROTO_ICMP, &reply);
+        let p = packet(TARGET, ME, 1, &reply);
         assert!(matches!(
             parse(&p, TARGET, 0x1234),
             Some(Received::Reply { intact: false, .. })
@@ -506,7 +481,7 @@ mod tests {
         let mut other = echo_request(0x1234, 7);
         other[20] ^= 1;
         let reply = reply_to(&other);
-        let p = packet(TARGET, ME, IP_PROTO_ICMP, &reply);
+        let p = packet(TARGET, ME, 1, &reply);
         assert!(matches!(
             parse(&p, TARGET, 0x1234),
             Some(Received::Reply { intact: false, .. })
@@ -515,10 +490,10 @@ mod tests {
 
     #[test]
     fn errors_about_our_requests_are_recognised() {
-        let request = packet(ME, TARGET, IP_PROTO_ICMP, &echo_request(0x1234, 3));
-        let mut error = vec![ICMP_DEST_UNREACHABLE, 1, 0, 0, 0, 0, 0, 0];
+        let request = packet(ME, TARGET, 1, &echo_request(0x1234, 3));
+        let mut error = vec![v4::DEST_UNREACHABLE, 1, 0, 0, 0, 0, 0, 0];
         error.extend_from_slice(&request[..28]);
-        let p = packet(ROUTER, ME, IP_PROTO_ICMP, &error);
+        let p = packet(ROUTER, ME, 1, &error);
         assert_eq!(
             parse(&p, TARGET, 0x1234),
             Some(Received::Error {
@@ -528,8 +503,8 @@ mod tests {
             })
         );
         assert_eq!(parse(&p, TARGET, 0x4321), None, "someone else's request");
-        error[0] = ICMP_TIME_EXCEEDED;
-        let p = packet(ROUTER, ME, IP_PROTO_ICMP, &error);
+        error[0] = v4::TIME_EXCEEDED;
+        let p = packet(ROUTER, ME, 1, &error);
         assert!(matches!(
             parse(&p, TARGET, 0x1234),
             Some(Received::Error { what, .. }) if what == "time to live exceeded"

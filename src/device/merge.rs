@@ -26,17 +26,24 @@ use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::RawFd;
 
 use super::{Device, VnetHeader};
-use crate::checksum::{self, RunningSum, ETH_HLEN};
 use crate::error::Error;
+use crate::wire::checksum::{self, RunningSum};
+use crate::wire::ethernet;
+use crate::wire::ipv4::field as ipv4_field;
+use crate::wire::ipv4::Ipv4Header;
+use crate::wire::ipv6::field as ipv6_field;
+use crate::wire::ipv6::Ipv6Header;
+use crate::wire::tcp::field as tcp_field;
+use crate::wire::tcp::{self, TcpFlags, TcpHeader};
+use crate::wire::TcpInFrame;
 
-const TCP_FIN: u8 = 0x01;
-const TCP_SYN: u8 = 0x02;
-const TCP_RST: u8 = 0x04;
-const TCP_PSH: u8 = 0x08;
-const TCP_URG: u8 = 0x20;
-const TCP_CWR: u8 = 0x80;
+const ETH_HLEN: usize = ethernet::HEADER_LEN;
 /// The largest super-frame: its IP packet's length must fit 16 bits.
 const MAX_FRAME: usize = ETH_HLEN + u16::MAX as usize;
+/// Segments with any of these are never merged.
+const UNMERGEABLE: TcpFlags = TcpFlags(
+    TcpFlags::FIN.0 | TcpFlags::SYN.0 | TcpFlags::RST.0 | TcpFlags::URG.0 | TcpFlags::CWR.0,
+);
 
 /// Counters for `--stats`.
 #[derive(Debug, Default, Clone, Copy)]
@@ -52,109 +59,92 @@ struct Counts {
 /// Where the headers of a TCP segment are, as read from its frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Segment {
-    v6: bool,
-    /// Ethernet, IP and TCP headers.
-    hdr_len: usize,
-    /// Where the TCP header starts.
-    tcp: usize,
+    at: TcpInFrame,
     payload: usize,
     seq: u32,
     /// IPv4 ID (0 for IPv6).
     id: u16,
-    flags: u8,
+    flags: TcpFlags,
 }
 
 impl Segment {
     /// The segment `frame` holds, if it is one that may be merged.
     fn parse(frame: &[u8]) -> Option<Segment> {
-        let ip = frame.get(ETH_HLEN..)?;
-        let (v6, ip_len, id) = match (frame.get(12..14)?, ip.first()? >> 4) {
-            ([0x08, 0x00], 4) => {
-                let total = usize::from(u16::from_be_bytes([*ip.get(2)?, *ip.get(3)?]));
-                // No options, not a fragment (DF may be set or not: the
-                // kernel copies it to every segment), TCP, the whole frame
-                // is the packet, the header checksum is right.
-                if ip.len() < 20
-                    || ip[0] != 0x45
-                    || (ip[6] & 0xbf, ip[7]) != (0, 0)
-                    || ip.get(9) != Some(&6)
-                    || total != ip.len()
-                    || !checksum::verifies(&ip[..20])
-                {
-                    return None;
-                }
-                (false, 20, u16::from_be_bytes([ip[4], ip[5]]))
+        let at = TcpInFrame::locate(frame)?;
+        let ip = &frame[ETH_HLEN..];
+        let id = if at.ipv6 {
+            let ip = Ipv6Header::new_unchecked(ip);
+            if usize::from(ip.payload_len()) + at.ip_header_len != ip.into_inner().len() {
+                return None;
             }
-            ([0x86, 0xdd], 6) => {
-                let payload = usize::from(u16::from_be_bytes([*ip.get(4)?, *ip.get(5)?]));
-                if ip.get(6) != Some(&6) || payload + 40 != ip.len() {
-                    return None;
-                }
-                (true, 40, 0)
+            0
+        } else {
+            // No options, not a fragment (DF may be set or not: the
+            // kernel copies it to every segment), the whole frame is the
+            // packet, the header checksum is right.
+            let ip = Ipv4Header::new_unchecked(ip);
+            if at.ip_header_len != 20
+                || ip.is_fragment()
+                || usize::from(ip.total_len()) != ip.into_inner().len()
+                || !ip.verify_checksum()
+            {
+                return None;
             }
-            _ => return None,
+            ip.ident()
         };
-        let tcp = ETH_HLEN + ip_len;
-        let tcp_len = usize::from(*frame.get(tcp + 12)? >> 4) * 4;
-        let hdr_len = tcp + tcp_len;
-        let flags = *frame.get(tcp + 13)?;
-        let field = u16::from_be_bytes([*frame.get(tcp + 16)?, *frame.get(tcp + 17)?]);
-        if tcp_len < 20
-            || hdr_len >= frame.len()
-            || flags & (TCP_FIN | TCP_SYN | TCP_RST | TCP_URG | TCP_CWR) != 0
+        let segment = &frame[at.tcp_start..];
+        let tcp = TcpHeader::new_unchecked(segment);
+        let field = tcp.checksum();
+        if at.headers_len >= frame.len()
+            || tcp.flags().intersects(UNMERGEABLE)
             || field == 0
             || field == 0xffff
         {
             return None;
         }
-        let pseudo = checksum::tcp_pseudo_header(&frame[ETH_HLEN..], (frame.len() - tcp) as u32)?;
+        let pseudo = checksum::tcp_pseudo_header(&frame[ETH_HLEN..], segment.len() as u32)?;
         let mut sum = RunningSum::default();
         sum.add(&pseudo.to_be_bytes());
-        sum.add(&frame[tcp..]);
+        sum.add(segment);
         if sum.fold() != 0xffff {
             return None;
         }
         Some(Segment {
-            v6,
-            hdr_len,
-            tcp,
-            payload: frame.len() - hdr_len,
-            seq: u32::from_be_bytes(frame[tcp + 4..tcp + 8].try_into().ok()?),
+            at,
+            payload: frame.len() - at.headers_len,
+            seq: tcp.seq(),
             id,
-            flags,
+            flags: tcp.flags(),
         })
     }
 }
 
-/// Makes the frame whose headers `headers` holds (`total` bytes, a TCP
-/// segment over IPv4 or, with `v6`, IPv6; its TCP header at `tcp`, its
-/// payload at `hdr_len`) one for the kernel to cut into segments of
+/// Makes the frame whose headers `headers` holds (`total` bytes, the TCP
+/// segment `at` says where) one for the kernel to cut into segments of
 /// `gso_size` payload bytes: the checksum field gets the pseudo header's sum
 /// (every segment gets its own checksum), and the virtio-net header that
 /// asks for all that is returned.
 pub(crate) fn segmentation_header(
     headers: &mut [u8],
     total: usize,
-    v6: bool,
-    tcp: usize,
-    hdr_len: usize,
+    at: TcpInFrame,
     gso_size: u16,
 ) -> Option<VnetHeader> {
-    let pseudo = checksum::tcp_pseudo_header(headers.get(ETH_HLEN..)?, (total - tcp) as u32)?;
-    headers
-        .get_mut(tcp + 16..tcp + 18)?
-        .copy_from_slice(&pseudo.to_be_bytes());
+    let tcp_start = at.tcp_start;
+    let pseudo = checksum::tcp_pseudo_header(headers.get(ETH_HLEN..)?, (total - tcp_start) as u32)?;
+    let mut tcp = TcpHeader::new_checked(headers.get_mut(tcp_start..)?).ok()?;
+    tcp.set_checksum(pseudo);
     Some(VnetHeader {
         flags: VnetHeader::NEEDS_CSUM,
-        gso_type: if v6 {
+        gso_type: if at.ipv6 {
             VnetHeader::GSO_TCPV6
         } else {
             VnetHeader::GSO_TCPV4
         },
-        hdr_len: hdr_len as u16,
+        hdr_len: at.headers_len as u16,
         gso_size,
-        csum_start: tcp as u16,
-        csum_offset: 16,
+        csum_start: tcp_start as u16,
+        csum_offset: tcp::CHECKSUM_OFFSET as u16,
     })
 }
 
@@ -182,28 +172,34 @@ impl Pending {
         };
         let head = &self.frame;
         let same = |range: std::ops::Range<usize>| head.get(range.clone()) == frame.get(range);
-        let (tcp, ip) = (first.tcp, ETH_HLEN);
+        // Every header field but those the kernel's segmentation sets
+        // per segment: IP length, IPv4 ID and checksum, sequence number,
+        // PSH (checked with the flags below) and the TCP checksum.
+        let ip = |range: std::ops::Range<usize>| same(ETH_HLEN + range.start..ETH_HLEN + range.end);
+        let tcp = first.at.tcp_start;
+        let tcp = |range: std::ops::Range<usize>| same(tcp + range.start..tcp + range.end);
         !self.closed
-            && segment.v6 == first.v6
-            && segment.hdr_len == first.hdr_len
+            && segment.at == first.at
             && self.last_payload == first.payload
             && segment.payload <= first.payload
             && self.frame.len() + segment.payload <= MAX_FRAME
             && segment.seq == self.next_seq
-            && (segment.flags & !TCP_PSH) == first.flags
+            && segment.flags.without(TcpFlags::PSH) == first.flags
             && same(0..ETH_HLEN)
-            && if first.v6 {
-                same(ip..ip + 4) && same(ip + 6..ip + 40)
+            && if first.at.ipv6 {
+                use ipv6_field as f;
+                ip(f::VER_TC_FLOW) && ip(f::NEXT_HEADER..f::DST.end)
             } else {
+                use ipv4_field as f;
                 segment.id == self.last_id.wrapping_add(1)
-                    && same(ip..ip + 2)
-                    && same(ip + 6..ip + 10)
-                    && same(ip + 12..ip + 20)
+                    && ip(f::VER_IHL..f::LENGTH)
+                    && ip(f::FLAGS_FRAG..f::CHECKSUM)
+                    && ip(f::SRC.start..f::DST.end)
             }
-            && same(tcp..tcp + 4)
-            && same(tcp + 8..tcp + 13)
-            && same(tcp + 14..tcp + 16)
-            && same(tcp + 18..first.hdr_len)
+            && tcp(tcp_field::SRC_PORT..tcp_field::SEQ)
+            && tcp(tcp_field::ACK..tcp_field::FLAGS)
+            && tcp(tcp_field::WINDOW..tcp_field::CHECKSUM)
+            && tcp(tcp_field::URGENT..first.at.headers_len - first.at.tcp_start)
     }
 
     fn start(&mut self, frame: &[u8], segment: Segment) {
@@ -215,7 +211,8 @@ impl Pending {
     }
 
     fn append(&mut self, frame: &[u8], segment: Segment) {
-        self.frame.extend_from_slice(&frame[segment.hdr_len..]);
+        self.frame
+            .extend_from_slice(&frame[segment.at.headers_len..]);
         self.segments += 1;
         self.advance(&segment);
     }
@@ -224,7 +221,7 @@ impl Pending {
         self.last_payload = segment.payload;
         self.next_seq = segment.seq.wrapping_add(segment.payload as u32);
         self.last_id = segment.id;
-        self.closed = segment.flags & TCP_PSH != 0;
+        self.closed = segment.flags.contains(TcpFlags::PSH);
     }
 
     /// Turns the pending segments into one frame and its virtio-net header
@@ -235,32 +232,23 @@ impl Pending {
         if self.segments == 1 {
             return Some((VnetHeader::PLAIN, frame));
         }
-        let ip = ETH_HLEN;
-        if first.v6 {
-            let payload = (frame.len() - ip - 40) as u16;
-            frame[ip + 4..ip + 6].copy_from_slice(&payload.to_be_bytes());
+        let packet = (frame.len() - ETH_HLEN) as u16;
+        let ip = &mut frame[ETH_HLEN..];
+        if first.at.ipv6 {
+            Ipv6Header::new_unchecked(ip).set_payload_len(packet - first.at.ip_header_len as u16);
         } else {
-            let total = (frame.len() - ip) as u16;
-            frame[ip + 2..ip + 4].copy_from_slice(&total.to_be_bytes());
-            frame[ip + 10..ip + 12].copy_from_slice(&[0, 0]);
-            let mut sum = RunningSum::default();
-            sum.add(&frame[ip..ip + 20]);
-            frame[ip + 10..ip + 12].copy_from_slice(&(!sum.fold()).to_be_bytes());
+            let mut ip = Ipv4Header::new_unchecked(ip);
+            ip.set_total_len(packet);
+            ip.fill_checksum();
         }
+        let mut tcp = TcpHeader::new_unchecked(&mut frame[first.at.tcp_start..]);
         // The last segment's PSH goes on the super-frame; the kernel puts
         // it on the last segment it cuts only.
         if self.closed {
-            frame[first.tcp + 13] |= TCP_PSH;
+            tcp.set_flags(tcp.flags() | TcpFlags::PSH);
         }
         let total = frame.len();
-        let header = segmentation_header(
-            &mut frame,
-            total,
-            first.v6,
-            first.tcp,
-            first.hdr_len,
-            first.payload as u16,
-        )?;
+        let header = segmentation_header(&mut frame, total, first.at, first.payload as u16)?;
         Some((header, frame))
     }
 }
@@ -325,7 +313,7 @@ impl Device for Merge {
         }
         self.flush()?;
         match segment {
-            Some(segment) if segment.flags & TCP_PSH == 0 => {
+            Some(segment) if !segment.flags.contains(TcpFlags::PSH) => {
                 self.pending.borrow_mut().start(frame, segment);
                 Ok(total)
             }

@@ -31,9 +31,8 @@ use std::time::Instant;
 use crate::config::{Addressing, DeviceConfig, InterfaceConfig};
 use crate::error::Error;
 
+pub(crate) use crate::wire::VnetHeader;
 pub(crate) use merge::segmentation_header;
-pub use tap::format_mac;
-pub(crate) use tap::VnetHeader;
 
 /// The [`Device`] methods a stage (capture, impairment, merge) leaves to the
 /// device it wraps, `self.inner`: identity, MTU, offload and the descriptor,

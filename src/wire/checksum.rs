@@ -1,5 +1,7 @@
-//! The IPv4 header checksum of the packets lwIP forwards, filled in where
-//! the packet is.
+//! The Internet checksum (RFC 1071), summed over data in pieces (a pbuf
+//! chain's buffers) and over the pseudo headers of TCP, UDP and ICMPv6;
+//! and the IPv4 header checksum of the packets lwIP forwards, filled in
+//! where the packet is.
 //!
 //! lwIP's `ip4_forward` (since 2.2.0) decrements the TTL, updates the header
 //! checksum for it and then, because lwip-tap generates checksums in
@@ -15,40 +17,41 @@
 //! `ip4_frag` cuts from a packet for a smaller MTU, carry a computed
 //! checksum, and computing a header checksum whose right value is zero
 //! gives zero again: they never change.
-//!
-//! The same sum gives `--ping` the checksum of the ICMP messages it sends
-//! and receives.
 
-/// An Ethernet header (no VLAN tag).
-pub(crate) const ETH_HLEN: usize = 14;
-const ETHERTYPE_IPV4: [u8; 2] = [0x08, 0x00];
+use std::net::IpAddr;
+
+use super::ethernet::{EtherType, EthernetFrame};
+use super::ipv4::Ipv4Header;
+use super::IpProtocol;
 
 /// If `frame`, an Ethernet frame (at least as much of it as the IP header
 /// reaches), holds an IPv4 header whose checksum field is zero, computes
 /// the checksum into it. Returns whether it did.
 pub fn fill_ipv4_header(frame: &mut [u8]) -> bool {
-    if frame.len() < ETH_HLEN + 20 || frame[12..14] != ETHERTYPE_IPV4 {
+    let Ok(mut eth) = EthernetFrame::new_checked(frame) else {
+        return false;
+    };
+    if eth.ethertype() != EtherType::Ipv4 {
         return false;
     }
-    let ip = &mut frame[ETH_HLEN..];
-    let header_len = usize::from(ip[0] & 0x0f) * 4;
-    if ip[0] >> 4 != 4 || header_len < 20 || header_len > ip.len() || ip[10..12] != [0, 0] {
+    let Ok(mut ip) = Ipv4Header::new_checked(eth.payload_mut()) else {
+        return false;
+    };
+    if ip.checksum() != 0 {
         return false;
     }
-    let checksum = !sum(&ip[..header_len]);
-    ip[10..12].copy_from_slice(&checksum.to_be_bytes());
+    ip.fill_checksum();
     true
 }
 
-/// The Internet checksum (RFC 1071) of `data`, e.g. of an ICMP message
-/// (--ping builds and checks its own).
-pub(crate) fn internet_checksum(data: &[u8]) -> u16 {
+/// The Internet checksum of `data`, e.g. of an ICMP message.
+pub fn internet_checksum(data: &[u8]) -> u16 {
     !sum(data)
 }
 
 /// The one's complement sum of `data` as big-endian 16-bit words (an odd
 /// last byte is padded with a zero), folded to 16 bits.
-fn sum(data: &[u8]) -> u16 {
+pub fn sum(data: &[u8]) -> u16 {
     let mut sum = RunningSum::default();
     sum.add(data);
     sum.fold()
@@ -56,21 +59,21 @@ fn sum(data: &[u8]) -> u16 {
 
 /// True if `data` (an IPv4 header, say) sums to 0xffff, its checksum
 /// included: the checksum is right.
-pub(crate) fn verifies(data: &[u8]) -> bool {
+pub fn verifies(data: &[u8]) -> bool {
     sum(data) == 0xffff
 }
 
 /// A one's complement sum over data handed over in pieces of any length
 /// (the buffers of a pbuf chain), where a piece may end inside a word.
 #[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct RunningSum {
+pub struct RunningSum {
     acc: u64,
     /// The last piece ended in the middle of a word.
     odd: bool,
 }
 
 impl RunningSum {
-    pub(crate) fn add(&mut self, mut data: &[u8]) {
+    pub fn add(&mut self, mut data: &[u8]) {
         if self.odd {
             if let Some((first, rest)) = data.split_first() {
                 self.acc += u64::from(*first);
@@ -96,7 +99,7 @@ impl RunningSum {
     }
 
     /// The sum folded to 16 bits.
-    pub(crate) fn fold(&self) -> u16 {
+    pub fn fold(&self) -> u16 {
         let mut acc = self.acc;
         while acc > 0xffff {
             acc = (acc & 0xffff) + (acc >> 16);
@@ -110,26 +113,80 @@ impl RunningSum {
 /// the sum of everything it covers, the field included: the complement,
 /// with zero sent as 0xffff as Linux sends it (in UDP, zero means "no
 /// checksum").
-pub(crate) fn completed(sum: u16) -> u16 {
+pub fn completed(sum: u16) -> u16 {
     match !sum {
         0 => 0xffff,
         c => c,
     }
 }
 
+/// The sum of the pseudo header (RFC 9293 3.1, RFC 8200 8.1) for `len`
+/// bytes of `protocol` between `src` and `dst`. `None` if the two are not
+/// of the same family.
+pub fn pseudo_header(src: IpAddr, dst: IpAddr, protocol: IpProtocol, len: u32) -> Option<u16> {
+    let mut sum = RunningSum::default();
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            sum.add(&s.octets());
+            sum.add(&d.octets());
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            sum.add(&s.octets());
+            sum.add(&d.octets());
+        }
+        _ => return None,
+    }
+    sum.add(&len.to_be_bytes());
+    sum.add(&[0, u8::from(protocol)]);
+    Some(sum.fold())
+}
+
 /// The TCP pseudo-header's sum for a segment of `tcp_len` bytes from the
 /// IPv4 or IPv6 header `ip` (the part a checksum left for the receiver
 /// starts from). `None` if `ip` is neither.
-pub(crate) fn tcp_pseudo_header(ip: &[u8], tcp_len: u32) -> Option<u16> {
-    let mut sum = RunningSum::default();
-    match ip.first()? >> 4 {
-        4 if ip.len() >= 20 => sum.add(&ip[12..20]),
-        6 if ip.len() >= 40 => sum.add(&ip[8..40]),
+pub fn tcp_pseudo_header(ip: &[u8], tcp_len: u32) -> Option<u16> {
+    let (src, dst) = match ip.first()? >> 4 {
+        4 => {
+            let ip = ip.get(12..20)?;
+            let s: [u8; 4] = ip[..4].try_into().ok()?;
+            let d: [u8; 4] = ip[4..].try_into().ok()?;
+            (IpAddr::from(s), IpAddr::from(d))
+        }
+        6 => {
+            let ip = ip.get(8..40)?;
+            let s: [u8; 16] = ip[..16].try_into().ok()?;
+            let d: [u8; 16] = ip[16..].try_into().ok()?;
+            (IpAddr::from(s), IpAddr::from(d))
+        }
         _ => return None,
+    };
+    pseudo_header(src, dst, IpProtocol::Tcp, tcp_len)
+}
+
+/// The checksum of a TCP, UDP or ICMPv6 `message` between `src` and `dst`
+/// (its own checksum field zero or included: pass the sum that results),
+/// as it goes in the field. UDP's zero ("no checksum") becomes 0xffff.
+pub fn transport(src: IpAddr, dst: IpAddr, protocol: IpProtocol, message: &[u8]) -> u16 {
+    let mut sum = RunningSum::default();
+    if let Some(pseudo) = pseudo_header(src, dst, protocol, message.len() as u32) {
+        sum.add(&pseudo.to_be_bytes());
     }
-    sum.add(&tcp_len.to_be_bytes());
-    sum.add(&[0, 6]);
-    Some(sum.fold())
+    sum.add(message);
+    match protocol {
+        IpProtocol::Udp => completed(sum.fold()),
+        _ => !sum.fold(),
+    }
+}
+
+/// True if the checksum of `message` (TCP, UDP or ICMPv6, checksum field
+/// included) between `src` and `dst` is right.
+pub fn transport_verifies(src: IpAddr, dst: IpAddr, protocol: IpProtocol, message: &[u8]) -> bool {
+    let mut sum = RunningSum::default();
+    if let Some(pseudo) = pseudo_header(src, dst, protocol, message.len() as u32) {
+        sum.add(&pseudo.to_be_bytes());
+    }
+    sum.add(message);
+    sum.fold() == 0xffff
 }
 
 #[cfg(test)]
@@ -149,6 +206,8 @@ mod tests {
         }
         acc == 0xffff
     }
+
+    const ETH_HLEN: usize = super::super::ethernet::HEADER_LEN;
 
     /// An Ethernet frame with an IPv4 header of `header_len` bytes (options
     /// of 0x01, "no operation") and a zero checksum field, then `payload`.
@@ -206,6 +265,16 @@ mod tests {
         for len in 0..ETH_HLEN + 20 {
             assert!(!fill_ipv4_header(&mut frame(20, 64, 1, &[])[..len]));
         }
+    }
+
+    #[test]
+    fn a_transport_checksum_verifies() {
+        let (src, dst) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let mut udp = vec![0x9c, 0x40, 0, 7, 0, 11, 0, 0, 1, 2, 3];
+        let value = transport(src, dst, IpProtocol::Udp, &udp);
+        udp[6..8].copy_from_slice(&value.to_be_bytes());
+        assert!(transport_verifies(src, dst, IpProtocol::Udp, &udp));
+        assert!(!transport_verifies(src, dst, IpProtocol::Tcp, &udp));
     }
 
     proptest! {
