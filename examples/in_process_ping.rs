@@ -14,7 +14,6 @@
 use std::net::Ipv4Addr;
 
 use lwip_tap::config::{Addressing, Config, InterfaceConfig};
-use lwip_tap::netif::Interface;
 use lwip_tap::stack::Stack;
 use lwip_tap::Error;
 
@@ -54,19 +53,21 @@ pub fn ping_between_two_hosts() -> Result<Vec<String>, Error> {
         ..Config::default()
     };
     let mut stack = Stack::new(&config)?;
-    let [a, b] = stack.interfaces_mut() else {
-        unreachable!("two interfaces")
-    };
+    // Interface a is 0, b is 1.
+    let (a, b) = (0, 1);
     // What lwIP announced when its interfaces came up (gratuitous ARP, IPv6
     // neighbour discovery) is of no interest here.
-    while a.take_sent()?.is_some() || b.take_sent()?.is_some() {}
+    for side in [a, b] {
+        let port = stack.in_process_port(side).expect("in-process");
+        while port.take_sent().is_some() {}
+    }
 
     // Host A already knows lwIP's MAC (its gateway) and sends the request.
     let request = icmp_echo(HOST_A, LWIP_A, ADDR_A, ADDR_B, 8, 0x4242, 1, b"lwip-tap");
-    a.inject(&request, false)?;
+    stack.inject(a, &request, false)?;
 
     // lwIP asks on b who has 10.0.2.2; host B answers, and lwIP forwards.
-    let forwarded = receive_as(b, HOST_B, ADDR_B, Ipv4Addr::new(10, 0, 2, 1))?;
+    let forwarded = receive_as(&mut stack, b, HOST_B, ADDR_B, Ipv4Addr::new(10, 0, 2, 1))?;
     let (ttl, kind, id, seq) = parse_icmp(&forwarded).expect("an ICMP packet");
     seen.push(format!(
         "host B got an echo request (type {kind}, id {id:#x}, seq {seq}) with ttl {ttl}"
@@ -74,8 +75,8 @@ pub fn ping_between_two_hosts() -> Result<Vec<String>, Error> {
 
     // Host B answers; lwIP forwards the reply to host A.
     let reply = icmp_echo(HOST_B, LWIP_B, ADDR_B, ADDR_A, 0, id, seq, b"lwip-tap");
-    b.inject(&reply, false)?;
-    let back = receive_as(a, HOST_A, ADDR_A, Ipv4Addr::new(10, 0, 1, 1))?;
+    stack.inject(b, &reply, false)?;
+    let back = receive_as(&mut stack, a, HOST_A, ADDR_A, Ipv4Addr::new(10, 0, 1, 1))?;
     let (ttl, kind, id, seq) = parse_icmp(&back).expect("an ICMP packet");
     assert_eq!(kind, 0, "an echo reply");
     seen.push(format!(
@@ -84,23 +85,26 @@ pub fn ping_between_two_hosts() -> Result<Vec<String>, Error> {
     Ok(seen)
 }
 
-/// The next frame lwIP sends on `interface` to the host at `mac`/`addr`,
-/// answering lwIP's ARP request for it (from `lwip_addr`) on the way.
+/// The next frame lwIP sends on interface `side` to the host at
+/// `mac`/`addr`, answering lwIP's ARP request for it (from `lwip_addr`) on
+/// the way.
 fn receive_as(
-    interface: &mut Interface,
+    stack: &mut Stack,
+    side: usize,
     mac: [u8; 6],
     addr: Ipv4Addr,
     lwip_addr: Ipv4Addr,
 ) -> Result<Vec<u8>, Error> {
+    let port = stack.in_process_port(side).expect("in-process");
     loop {
-        let frame = interface.take_sent()?.expect("lwIP sends a frame");
+        let frame = port.take_sent().expect("lwIP sends a frame");
         let arp_request_for_host =
             frame[12..14] == [0x08, 0x06] && frame[21] == 1 && frame[38..42] == addr.octets();
         if !arp_request_for_host {
             return Ok(frame);
         }
         let lwip_mac: [u8; 6] = frame[6..12].try_into().expect("6 bytes");
-        interface.inject(&arp_reply(mac, lwip_mac, addr, lwip_addr), false)?;
+        stack.inject(side, &arp_reply(mac, lwip_mac, addr, lwip_addr), false)?;
     }
 }
 

@@ -10,6 +10,7 @@
 #include "lwip/ip_addr.h"
 #include "lwip/tcp.h"
 #include "lwip/raw.h"
+#include "lwip/udp.h"
 #include "lwip/dhcp.h"
 #include "lwip/prot/dhcp.h"
 #include "lwip/prot/ethernet.h"

@@ -210,6 +210,96 @@ lwip_tap_tcp_sndbuf(const struct tcp_pcb *pcb)
 }
 
 u32_t
+lwip_tap_tcp_sndqueuelen(const struct tcp_pcb *pcb)
+{
+  return (u32_t)tcp_sndqueuelen(pcb);
+}
+
+int
+lwip_tap_tcp_state(const struct tcp_pcb *pcb)
+{
+  return (int)pcb->state;
+}
+
+void
+lwip_tap_tcp_endpoints(const struct tcp_pcb *pcb, ip_addr_t *local, u16_t *local_port,
+                       ip_addr_t *remote, u16_t *remote_port)
+{
+  ip_addr_copy(*local, pcb->local_ip);
+  *local_port = pcb->local_port;
+  ip_addr_copy(*remote, pcb->remote_ip);
+  *remote_port = pcb->remote_port;
+}
+
+void
+lwip_tap_tcp_set_nodelay(struct tcp_pcb *pcb, int on)
+{
+  if (on) {
+    tcp_nagle_disable(pcb);
+  } else {
+    tcp_nagle_enable(pcb);
+  }
+}
+
+int
+lwip_tap_tcp_nodelay(const struct tcp_pcb *pcb)
+{
+  return tcp_nagle_disabled(pcb) ? 1 : 0;
+}
+
+void
+lwip_tap_pcb_set_option(struct tcp_pcb *pcb, int option, int on)
+{
+  u8_t flag = option == LWIP_TAP_OPT_KEEPALIVE ? SOF_KEEPALIVE : SOF_REUSEADDR;
+  if (on) {
+    ip_set_option(pcb, flag);
+  } else {
+    ip_reset_option(pcb, flag);
+  }
+}
+
+int
+lwip_tap_pcb_option(const struct tcp_pcb *pcb, int option)
+{
+  u8_t flag = option == LWIP_TAP_OPT_KEEPALIVE ? SOF_KEEPALIVE : SOF_REUSEADDR;
+  return ip_get_option(pcb, flag) ? 1 : 0;
+}
+
+void
+lwip_tap_tcp_set_keepalive_times(struct tcp_pcb *pcb, u32_t idle_ms, u32_t interval_ms,
+                                 u32_t count)
+{
+  pcb->keep_idle = idle_ms;
+#if LWIP_TCP_KEEPALIVE
+  pcb->keep_intvl = interval_ms;
+  pcb->keep_cnt = count;
+#else
+  LWIP_UNUSED_ARG(interval_ms);
+  LWIP_UNUSED_ARG(count);
+#endif
+}
+
+void
+lwip_tap_tcp_keepalive_times(const struct tcp_pcb *pcb, u32_t *idle_ms, u32_t *interval_ms,
+                             u32_t *count)
+{
+  *idle_ms = pcb->keep_idle;
+#if LWIP_TCP_KEEPALIVE
+  *interval_ms = pcb->keep_intvl;
+  *count = pcb->keep_cnt;
+#else
+  *interval_ms = TCP_KEEPINTVL_DEFAULT;
+  *count = TCP_KEEPCNT_DEFAULT;
+#endif
+}
+
+u16_t
+lwip_tap_tcp_mss(const struct tcp_pcb *pcb)
+{
+  return tcp_mss(pcb);
+}
+
+u32_t
 lwip_tap_tcp_open_connections(void)
 {
   u32_t n = 0;

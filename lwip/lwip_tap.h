@@ -82,6 +82,30 @@ u32_t lwip_tap_tcp_sndbuf(const struct tcp_pcb *pcb);
 /* How many TCP connections lwIP has that are neither listening nor in
  * TIME-WAIT (connecting, open or closing). */
 u32_t lwip_tap_tcp_open_connections(void);
+/* tcp_sndqueuelen(): segments queued for sending. */
+u32_t lwip_tap_tcp_sndqueuelen(const struct tcp_pcb *pcb);
+/* The PCB's state (enum tcp_state: CLOSED 0 ... TIME_WAIT 10). */
+int lwip_tap_tcp_state(const struct tcp_pcb *pcb);
+/* The PCB's local and remote address and port. */
+void lwip_tap_tcp_endpoints(const struct tcp_pcb *pcb, ip_addr_t *local, u16_t *local_port,
+                            ip_addr_t *remote, u16_t *remote_port);
+/* tcp_nagle_disable() (on) or tcp_nagle_enable() (off), and whether it is
+ * disabled. */
+void lwip_tap_tcp_set_nodelay(struct tcp_pcb *pcb, int on);
+int lwip_tap_tcp_nodelay(const struct tcp_pcb *pcb);
+/* A PCB's socket option flags (ip_set_option / ip_get_option). */
+#define LWIP_TAP_OPT_KEEPALIVE 1
+#define LWIP_TAP_OPT_REUSEADDR 2
+void lwip_tap_pcb_set_option(struct tcp_pcb *pcb, int option, int on);
+int lwip_tap_pcb_option(const struct tcp_pcb *pcb, int option);
+/* Keepalive timing: idle time and probe interval in milliseconds, probe
+ * count (the interval and count only with LWIP_TCP_KEEPALIVE). */
+void lwip_tap_tcp_set_keepalive_times(struct tcp_pcb *pcb, u32_t idle_ms, u32_t interval_ms,
+                                      u32_t count);
+void lwip_tap_tcp_keepalive_times(const struct tcp_pcb *pcb, u32_t *idle_ms, u32_t *interval_ms,
+                                  u32_t *count);
+/* tcp_mss(): the sending MSS the PCB uses. */
+u16_t lwip_tap_tcp_mss(const struct tcp_pcb *pcb);
 
 /* ---- the clients (--ping, --iperf-client) ---- */
 

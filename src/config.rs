@@ -12,8 +12,6 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::error::Error;
-
 /// lwIP numbers its netifs with a u8 and reserves 255, so one stack can hold
 /// at most 255 of them.
 pub const MAX_INTERFACES: usize = 255;
@@ -73,6 +71,9 @@ pub struct Config {
     /// core's worth of CPU while any traffic flows. Off, the loop polls only
     /// while frames come in quick succession.
     pub busy_poll: bool,
+    /// The clock lwIP reads: the system's, or a virtual one the caller
+    /// moves ([`Stack::advance_clock`](crate::stack::Stack::advance_clock)).
+    pub clock: crate::clock::Clock,
 }
 
 /// The built-in services; each listens on every interface.
@@ -194,6 +195,14 @@ pub enum Offload {
     PassThrough,
 }
 
+impl Offload {
+    /// Whether the device hands over super-frames (TSO) and frames whose
+    /// checksums are left to the receiver.
+    pub fn receives_superframes(self) -> bool {
+        self != Offload::Off
+    }
+}
+
 /// One interface of the stack.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InterfaceConfig {
@@ -293,7 +302,7 @@ impl Ipv6Config {
 /// How many static and SLAAC addresses an interface holds:
 /// `LWIP_IPV6_NUM_ADDRESSES` of the lwIP build, less the link-local slot.
 pub fn ipv6_address_limit() -> usize {
-    crate::port::ipv6_address_slots().saturating_sub(1)
+    crate::lwip::port::ipv6_address_slots().saturating_sub(1)
 }
 
 /// Refuses the unspecified, loopback and multicast addresses.
@@ -488,14 +497,16 @@ pub struct ConfigError {
     pub message: String,
 }
 
-impl From<ConfigError> for Error {
-    fn from(e: ConfigError) -> Error {
-        match e.interface {
-            Some(n) => Error::Config(format!("interface {n}: {}", e.message)),
-            None => Error::Config(e.message),
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.interface {
+            Some(n) => write!(f, "interface {n}: {}", self.message),
+            None => write!(f, "{}", self.message),
         }
     }
 }
+
+impl std::error::Error for ConfigError {}
 
 impl Config {
     /// Checks every rule: each interface on its own, then the set (a count
@@ -573,31 +584,69 @@ impl Config {
         !self.clients.is_empty() && !self.services.any()
     }
 
-    /// Whether what interface `n` sends passes the merge stage (consecutive
-    /// TCP segments written as one super-frame the kernel cuts back into
-    /// exactly them): on a router by default. Not with `offload=off`, and
-    /// not where super-frames pass through anyway. (lwIP's own TCP puts PSH
-    /// on every segment it sends, so only what it forwards ever merges.)
-    pub fn merges(&self, n: usize) -> bool {
-        self.interfaces.len() > 1
-            && self.interfaces[n].offload.is_none()
-            && self.offload(n) == Offload::Off
-    }
-
-    /// What interface `n` takes from the kernel: by default receive offload
-    /// for a stack that forwards nothing (a single interface) unless its
-    /// frames are impaired, wire-sized frames on a router; `offload=on` on
-    /// every interface of a router makes it pass super-frames through.
-    pub fn offload(&self, n: usize) -> Offload {
-        let interface = &self.interfaces[n];
+    /// How each interface is built, decided once: its device, MTU,
+    /// offload, merge stage, impairment (its decisions keyed by `seed`),
+    /// capture and addressing. The device layer and the driver carry the
+    /// plan out and decide nothing themselves.
+    pub fn plans(&self, seed: u64) -> Vec<InterfacePlan> {
         let router = self.interfaces.len() > 1;
-        match interface.offload {
-            Some(true) if router => Offload::PassThrough,
-            Some(true) => Offload::Receive,
-            None if !router && interface.impairments.is_none() => Offload::Receive,
-            _ => Offload::Off,
-        }
+        self.interfaces
+            .iter()
+            .enumerate()
+            .map(|(index, interface)| {
+                // By default receive offload for a stack that forwards
+                // nothing (a single interface) unless its frames are
+                // impaired, wire-sized frames on a router; `offload=on` on
+                // every interface of a router makes it pass super-frames
+                // through.
+                let offload = match interface.offload {
+                    Some(true) if router => Offload::PassThrough,
+                    Some(true) => Offload::Receive,
+                    None if !router && interface.impairments.is_none() => Offload::Receive,
+                    _ => Offload::Off,
+                };
+                InterfacePlan {
+                    index,
+                    device: interface.device.clone(),
+                    mtu: interface.mtu,
+                    offload,
+                    // What a router sends passes the merge stage by
+                    // default: not with `offload=off`, and not where
+                    // super-frames pass through anyway. (lwIP's own TCP puts
+                    // PSH on every segment it sends, so only what it
+                    // forwards ever merges.)
+                    merge: router && interface.offload.is_none() && offload == Offload::Off,
+                    impairments: interface.impairments,
+                    seed,
+                    capture: interface.capture.clone(),
+                    addressing: interface.addressing,
+                    ipv6: interface.ipv6.clone(),
+                }
+            })
+            .collect()
     }
+}
+
+/// How one interface is built: every choice about it, made once by
+/// [`Config::plans`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfacePlan {
+    /// Its place in the configuration (the first is lwIP's default route).
+    pub index: usize,
+    pub device: DeviceConfig,
+    /// The MTU to give the device; `None` keeps the device's.
+    pub mtu: Option<u32>,
+    pub offload: Offload,
+    /// Consecutive TCP segments lwIP sends are written as one super-frame
+    /// the kernel cuts back into them (where the host side takes
+    /// super-frames).
+    pub merge: bool,
+    pub impairments: Impairments,
+    /// The seed of the impairment decisions.
+    pub seed: u64,
+    pub capture: Option<CaptureConfig>,
+    pub addressing: Addressing,
+    pub ipv6: Ipv6Config,
 }
 
 impl InterfaceConfig {
@@ -890,7 +939,7 @@ mod tests {
             interfaces: vec![static_on(tap("a"), "10.0.0.2", None)],
             ..Config::default()
         };
-        assert_eq!(config.offload(0), Offload::Receive);
+        assert_eq!(config.plans(0)[0].offload, Offload::Receive);
         config.interfaces[0].offload = Some(true);
         config.validate().unwrap();
         config
@@ -904,22 +953,22 @@ mod tests {
         );
         config.interfaces[1].offload = Some(true);
         config.validate().unwrap();
-        assert_eq!(config.offload(0), Offload::PassThrough);
-        assert_eq!(config.offload(1), Offload::PassThrough);
+        assert_eq!(config.plans(0)[0].offload, Offload::PassThrough);
+        assert_eq!(config.plans(0)[1].offload, Offload::PassThrough);
         config.interfaces[0].offload = None;
         let e = config.validate().unwrap_err();
         assert_eq!(e.interface, Some(1));
         config.interfaces[1].offload = None;
         config.validate().unwrap();
         assert_eq!(
-            (config.offload(0), config.offload(1)),
+            (config.plans(0)[0].offload, config.plans(0)[1].offload),
             (Offload::Off, Offload::Off)
         );
-        assert!(config.merges(0) && config.merges(1));
+        assert!(config.plans(0)[0].merge && config.plans(0)[1].merge);
         config.interfaces[1].offload = Some(false);
-        assert!(config.merges(0) && !config.merges(1));
+        assert!(config.plans(0)[0].merge && !config.plans(0)[1].merge);
         config.interfaces.pop();
-        assert!(!config.merges(0), "one interface forwards nothing");
+        assert!(!config.plans(0)[0].merge, "one interface forwards nothing");
     }
 
     #[test]
@@ -942,7 +991,7 @@ mod tests {
             }],
             ..Config::default()
         };
-        let e = Error::from(config.validate().unwrap_err()).to_string();
+        let e = crate::Error::from(config.validate().unwrap_err()).to_string();
         assert!(e.contains("interface 0: mtu=67"), "{e}");
     }
 
@@ -960,7 +1009,7 @@ mod tests {
             ..Config::default()
         };
         config.validate().unwrap();
-        assert_eq!(config.offload(0), Offload::Off);
+        assert_eq!(config.plans(0)[0].offload, Offload::Off);
         config.interfaces[0].offload = Some(true);
         let e = config.validate().unwrap_err();
         assert!(

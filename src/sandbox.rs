@@ -93,7 +93,7 @@ impl Sandbox {
             match (account.uid, &config.user) {
                 (0, Some(_)) => Identity::KeepRoot(account.name),
                 (0, None) => {
-                    return Err(Error::Privileges(format!(
+                    return Err(Error::privileges(format!(
                         "user {name} is root; name an unprivileged user with -Z USER \
                          (or -Z root to keep root)"
                     )))
@@ -104,7 +104,7 @@ impl Sandbox {
             if let Some(name) = &config.user {
                 let account = lookup(name)?;
                 if account.uid != uid || account.uid != euid {
-                    return Err(Error::Privileges(format!(
+                    return Err(Error::privileges(format!(
                         "cannot switch to user {name} (uid {}): only root can; \
                          leave out -Z to stay uid {euid}",
                         account.uid
@@ -153,7 +153,7 @@ impl Sandbox {
                     format!("seccomp filter on ({n} system calls allowed)")
                 }
                 Err(reason) if self.seccomp == SeccompMode::Required => {
-                    return Err(Error::Privileges(format!(
+                    return Err(Error::privileges(format!(
                         "cannot install the seccomp filter ({reason}) and --seccomp required \
                          was given"
                     )));
@@ -191,13 +191,13 @@ fn panic_without_backtrace() {
 }
 
 fn os_error(what: &str) -> Error {
-    Error::Privileges(format!("{what}: {}", io::Error::last_os_error()))
+    Error::privileges_io(what, io::Error::last_os_error())
 }
 
 /// The account `name`, with its supplementary groups.
 fn lookup(name: &str) -> Result<Account, Error> {
     let unknown = || {
-        Error::Privileges(format!(
+        Error::privileges(format!(
             "-Z {name}: no such user; name an existing user (default {DEFAULT_USER}), \
              or -Z root to keep root"
         ))
@@ -223,10 +223,10 @@ fn lookup(name: &str) -> Result<Account, Error> {
             continue;
         }
         if rc != 0 {
-            return Err(Error::Privileges(format!(
-                "-Z {name}: cannot look up the user: {}",
-                io::Error::from_raw_os_error(rc)
-            )));
+            return Err(Error::privileges_io(
+                format!("-Z {name}: cannot look up the user"),
+                io::Error::from_raw_os_error(rc),
+            ));
         }
         if found.is_null() {
             return Err(unknown());
@@ -290,8 +290,8 @@ fn switch_user(account: &Account) -> Result<(), Error> {
     // Make sure there is no way back.
     // SAFETY: setuid and setgid take integers.
     if unsafe { libc::setuid(0) } == 0 || unsafe { libc::setgid(0) } == 0 {
-        return Err(Error::Privileges(
-            "switched user, but could still become root again; refusing to run".into(),
+        return Err(Error::privileges(
+            "switched user, but could still become root again; refusing to run",
         ));
     }
     Ok(())

@@ -6,6 +6,7 @@
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use crate::error::Error;
 
@@ -29,7 +30,7 @@ pub struct Signals {
 
 impl Signals {
     pub fn install() -> Result<Signals, Error> {
-        let fail = |what: &str| Error::Io(format!("cannot {what}: {}", io::Error::last_os_error()));
+        let fail = |what: &str| Error::io(format!("cannot {what}"), io::Error::last_os_error());
         // SAFETY: sigset_t is plain data; every libc call's result is checked.
         unsafe {
             let mut set: libc::sigset_t = std::mem::zeroed();
@@ -54,11 +55,6 @@ impl Signals {
         }
     }
 
-    /// The signal mask to hand to `ppoll`: ours unblocked.
-    pub fn wait_mask(&self) -> &libc::sigset_t {
-        &self.wait_mask
-    }
-
     /// Whether a stop signal has arrived.
     pub fn stop_requested(&self) -> bool {
         STOP.load(Ordering::SeqCst)
@@ -68,4 +64,35 @@ impl Signals {
     pub fn take_stats_request(&self) -> bool {
         STATS.swap(false, Ordering::SeqCst)
     }
+}
+
+/// Waits until a descriptor in `fds` is ready or `timeout` passes (`None`:
+/// no limit), with `signals`' handlers let in while it waits (`None`: the
+/// signal mask stays as it is). Returns how many descriptors are ready;
+/// a signal ends the wait with `Interrupted`.
+pub(crate) fn wait(
+    fds: &mut [libc::pollfd],
+    timeout: Option<Duration>,
+    signals: Option<&Signals>,
+) -> io::Result<usize> {
+    let timeout = timeout.map(|w| libc::timespec {
+        tv_sec: w.as_secs() as libc::time_t,
+        tv_nsec: libc::c_long::from(w.subsec_nanos() as i32),
+    });
+    let timeout_ptr = timeout.as_ref().map_or(std::ptr::null(), |t| t as *const _);
+    let mask_ptr = signals.map_or(std::ptr::null(), |s| &s.wait_mask as *const _);
+    // SAFETY: `fds` is a valid array of pollfds; timeout and mask are valid
+    // or null.
+    let ready = unsafe {
+        libc::ppoll(
+            fds.as_mut_ptr(),
+            fds.len() as libc::nfds_t,
+            timeout_ptr,
+            mask_ptr,
+        )
+    };
+    if ready < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(ready as usize)
 }

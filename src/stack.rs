@@ -13,13 +13,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::apps::Clients;
+use crate::clock;
 use crate::config::{Config, Services};
-use crate::device;
 use crate::device::capture::CaptureFiles;
+use crate::device::{self, InProcessPort};
 use crate::error::Error;
+use crate::lwip::timer;
 use crate::netif::Interface;
-use crate::signals::Signals;
-use crate::sys;
+use crate::signals::{self, Signals};
 
 /// Frames read from one interface per wakeup, so that one busy interface
 /// cannot starve the others.
@@ -68,6 +69,8 @@ pub struct Stack {
     impaired: bool,
     /// Poll after every frame, however sparse (`Config::busy_poll`).
     busy_poll: bool,
+    /// The caller's side of each in-process interface.
+    ports: Vec<Option<InProcessPort>>,
     _not_send: PhantomData<*mut ()>,
 }
 
@@ -78,9 +81,10 @@ impl Stack {
     pub fn new(config: &Config) -> Result<Stack, Error> {
         config.validate()?;
         if LWIP_STARTED.swap(true, Ordering::SeqCst) {
-            return Err(Error::Lwip(
-                "lwIP is already running in this process".into(),
-            ));
+            return Err(Error::Lwip {
+                context: "lwIP is already running in this process".into(),
+                source: None,
+            });
         }
         // Before lwIP or any device, so that an unwritable path is refused
         // with nothing touched (and the stack can still be made).
@@ -88,12 +92,12 @@ impl Stack {
             CaptureFiles::open(config.interfaces.iter().filter_map(|i| i.capture.as_ref()));
         let mut captures = captures.inspect_err(|_| LWIP_STARTED.store(false, Ordering::SeqCst))?;
         let impaired = config.interfaces.iter().any(|i| !i.impairments.is_none());
-        let seed = config.seed.unwrap_or_else(random_seed);
+        let seed = config.seed.unwrap_or_else(crate::lwip::port::random_u64);
         if config.lwip_debug {
-            crate::port::enable_lwip_debug();
+            crate::lwip::port::enable_lwip_debug();
         }
-        // SAFETY: called once per process (guarded above), on this thread.
-        unsafe { sys::lwip_init() };
+        clock::set(config.clock);
+        crate::lwip::init();
         if impaired {
             log::info!("impairment seed {seed} (repeat this run with --seed {seed})");
         }
@@ -105,17 +109,14 @@ impl Stack {
             captures: CaptureFiles::default(),
             impaired,
             busy_poll: config.busy_poll,
+            ports: Vec::with_capacity(config.interfaces.len()),
             _not_send: PhantomData,
         };
-        for (n, interface) in config.interfaces.iter().enumerate() {
-            let opened = device::open(interface, n, seed, config.merges(n), &mut captures)?;
-            let interface = Interface::add(
-                opened,
-                interface.addressing,
-                &interface.ipv6,
-                config.offload(n),
-            )?;
-            if n == 0 {
+        for plan in config.plans(seed) {
+            let mut opened = device::open(&plan, &mut captures)?;
+            stack.ports.push(opened.port.take());
+            let interface = Interface::add(opened, &plan)?;
+            if plan.index == 0 {
                 interface.set_default();
             }
             log::info!("{}", interface.describe());
@@ -124,9 +125,7 @@ impl Stack {
         warn_if_short_of_mld_groups(config.interfaces.len());
         stack.captures = captures;
         stack.start_services(config.services)?;
-        // SAFETY: lwIP runs on this thread, as long as the stack (which
-        // owns the clients) exists.
-        stack.clients = unsafe { Clients::start(&config.clients) };
+        stack.clients = Clients::start(&config.clients);
         Ok(stack)
     }
 
@@ -147,7 +146,7 @@ impl Stack {
 
     /// Runs until a stop signal arrives or an interface fails, or, for a
     /// stack with clients and no services, until the clients are done and
-    /// their TCP connections closed (at most [`CLOSE_GRACE`] later).
+    /// their TCP connections closed (at most 5 s later).
     pub fn run(&mut self, signals: &Signals) -> Result<(), Error> {
         let mut fds = self.pollfds();
         let mut last_frame = Instant::now();
@@ -158,8 +157,7 @@ impl Stack {
         while !signals.stop_requested() {
             if self.stop_after_clients && self.clients.finished() {
                 let since = *clients_done.get_or_insert_with(Instant::now);
-                // SAFETY: lwIP runs on this thread.
-                let open = unsafe { sys::lwip_tap_tcp_open_connections() };
+                let open = crate::lwip::tcp_open_connections();
                 if open == 0 {
                     break;
                 }
@@ -188,7 +186,7 @@ impl Stack {
                 self.receive_all()?
             } else {
                 let cap = busy.then_some(Duration::ZERO);
-                self.turn(&mut fds, cap, Some(signals.wait_mask()))?
+                self.turn(&mut fds, cap, Some(signals))?
             };
             if frames > 0 {
                 let now = Instant::now();
@@ -196,8 +194,7 @@ impl Stack {
                 last_frame = now;
             } else if busy {
                 // Nothing yet: let a client sharing this core run first.
-                // SAFETY: sched_yield has no preconditions.
-                unsafe { libc::sched_yield() };
+                std::thread::yield_now();
             }
         }
         Ok(())
@@ -269,7 +266,7 @@ impl Stack {
     /// Writes what the devices' stages hold back to send together.
     fn flush(&self) {
         for interface in &self.interfaces {
-            if let Err(e) = interface.device().flush() {
+            if let Err(e) = interface.frames().flush() {
                 log::debug!("{}: writing to the device failed: {e}", interface.name());
             }
         }
@@ -284,8 +281,74 @@ impl Stack {
 
     /// Runs lwIP's due timers.
     fn check_timeouts(&mut self) {
-        // SAFETY: lwIP runs on this thread only.
-        unsafe { sys::sys_check_timeouts() };
+        timer::check_timeouts();
+    }
+
+    /// Hands `frame` to lwIP through interface `index`'s in-process device
+    /// and lets lwIP read it now, by the same receive path a TAP's frames
+    /// take (lwIP's timers are not run). With `checksum_trusted` lwIP skips
+    /// its checksum checks, as for a frame the kernel vouches for. Fails on
+    /// an interface that has a TAP.
+    pub fn inject(
+        &mut self,
+        index: usize,
+        frame: &[u8],
+        checksum_trusted: bool,
+    ) -> Result<(), Error> {
+        let port = self.in_process_port(index).ok_or_else(|| Error::Link {
+            name: self
+                .interfaces
+                .get(index)
+                .map_or_else(|| format!("interface {index}"), |i| i.name().to_string()),
+            reason: "not an in-process interface".into(),
+            source: None,
+        })?;
+        port.push(frame, checksum_trusted);
+        self.interfaces[index].receive(1)?;
+        Ok(())
+    }
+
+    /// The caller's side of interface `index`'s in-process device: where
+    /// frames are handed to lwIP and collected from it. `None` for a TAP.
+    pub fn in_process_port(&self, index: usize) -> Option<InProcessPort> {
+        self.ports.get(index).cloned().flatten()
+    }
+
+    /// With [`Clock::Virtual`](crate::clock::Clock::Virtual): moves lwIP's clock to `time` (since the
+    /// stack started) and runs every lwIP timer due by then, each at its
+    /// own time, reading the in-process devices after each. Returns how
+    /// many frames were read. Without the virtual clock it does nothing.
+    pub fn advance_clock(&mut self, time: Duration) -> Result<usize, Error> {
+        if !clock::is_virtual() {
+            return Ok(0);
+        }
+        let mut frames = 0;
+        while let Some(next) = self.next_timer() {
+            if next > time {
+                break;
+            }
+            clock::advance_to(next);
+            frames += self.receive_all()?;
+        }
+        clock::advance_to(time);
+        frames += self.receive_all()?;
+        Ok(frames)
+    }
+
+    /// When lwIP's next timer falls due, on the clock lwIP reads (since the
+    /// virtual clock's start, with [`Clock::Virtual`](crate::clock::Clock::Virtual)); `None` when no timer
+    /// is set.
+    pub fn next_timer(&self) -> Option<Duration> {
+        let now = clock::now();
+        // lwIP counts in milliseconds: a timer is due at the start of its
+        // millisecond.
+        let millis = Duration::from_millis(now.as_millis() as u64);
+        timer::next_timer().map(|wait| millis + wait)
+    }
+
+    /// The time on the clock lwIP reads.
+    pub fn now(&self) -> Duration {
+        clock::now()
     }
 
     fn pollfds(&self) -> Vec<libc::pollfd> {
@@ -303,21 +366,18 @@ impl Stack {
     /// One round of the loop: wait for frames or lwIP's next timer (at most
     /// `cap`), run lwIP's due timers, read a batch from every ready TAP, run
     /// the timers again.
-    /// `mask` is the signal mask to wait with (None: keep the current one).
+    /// `signals` are let in while it waits (None: the signal mask stays).
     /// Returns how many frames were read.
     fn turn(
         &mut self,
         fds: &mut [libc::pollfd],
         cap: Option<Duration>,
-        mask: Option<&libc::sigset_t>,
+        signals: Option<&Signals>,
     ) -> Result<usize, Error> {
         let mut frames = 0;
         // lwIP's next timer that has work: an idle mld6_tmr or dhcp_fine_tmr
         // is slept past (lwip/timeouts_glue.c).
-        // SAFETY: lwIP runs on this thread only.
-        let sleep = unsafe { sys::lwip_tap_timeouts_sleeptime() };
-        let timer = (sleep != sys::SYS_TIMEOUTS_SLEEPTIME_INFINITE)
-            .then(|| Duration::from_millis(u64::from(sleep)));
+        let timer = timer::next_busy_timer();
         // An impaired device's next held frame is a deadline too.
         let held = self
             .impaired
@@ -325,29 +385,14 @@ impl Stack {
                 let now = Instant::now();
                 self.interfaces
                     .iter()
-                    .filter_map(|i| i.device().next_due())
+                    .filter_map(|i| i.frames().next_due())
                     .min()
                     .map(|due| due.saturating_duration_since(now))
             })
             .flatten();
         // The soonest of lwIP's next timer, the caller's cap and a held frame.
         let wait = [timer, cap, held].into_iter().flatten().min();
-        let timeout = wait.map(|w| libc::timespec {
-            tv_sec: w.as_secs() as libc::time_t,
-            tv_nsec: libc::c_long::from(w.subsec_nanos() as i32),
-        });
-        let timeout_ptr = timeout.as_ref().map_or(std::ptr::null(), |t| t as *const _);
-        let mask_ptr = mask.map_or(std::ptr::null(), |m| m as *const _);
-        // SAFETY: `fds` is a valid array of pollfds; timeout and mask are
-        // valid or null.
-        let ready = unsafe {
-            libc::ppoll(
-                fds.as_mut_ptr(),
-                fds.len() as libc::nfds_t,
-                timeout_ptr,
-                mask_ptr,
-            )
-        };
+        let ready = signals::wait(fds, wait, signals);
         // Timers first, then frames. A tick slept past is overdue now and
         // must run, as the no-op it is, before a frame (an MLD query, a DHCP
         // reply) can give it work: stock lwIP ran that tick before the frame
@@ -357,18 +402,19 @@ impl Stack {
         // stock lwIP, and harmless: stock lwIP's phase is arbitrary too (it
         // starts at lwip_init), and new work still sees its first tick
         // within one interval.
-        let err = (ready < 0).then(io::Error::last_os_error);
         self.check_timeouts();
-        if let Some(err) = err {
-            if err.kind() != io::ErrorKind::Interrupted {
-                return Err(Error::Io(format!("poll failed: {err}")));
-            }
-        } else if ready > 0 {
+        let ready = match ready {
+            Ok(ready) => ready,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => 0,
+            Err(err) => return Err(Error::io("poll failed", err)),
+        };
+        if ready > 0 {
             for (fd, interface) in fds.iter().zip(self.interfaces.iter_mut()) {
                 if fd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
                     return Err(Error::Link {
                         name: interface.name().to_string(),
                         reason: "the device went away (deleted on the host?)".into(),
+                        source: None,
                     });
                 }
                 if fd.revents & libc::POLLIN != 0 {
@@ -381,7 +427,7 @@ impl Stack {
             // readable.
             let now = Instant::now();
             for interface in &mut self.interfaces {
-                if interface.device().next_due().is_some_and(|due| due <= now) {
+                if interface.frames().next_due().is_some_and(|due| due <= now) {
                     send_due(interface)?;
                     frames += interface.receive(RECEIVE_BUDGET)?;
                 }
@@ -415,7 +461,7 @@ impl Stack {
                 c.rx_checksums_completed
             );
             let mut lines = Vec::new();
-            interface.device().stage_stats(&mut lines);
+            interface.frames().stage_stats(&mut lines);
             for line in lines {
                 log::info!("stats: {} {line}", interface.name());
             }
@@ -434,8 +480,8 @@ impl Stack {
 /// cannot hold every address slot of every interface.
 fn warn_if_short_of_mld_groups(interfaces: usize) {
     let (slots, groups) = (
-        crate::port::ipv6_address_slots(),
-        crate::port::mld6_groups(),
+        crate::lwip::port::ipv6_address_slots(),
+        crate::lwip::port::mld6_groups(),
     );
     if interfaces * slots > groups {
         log::warn!(
@@ -448,23 +494,8 @@ fn warn_if_short_of_mld_groups(interfaces: usize) {
 
 /// Sends the frames an interface's impairment held back that are due.
 fn send_due(interface: &Interface) -> Result<(), Error> {
-    interface.device().poll().map_err(|e| Error::Link {
-        name: interface.name().to_string(),
-        reason: format!("writing to the device failed: {e}"),
-    })
-}
-
-/// A seed for impairment when none is given.
-fn random_seed() -> u64 {
-    let mut bytes = [0u8; 8];
-    // SAFETY: getrandom writes at most `bytes.len()` bytes into `bytes`.
-    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
-    if n == bytes.len() as isize {
-        u64::from_ne_bytes(bytes)
-    } else {
-        // No entropy source: the clock will do for a seed that is logged.
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64)
-    }
+    interface
+        .frames()
+        .send_due()
+        .map_err(|e| Error::link(interface.name(), "writing to the device failed", e))
 }

@@ -11,6 +11,9 @@
     dead_code
 )]
 #![allow(clippy::all)]
+// Generated code: bindgen's Default impls zero plain data in unsafe blocks
+// without a SAFETY line.
+#![allow(clippy::undocumented_unsafe_blocks)]
 
 #[cfg(feature = "buildtime_bindgen")]
 include!(concat!(env!("OUT_DIR"), "/bindings.rs"));

@@ -4,35 +4,18 @@
 //! where lwIP's sources came from, the options file, lwIP's key options and
 //! whether the debug feature is in.
 
-use std::ffi::CStr;
-use std::sync::Mutex;
-
-use crate::sys;
+use crate::lwip::build;
 
 /// Where build.rs found lwIP's sources.
 const SOURCE: &str = env!("LWIP_TAP_LWIP_SOURCE");
 /// The LWIP_TAP_OPTS file compiled in, or empty.
 const OPTS_FILE: &str = env!("LWIP_TAP_OPTS_FILE");
 
-/// The C side formats some of this into static buffers; one caller at a time.
-static C_STRINGS: Mutex<()> = Mutex::new(());
-
-fn c_string(f: unsafe extern "C" fn() -> *const libc::c_char) -> String {
-    let _guard = C_STRINGS.lock().unwrap_or_else(|e| e.into_inner());
-    // SAFETY: the functions return static NUL-terminated strings and need
-    // no running lwIP; the lock serialises their static buffers.
-    unsafe { CStr::from_ptr(f()) }
-        .to_string_lossy()
-        .into_owned()
-}
-
 /// lwIP's version string as its headers give it (e.g. `2.2.1d`), and what
 /// its release flag means.
 pub fn lwip_version() -> String {
-    let version = c_string(sys::lwip_tap_lwip_version);
-    // SAFETY: returns a constant.
-    let rc = unsafe { sys::lwip_tap_lwip_version_rc() };
-    let kind = match rc {
+    let version = build::version();
+    let kind = match build::version_rc() {
         255 => "release".to_string(),
         0 => "development: its init.h has LWIP_VERSION_RC = LWIP_RC_DEVELOPMENT".to_string(),
         n => format!("release candidate {n}"),
@@ -42,7 +25,7 @@ pub fn lwip_version() -> String {
 
 /// lwIP's key options as compiled (`TCP_WND=262144 ...`).
 pub fn lwip_options() -> String {
-    c_string(sys::lwip_tap_lwip_options)
+    build::options()
 }
 
 /// The multi-line text of `lwip-tap --version`.

@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use lwip_tap::config::{Addressing, Config, InterfaceConfig};
-use lwip_tap::netif::{Counters, Interface};
+use lwip_tap::netif::Counters;
 use lwip_tap::stack::Stack;
 
 const LWIP_LEFT: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
@@ -32,6 +32,9 @@ const HOST_RIGHT: [u8; 6] = [0x02, 0, 0, 0, 1, 0x64];
 const LEFT: [u8; 4] = [172, 16, 0, 100];
 const RIGHT: [u8; 4] = [172, 16, 1, 100];
 const RIGHT_MTU: usize = 576;
+/// The interfaces' places in the stack.
+const LEFT_SIDE: usize = 0;
+const RIGHT_SIDE: usize = 1;
 
 const ICMP: u8 = 1;
 const TCP: u8 = 6;
@@ -129,8 +132,9 @@ fn ethernet(dst: [u8; 6], src: [u8; 6], ethertype: u16, payload: &[u8]) -> Vec<u
 
 /// Answers the ARP request lwIP sent on `interface` (the next frame it
 /// sent there) as `mac`/`addr`.
-fn answer_arp(interface: &mut Interface, mac: [u8; 6], addr: [u8; 4]) {
-    let request = interface.take_sent().unwrap().expect("an ARP request");
+fn answer_arp(stack: &mut Stack, side: usize, mac: [u8; 6], addr: [u8; 4]) {
+    let port = stack.in_process_port(side).unwrap();
+    let request = port.take_sent().expect("an ARP request");
     assert_eq!(&request[12..14], &[0x08, 0x06], "ARP");
     assert_eq!(&request[20..22], &[0, 1], "a request");
     assert_eq!(&request[38..42], &addr, "for {addr:?}");
@@ -139,8 +143,8 @@ fn answer_arp(interface: &mut Interface, mac: [u8; 6], addr: [u8; 4]) {
     reply.extend_from_slice(&mac);
     reply.extend_from_slice(&addr);
     reply.extend_from_slice(&request[22..32]);
-    interface
-        .inject(&ethernet(lwip_mac, mac, 0x0806, &reply), false)
+    stack
+        .inject(side, &ethernet(lwip_mac, mac, 0x0806, &reply), false)
         .unwrap();
 }
 
@@ -200,8 +204,9 @@ fn assert_forwarded(out: &[u8], sent: &[u8], what: &str) {
 
 /// The count of frames whose header checksum the driver filled in moved by
 /// `packets` on the interface they left by (none in a stock build).
-fn assert_filled(interface: &Interface, before: Counters, packets: u64, what: &str) {
-    let filled = interface.counters().tx_ip_checksum_filled - before.tx_ip_checksum_filled;
+fn assert_filled(stack: &Stack, side: usize, before: Counters, packets: u64, what: &str) {
+    let filled =
+        stack.interfaces()[side].counters().tx_ip_checksum_filled - before.tx_ip_checksum_filled;
     let expect = if STOCK { 0 } else { packets };
     assert_eq!(
         filled, expect,
@@ -238,21 +243,20 @@ fn forwarded_packets_leave_as_they_came_but_for_ttl_and_header_checksum() {
         ..Config::default()
     };
     let mut stack = Stack::new(&config).unwrap();
-    let [left, right] = stack.interfaces_mut() else {
-        unreachable!("two interfaces")
-    };
-    while left.take_sent().unwrap().is_some() || right.take_sent().unwrap().is_some() {}
+    let left = stack.in_process_port(LEFT_SIDE).unwrap();
+    let right = stack.in_process_port(RIGHT_SIDE).unwrap();
+    while left.take_sent().is_some() || right.take_sent().is_some() {}
     let from_left = |ip: &[u8]| ethernet(LWIP_LEFT, HOST_LEFT, 0x0800, ip);
 
     // The first packet to the right host waits in lwIP's ARP queue until
     // the host answers; then it goes out.
-    let before = right.counters();
+    let before = stack.interfaces()[RIGHT_SIDE].counters();
     let sent = ipv4(LEFT, RIGHT, UDP, 0, &[], &udp(LEFT, RIGHT, &[0x5a; 100]));
-    left.inject(&from_left(&sent), false).unwrap();
-    answer_arp(right, HOST_RIGHT, RIGHT);
-    let out = right.take_sent().unwrap().expect("the queued datagram");
+    stack.inject(LEFT_SIDE, &from_left(&sent), false).unwrap();
+    answer_arp(&mut stack, RIGHT_SIDE, HOST_RIGHT, RIGHT);
+    let out = right.take_sent().expect("the queued datagram");
     assert_forwarded(&ip_of(&out, HOST_RIGHT), &sent, "UDP after ARP");
-    assert_filled(right, before, 1, "UDP after ARP");
+    assert_filled(&stack, RIGHT_SIDE, before, 1, "UDP after ARP");
 
     // Then packets are forwarded at once: TCP, ICMP, UDP under IP options;
     // a later fragment, whose bytes at the UDP checksum's offset are
@@ -278,35 +282,39 @@ fn forwarded_packets_leave_as_they_came_but_for_ttl_and_header_checksum() {
         ),
     ];
     for (what, sent) in &cases {
-        let before = right.counters();
-        left.inject(&from_left(sent), false).unwrap();
-        let out = right.take_sent().unwrap().expect(what);
+        let before = stack.interfaces()[RIGHT_SIDE].counters();
+        stack.inject(LEFT_SIDE, &from_left(sent), false).unwrap();
+        let out = right.take_sent().expect(what);
         assert_forwarded(&ip_of(&out, HOST_RIGHT), sent, what);
-        assert_filled(right, before, 1, what);
+        assert_filled(&stack, RIGHT_SIDE, before, 1, what);
     }
-    assert_eq!(right.take_sent().unwrap(), None);
+    assert_eq!(right.take_sent(), None);
 
     // The other way, also after ARP.
-    let before = left.counters();
+    let before = stack.interfaces()[LEFT_SIDE].counters();
     let sent = ipv4(RIGHT, LEFT, TCP, DF, &[], &tcp(RIGHT, LEFT, &data));
-    right
-        .inject(&ethernet(LWIP_RIGHT, HOST_RIGHT, 0x0800, &sent), false)
+    stack
+        .inject(
+            RIGHT_SIDE,
+            &ethernet(LWIP_RIGHT, HOST_RIGHT, 0x0800, &sent),
+            false,
+        )
         .unwrap();
-    answer_arp(left, HOST_LEFT, LEFT);
-    let out = left.take_sent().unwrap().expect("the queued segment");
+    answer_arp(&mut stack, LEFT_SIDE, HOST_LEFT, LEFT);
+    let out = left.take_sent().expect("the queued segment");
     assert_forwarded(&ip_of(&out, HOST_LEFT), &sent, "TCP to the left");
-    assert_filled(left, before, 1, "TCP to the left");
+    assert_filled(&stack, LEFT_SIDE, before, 1, "TCP to the left");
 
     // A datagram too big for the right side is cut into pieces of at most
     // 576 bytes, each with a header whose checksum ip4_frag computes (so
     // the driver fills in none), carrying the datagram's bytes: with lwIP's
     // cleared UDP checksum in a stock build.
-    let before = right.counters();
+    let before = stack.interfaces()[RIGHT_SIDE].counters();
     let data: Vec<u8> = (0..1372).map(|i| (i % 251 + 1) as u8).collect();
     let sent = ipv4(LEFT, RIGHT, UDP, 0, &[], &udp(LEFT, RIGHT, &data));
-    left.inject(&from_left(&sent), false).unwrap();
+    stack.inject(LEFT_SIDE, &from_left(&sent), false).unwrap();
     let mut payload = Vec::new();
-    while let Some(frame) = right.take_sent().unwrap() {
+    while let Some(frame) = right.take_sent() {
         let piece = ip_of(&frame, HOST_RIGHT);
         assert!(piece.len() <= RIGHT_MTU, "{}", piece.len());
         assert_eq!(sum(&piece[..20]), 0xffff, "each piece's header checksum");
@@ -319,19 +327,16 @@ fn forwarded_packets_leave_as_they_came_but_for_ttl_and_header_checksum() {
         expected[6..8].copy_from_slice(&[0, 0]);
     }
     assert_eq!(payload, expected, "the pieces carry the datagram");
-    assert_filled(right, before, 0, "a datagram cut in pieces");
+    assert_filled(&stack, RIGHT_SIDE, before, 0, "a datagram cut in pieces");
 
     // With DF set, lwIP answers "fragmentation needed" instead, quoting the
     // header as it left it: TTL decremented, header checksum cleared (the
     // UDP checksum too, in a stock build).
-    let before = left.counters();
+    let before = stack.interfaces()[LEFT_SIDE].counters();
     let sent = ipv4(LEFT, RIGHT, UDP, DF, &[], &udp(LEFT, RIGHT, &data));
-    left.inject(&from_left(&sent), false).unwrap();
-    let error = ip_of(
-        &left.take_sent().unwrap().expect("an ICMP error"),
-        HOST_LEFT,
-    );
-    assert_eq!(right.take_sent().unwrap(), None);
+    stack.inject(LEFT_SIDE, &from_left(&sent), false).unwrap();
+    let error = ip_of(&left.take_sent().expect("an ICMP error"), HOST_LEFT);
+    assert_eq!(right.take_sent(), None);
     let (kind, code) = (error[20], error[21]);
     assert_eq!((kind, code), (3, 4), "fragmentation needed");
     let quote = &error[28..];
@@ -343,23 +348,20 @@ fn forwarded_packets_leave_as_they_came_but_for_ttl_and_header_checksum() {
     );
     let udp_checksum = if STOCK { [0, 0] } else { [sent[26], sent[27]] };
     assert_eq!(&quote[26..28], &udp_checksum, "the quoted UDP checksum");
-    assert_filled(left, before, 0, "lwIP's own ICMP error");
+    assert_filled(&stack, LEFT_SIDE, before, 0, "lwIP's own ICMP error");
 
     // A packet whose TTL runs out is not forwarded: lwIP clears nothing.
-    let before = left.counters();
+    let before = stack.interfaces()[LEFT_SIDE].counters();
     let mut sent = ipv4(LEFT, RIGHT, UDP, 0, &[], &udp(LEFT, RIGHT, b"ttl"));
     sent[8] = 1;
     sent[10..12].copy_from_slice(&[0, 0]);
     let checksum = !sum(&sent[..20]);
     sent[10..12].copy_from_slice(&checksum.to_be_bytes());
-    left.inject(&from_left(&sent), false).unwrap();
-    let error = ip_of(
-        &left.take_sent().unwrap().expect("time exceeded"),
-        HOST_LEFT,
-    );
+    stack.inject(LEFT_SIDE, &from_left(&sent), false).unwrap();
+    let error = ip_of(&left.take_sent().expect("time exceeded"), HOST_LEFT);
     assert_eq!((error[20], error[21]), (11, 0), "time exceeded");
-    assert_eq!(right.take_sent().unwrap(), None);
-    assert_filled(left, before, 0, "TTL exceeded");
+    assert_eq!(right.take_sent(), None);
+    assert_filled(&stack, LEFT_SIDE, before, 0, "TTL exceeded");
     stack.poll().unwrap();
 }
 

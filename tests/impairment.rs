@@ -242,13 +242,13 @@ fn in_process_a_delayed_frame_reaches_lwip_when_due_and_is_captured() {
         ..Config::default()
     };
     let mut stack = Stack::new(&config).unwrap();
-    let a = &mut stack.interfaces_mut()[0];
-    while a.take_sent().unwrap().is_some() {}
+    let port = stack.in_process_port(0).unwrap();
+    while port.take_sent().is_some() {}
     let sent = Instant::now();
-    a.inject(&arp_request, false).unwrap();
+    stack.inject(0, &arp_request, false).unwrap();
     let replied = loop {
         stack.poll().unwrap();
-        if let Some(frame) = stack.interfaces_mut()[0].take_sent().unwrap() {
+        if let Some(frame) = port.take_sent() {
             if is_arp_reply(&frame) {
                 break sent.elapsed();
             }

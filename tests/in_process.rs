@@ -43,14 +43,15 @@ fn an_in_process_interface_answers_arp_and_survives_garbage() {
         .expect("a second stack is refused");
     assert!(again.to_string().contains("already running"), "{again}");
 
-    let interface = &mut stack.interfaces_mut()[0];
-    while interface.take_sent().unwrap().is_some() {}
-    let before = interface.counters();
-    interface.inject(&arp_request(), false).unwrap();
-    let after = interface.counters();
+    let port = stack.in_process_port(0).expect("an in-process interface");
+    let counters = |stack: &Stack| stack.interfaces()[0].counters();
+    while port.take_sent().is_some() {}
+    let before = counters(&stack);
+    stack.inject(0, &arp_request(), false).unwrap();
+    let after = counters(&stack);
     assert_eq!(after.rx_frames, before.rx_frames + 1);
     assert_eq!(after.tx_frames, before.tx_frames + 1, "one frame out");
-    let reply = interface.take_sent().unwrap().expect("an ARP reply");
+    let reply = port.take_sent().expect("an ARP reply");
     assert_eq!(&reply[..6], &HOST_MAC, "to the host");
     assert_eq!(&reply[6..12], &LWIP_MAC, "from lwIP");
     assert_eq!(&reply[12..14], &[0x08, 0x06]);
@@ -62,28 +63,25 @@ fn an_in_process_interface_answers_arp_and_survives_garbage() {
     // so it asks for 0.0.0.0 and gets no answer. lwIP itself would read the
     // missing bytes from beyond the frame: here the stale pool buffer that
     // held the full request, and answer it (cargo feature stock_lwip).
-    let padded = interface.counters().rx_padded;
-    interface.inject(&arp_request()[..37], false).unwrap();
-    assert_eq!(interface.take_sent().unwrap(), None, "no reply to a runt");
-    assert_eq!(interface.counters().rx_padded, padded + 1);
+    let padded = counters(&stack).rx_padded;
+    stack.inject(0, &arp_request()[..37], false).unwrap();
+    assert_eq!(port.take_sent(), None, "no reply to a runt");
+    assert_eq!(counters(&stack).rx_padded, padded + 1);
 
     // An ARP request for someone else gets no answer.
     let mut other = arp_request();
     other[41] = 3;
-    interface.inject(&other, false).unwrap();
-    assert_eq!(interface.counters().tx_frames, after.tx_frames);
-    assert_eq!(interface.take_sent().unwrap(), None);
+    stack.inject(0, &other, false).unwrap();
+    assert_eq!(counters(&stack).tx_frames, after.tx_frames);
+    assert_eq!(port.take_sent(), None);
 
     // Garbage of every length is taken and dropped; frames longer than the
     // MTU plus an Ethernet header and a VLAN tag (1518 bytes) are counted.
     for len in 0..2000 {
         let frame: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
-        interface.inject(&frame, len % 2 == 0).unwrap();
+        stack.inject(0, &frame, len % 2 == 0).unwrap();
     }
-    interface.inject(&vec![0u8; 70_000], false).unwrap();
-    assert_eq!(
-        interface.counters().rx_oversize,
-        (1519..2000).len() as u64 + 1
-    );
+    stack.inject(0, &vec![0u8; 70_000], false).unwrap();
+    assert_eq!(counters(&stack).rx_oversize, (1519..2000).len() as u64 + 1);
     stack.poll().unwrap();
 }

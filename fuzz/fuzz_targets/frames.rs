@@ -17,14 +17,14 @@ pub fn drive(stack: &mut Stack, data: &[u8]) {
         let len = usize::from(u16::from_be_bytes([rest[1], rest[2]])).min(rest.len() - 3);
         let (frame, tail) = rest[3..].split_at(len);
         rest = tail;
-        let interfaces = stack.interfaces_mut();
-        let n = usize::from(control & 1) % interfaces.len();
-        interfaces[n]
-            .inject(frame, control & 2 != 0)
+        let n = usize::from(control & 1) % stack.interfaces().len();
+        stack
+            .inject(n, frame, control & 2 != 0)
             .expect("an in-process interface");
     }
     stack.poll().expect("in-process devices do not fail");
-    for interface in stack.interfaces_mut() {
-        while interface.take_sent().expect("in-process").is_some() {}
+    for n in 0..stack.interfaces().len() {
+        let port = stack.in_process_port(n).expect("in-process");
+        while port.take_sent().is_some() {}
     }
 }

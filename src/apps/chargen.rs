@@ -4,14 +4,14 @@
 //! the (n mod 95)-th printable character. The 95 distinct lines form one
 //! static pattern that is handed to lwIP without copying (its pbufs point
 //! into it). The only per-connection state is the position in that pattern,
-//! kept in the PCB's `arg` pointer, so a client that vanishes leaves nothing
-//! behind when lwIP frees its PCB.
+//! which lwIP's PCB holds: a client that vanishes leaves nothing behind when
+//! lwIP frees its PCB.
 
-use std::ffi::c_void;
-use std::ptr;
+use std::net::Ipv4Addr;
 
 use crate::error::Error;
-use crate::sys;
+use crate::lwip::pbuf::Pbuf;
+use crate::lwip::tcp::{Tcp, TcpHandler};
 
 pub const PORT: u16 = 19;
 
@@ -38,106 +38,84 @@ const fn pattern() -> [u8; PRINTABLE * LINE_BYTES] {
 }
 
 pub(crate) fn start() -> Result<(), Error> {
-    // SAFETY: lwIP is running on this thread; the PCB is
-    // checked at every step and the listening PCB lives for the process.
-    unsafe {
-        let pcb = sys::tcp_new_ip_type(sys::IPADDR_TYPE_ANY as u8);
-        if pcb.is_null() {
-            return Err(Error::Lwip("chargen: no TCP PCB available".into()));
-        }
-        if sys::tcp_bind(pcb, &sys::ip_addr_any_type, PORT) != sys::ERR_OK as sys::err_t {
-            sys::tcp_close(pcb);
-            return Err(Error::Lwip(format!("chargen: cannot bind TCP port {PORT}")));
-        }
-        let listener = sys::tcp_listen_with_backlog(pcb, sys::TCP_DEFAULT_LISTEN_BACKLOG as u8);
-        if listener.is_null() {
-            sys::tcp_close(pcb);
-            return Err(Error::Lwip(format!(
-                "chargen: cannot listen on TCP port {PORT}"
-            )));
-        }
-        sys::tcp_accept(listener, Some(accepted));
-    }
+    let listener = Tcp::new().map_err(|e| Error::lwip("chargen: no TCP PCB available", e))?;
+    let fail = |what: &str, e| {
+        let _ = listener.close();
+        Error::lwip(format!("chargen: cannot {what} TCP port {PORT}"), e)
+    };
+    listener
+        .bind(Ipv4Addr::UNSPECIFIED.into(), PORT)
+        .map_err(|e| fail("bind", e))?;
+    listener
+        .listen(crate::lwip::tcp::DEFAULT_BACKLOG)
+        .map_err(|e| fail("listen on", e))?;
+    listener.set_handler(Listener);
     Ok(())
 }
 
-unsafe extern "C" fn accepted(
-    _arg: *mut c_void,
-    pcb: *mut sys::tcp_pcb,
-    err: sys::err_t,
-) -> sys::err_t {
-    if err != sys::ERR_OK as sys::err_t || pcb.is_null() {
-        return sys::ERR_VAL as sys::err_t;
+/// The listening PCB's events: every connection gets a [`Connection`].
+struct Listener;
+
+impl TcpHandler for Listener {
+    fn accepted(&mut self, _listener: &Tcp, conn: Tcp) {
+        if conn.set_poll_interval(2).is_err() {
+            return;
+        }
+        let mut connection = Connection { pos: 0 };
+        connection.fill(&conn);
+        conn.set_handler(connection);
     }
-    // SAFETY: lwIP hands us a fresh, live PCB.
-    unsafe {
-        sys::tcp_arg(pcb, ptr::null_mut());
-        sys::tcp_recv(pcb, Some(received));
-        sys::tcp_sent(pcb, Some(sent));
-        sys::tcp_poll(pcb, Some(poll), 2);
-        fill(pcb, 0);
-    }
-    sys::ERR_OK as sys::err_t
 }
 
-/// Queues as much of the pattern as the send buffer takes, from `pos` (the
-/// connection's `arg`).
-///
-/// # Safety
-/// `pcb` must be a live PCB set up by `accepted`.
-unsafe fn fill(pcb: *mut sys::tcp_pcb, mut pos: usize) {
-    // SAFETY: the caller guarantees `pcb` is live.
-    unsafe {
+/// One client: where it is in the pattern.
+struct Connection {
+    pos: usize,
+}
+
+impl Connection {
+    /// Queues as much of the pattern as the send buffer takes.
+    fn fill(&mut self, tcp: &Tcp) {
         loop {
-            let room = sys::lwip_tap_tcp_sndbuf(pcb) as usize;
-            let chunk = room.min(PATTERN.len() - pos).min(usize::from(u16::MAX));
+            let room = tcp.sndbuf();
+            let chunk = room
+                .min(PATTERN.len() - self.pos)
+                .min(usize::from(u16::MAX));
             if chunk == 0 {
                 break;
             }
-            // No copy flag: lwIP references the static pattern directly.
-            let rc = sys::tcp_write(pcb, PATTERN.as_ptr().add(pos).cast(), chunk as u16, 0);
-            if rc != sys::ERR_OK as sys::err_t {
+            // No copy: lwIP references the static pattern directly.
+            if tcp
+                .write_static(&PATTERN[self.pos..self.pos + chunk])
+                .is_err()
+            {
                 break; // queue full; `sent` or `poll` continues
             }
-            pos = (pos + chunk) % PATTERN.len();
+            self.pos = (self.pos + chunk) % PATTERN.len();
         }
-        sys::tcp_arg(pcb, pos as *mut c_void);
-        sys::tcp_output(pcb);
+        let _ = tcp.output();
     }
 }
 
-unsafe extern "C" fn sent(arg: *mut c_void, pcb: *mut sys::tcp_pcb, _len: u16) -> sys::err_t {
-    // SAFETY: lwIP calls this with our live PCB and its arg.
-    unsafe { fill(pcb, arg as usize) };
-    sys::ERR_OK as sys::err_t
-}
+impl TcpHandler for Connection {
+    fn sent(&mut self, tcp: &Tcp, _len: u16) {
+        self.fill(tcp);
+    }
 
-unsafe extern "C" fn poll(arg: *mut c_void, pcb: *mut sys::tcp_pcb) -> sys::err_t {
-    // SAFETY: lwIP calls this with our live PCB and its arg.
-    unsafe { fill(pcb, arg as usize) };
-    sys::ERR_OK as sys::err_t
-}
+    fn poll(&mut self, tcp: &Tcp) {
+        self.fill(tcp);
+    }
 
-/// Data from the client is read and dropped; its FIN ends the connection.
-unsafe extern "C" fn received(
-    _arg: *mut c_void,
-    pcb: *mut sys::tcp_pcb,
-    p: *mut sys::pbuf,
-    _err: sys::err_t,
-) -> sys::err_t {
-    // SAFETY: lwIP calls this with our live PCB and a pbuf we now own.
-    unsafe {
-        if p.is_null() {
-            if sys::tcp_close(pcb) != sys::ERR_OK as sys::err_t {
-                sys::tcp_abort(pcb);
-                return sys::ERR_ABRT as sys::err_t;
+    /// Data from the client is read and dropped; its FIN ends the connection.
+    fn received(&mut self, tcp: &Tcp, data: Option<Pbuf>) {
+        match data {
+            Some(data) => tcp.recved(data.tot_len()),
+            None => {
+                if tcp.close().is_err() {
+                    tcp.abort();
+                }
             }
-            return sys::ERR_OK as sys::err_t;
         }
-        sys::tcp_recved(pcb, (*p).tot_len);
-        sys::pbuf_free(p);
     }
-    sys::ERR_OK as sys::err_t
 }
 
 #[cfg(test)]

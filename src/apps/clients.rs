@@ -3,22 +3,18 @@
 //! They all run at once. Each waits until lwIP has a route to its target
 //! from an interface with an address (a DHCP lease may take a moment), then
 //! starts; ARP is lwIP's business. Each ends with an outcome (success or
-//! failure), which [`Clients`] collects for the exit status. lwIP calls the
-//! clients back with pointers to them, so each lives in a heap allocation
-//! of its own that stays put until [`Clients`] is dropped, after every
-//! client has been stopped.
+//! failure), which [`Clients`] collects for the exit status.
 
-use std::ffi::c_void;
+use std::cell::{Cell, RefCell};
 use std::net::Ipv4Addr;
-use std::ptr::NonNull;
+use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
 use super::iperf_client::IperfClient;
 use super::ping::Ping;
 use crate::config::ClientConfig;
 use crate::error::Error;
-use crate::netif::ip4;
-use crate::sys;
+use crate::lwip::timer::Timeout;
 
 /// How often a client waiting for a route checks again.
 const ROUTE_POLL: Duration = Duration::from_millis(50);
@@ -29,29 +25,27 @@ const ROUTE_WAIT: Duration = Duration::from_secs(30);
 /// The clients of a stack.
 #[derive(Default)]
 pub(crate) struct Clients {
-    clients: Vec<NonNull<Client>>,
+    clients: Vec<Rc<Client>>,
 }
 
 struct Client {
     work: Work,
     target: Ipv4Addr,
     /// When it began waiting for a route; `None` once it has started.
-    waiting_since: std::cell::Cell<Option<Instant>>,
+    waiting_since: Cell<Option<Instant>>,
+    /// The next check for a route, while it waits.
+    route_check: RefCell<Option<Timeout>>,
 }
 
 enum Work {
-    Ping(Ping),
+    Ping(Rc<Ping>),
     Iperf(IperfClient),
 }
 
 impl Clients {
-    /// Sets the clients going: each starts at once if lwIP has a route to
-    /// its target, else when it has one.
-    ///
-    /// # Safety
-    /// lwIP runs on this thread, and keeps running only while the returned
-    /// `Clients` exists.
-    pub(crate) unsafe fn start(configs: &[ClientConfig]) -> Clients {
+    /// Starts every client (each as soon as lwIP has a route to its
+    /// target).
+    pub(crate) fn start(configs: &[ClientConfig]) -> Clients {
         let mut clients = Clients::default();
         for (n, config) in configs.iter().enumerate() {
             let (work, target) = match *config {
@@ -60,7 +54,7 @@ impl Clients {
                     count,
                     interval,
                 } => (
-                    Work::Ping(Ping::new(target, count, interval, icmp_id(n))),
+                    Work::Ping(Rc::new(Ping::new(target, count, interval, icmp_id(n)))),
                     target,
                 ),
                 ClientConfig::Iperf { server, duration } => (
@@ -68,38 +62,33 @@ impl Clients {
                     *server.ip(),
                 ),
             };
-            let client = Box::new(Client {
+            let client = Rc::new(Client {
                 work,
                 target,
-                waiting_since: std::cell::Cell::new(Some(Instant::now())),
+                waiting_since: Cell::new(Some(Instant::now())),
+                route_check: RefCell::new(None),
             });
-            let client = NonNull::from(Box::leak(client));
-            clients.clients.push(client);
-            // SAFETY: lwIP runs on this thread; the client stays allocated
-            // until `Drop`, which stops it first.
-            unsafe {
-                check_route(client.as_ptr().cast());
-                let client = client.as_ref();
-                if client.waiting_since.get().is_some() {
-                    log::info!("{}: waiting for a route (a DHCP lease?)", client.label());
-                }
+            check_route(&client);
+            if client.waiting_since.get().is_some() {
+                log::info!("{}: waiting for a route (a DHCP lease?)", client.label());
             }
+            clients.clients.push(client);
         }
         clients
     }
 
-    /// Whether every client is over.
+    /// Whether every client is over (true without clients).
     pub(crate) fn finished(&self) -> bool {
-        self.clients.iter().all(|client| {
-            // SAFETY: the clients live until `Drop`.
-            unsafe { client.as_ref() }.outcome().is_some()
-        })
+        self.clients.iter().all(|client| client.outcome().is_some())
     }
 
-    /// Ok if every client succeeded; else which did not (or are not done).
+    /// Ok if every client succeeded; else an error naming those that
+    /// failed or did not finish.
     pub(crate) fn result(&self) -> Result<(), Error> {
         let failed: Vec<String> = self
-            .outcomes()
+            .clients
+            .iter()
+            .map(|client| (client.label(), client.outcome()))
             .filter(|(_, outcome)| *outcome != Some(true))
             .map(|(label, outcome)| match outcome {
                 Some(_) => label,
@@ -119,32 +108,17 @@ impl Clients {
         }))
     }
 
-    /// Ends every client still running (a stop signal), logging what it has.
+    /// Ends every client still running (each logs what it has).
     pub(crate) fn stop(&mut self) {
         for client in &self.clients {
-            // SAFETY: the clients live until `Drop`; lwIP runs on this
-            // thread (the stack that owns `self` started it).
-            unsafe { client.as_ref().stop() };
+            client.stop();
         }
-    }
-
-    fn outcomes(&self) -> impl Iterator<Item = (String, Option<bool>)> + '_ {
-        self.clients.iter().map(|client| {
-            // SAFETY: the clients live until `Drop`.
-            let client = unsafe { client.as_ref() };
-            (client.label(), client.outcome())
-        })
     }
 }
 
 impl Drop for Clients {
     fn drop(&mut self) {
         self.stop();
-        for client in self.clients.drain(..) {
-            // SAFETY: allocated by `start` with Box; stopped above, so lwIP
-            // holds no pointer to it any more.
-            drop(unsafe { Box::from_raw(client.as_ptr()) });
-        }
     }
 }
 
@@ -163,45 +137,29 @@ impl Client {
         }
     }
 
-    /// # Safety
-    /// lwIP runs on this thread.
-    unsafe fn stop(&self) {
+    fn stop(&self) {
         if self.waiting_since.take().is_some() {
-            let arg = self as *const Client as *mut c_void;
-            // SAFETY: lwIP runs on this thread.
-            unsafe { sys::lwip_tap_untimeout(Some(check_route), arg) };
+            self.route_check.borrow_mut().take();
             log::error!("{}: stopped while waiting for a route", self.label());
         }
-        // SAFETY: lwIP runs on this thread.
-        unsafe {
-            match &self.work {
-                Work::Ping(ping) => ping.stop(),
-                Work::Iperf(iperf) => iperf.stop(),
-            }
+        match &self.work {
+            Work::Ping(ping) => ping.stop(),
+            Work::Iperf(iperf) => iperf.stop(),
         }
     }
 }
 
-/// lwIP timer (and first call): starts the client if lwIP can reach its
-/// target now, else checks again soon, or gives up after [`ROUTE_WAIT`].
-unsafe extern "C" fn check_route(arg: *mut c_void) {
-    // SAFETY: `arg` is a client of `Clients`, alive until it is stopped,
-    // which removes this timer.
-    let client = unsafe { &*(arg as *const Client) };
+/// Starts the client if lwIP can reach its target now, else checks again
+/// soon, or gives up after [`ROUTE_WAIT`].
+fn check_route(client: &Rc<Client>) {
     let Some(since) = client.waiting_since.get() else {
         return;
     };
-    // SAFETY: lwIP runs on this thread.
-    let ready = unsafe { sys::lwip_tap_ip4_route_ready(&ip4(client.target)) } != 0;
-    if ready {
+    if crate::lwip::ipv4_route_ready(client.target) {
         client.waiting_since.set(None);
-        // SAFETY: lwIP runs on this thread; the client stays put until it
-        // has been stopped.
-        unsafe {
-            match &client.work {
-                Work::Ping(ping) => ping.begin(),
-                Work::Iperf(iperf) => iperf.begin(),
-            }
+        match &client.work {
+            Work::Ping(ping) => ping.begin(),
+            Work::Iperf(iperf) => iperf.begin(),
         }
         return;
     }
@@ -215,12 +173,16 @@ unsafe extern "C" fn check_route(arg: *mut c_void) {
             client.target,
             ROUTE_WAIT.as_secs()
         );
-        // SAFETY: lwIP runs on this thread; nothing was started.
-        unsafe { client.stop() };
+        client.stop();
         return;
     }
-    // SAFETY: lwIP runs on this thread; `stop` removes the timer.
-    unsafe { sys::lwip_tap_timeout(ROUTE_POLL.as_millis() as u32, Some(check_route), arg) };
+    let weak: Weak<Client> = Rc::downgrade(client);
+    let timer = Timeout::schedule(ROUTE_POLL, move || {
+        if let Some(client) = weak.upgrade() {
+            check_route(&client);
+        }
+    });
+    *client.route_check.borrow_mut() = Some(timer);
 }
 
 /// The ICMP identifier of the n-th client: this process's id plus n, so that

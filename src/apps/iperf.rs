@@ -2,73 +2,43 @@
 //! each finished test reported through the log. The client
 //! (`--iperf-client`) is in `iperf_client.rs` and reports the same way.
 
-use std::ffi::c_void;
-
 use crate::error::Error;
-use crate::netif::ip_addr_to_std;
-use crate::sys;
+use crate::lwip::apps::{self, IperfOutcome, IperfReport};
 
 /// iperf2's port.
 pub(crate) const PORT: u16 = 5001;
 
 pub(crate) fn start() -> Result<(), Error> {
     // lwiperf_start_tcp_server_default() listens on IPv4's any-address
-    // only; the any-type address takes IPv6 clients too.
-    // SAFETY: lwIP is running on this thread; ip_addr_any_type is lwIP's
-    // constant any-type address.
-    let session = unsafe {
-        sys::lwiperf_start_tcp_server(
-            &sys::ip_addr_any_type,
-            PORT,
-            Some(report),
-            std::ptr::null_mut(),
-        )
-    };
-    if session.is_null() {
-        return Err(Error::Lwip("iperf: cannot listen on TCP port 5001".into()));
-    }
-    Ok(())
+    // only; the server here takes IPv6 clients too.
+    apps::start_iperf_server(PORT, log_report)
+        .map_err(|e| Error::lwip("iperf: cannot listen on TCP port 5001", e))
 }
 
-#[allow(clippy::too_many_arguments)]
-unsafe extern "C" fn report(
-    _arg: *mut c_void,
-    kind: sys::lwiperf_report_type,
-    _local_addr: *const sys::ip_addr_t,
-    _local_port: u16,
-    remote_addr: *const sys::ip_addr_t,
-    remote_port: u16,
-    bytes: u32,
-    ms: u32,
-    kbit_per_s: u32,
-) {
-    let outcome = match kind {
-        sys::LWIPERF_TCP_DONE_SERVER => "done",
-        sys::LWIPERF_TCP_ABORTED_REMOTE => "aborted (connection reset)",
-        sys::LWIPERF_TCP_ABORTED_LOCAL => "aborted locally",
-        sys::LWIPERF_TCP_ABORTED_LOCAL_DATAERROR => "aborted: bad data",
-        sys::LWIPERF_TCP_ABORTED_LOCAL_TXERROR => "aborted: send error",
+fn log_report(report: IperfReport) {
+    let outcome = match report.outcome {
+        IperfOutcome::DoneServer => "done",
+        IperfOutcome::AbortedRemote => "aborted (connection reset)",
+        IperfOutcome::AbortedLocal => "aborted locally",
+        IperfOutcome::AbortedLocalDataError => "aborted: bad data",
+        IperfOutcome::AbortedLocalTxError => "aborted: send error",
         _ => "finished",
     };
-    // SAFETY: lwiperf passes a valid address, or null once the connection
-    // is gone (see lwip/lwiperf_glue.c).
-    let peer = match unsafe { remote_addr.as_ref() } {
-        Some(addr) => format!("{} port {remote_port}", ip_addr_to_std(addr)),
+    let peer = match report.remote {
+        Some(addr) => format!("{} port {}", addr.ip(), addr.port()),
         None => "a client".to_string(),
     };
-    log::info!(
-        "iperf: {peer}: {outcome}, {}",
-        figures(bytes, ms, kbit_per_s)
-    );
+    log::info!("iperf: {peer}: {outcome}, {}", figures(&report));
 }
 
 /// The figures of an lwiperf report: `N bytes in S s, R Mbit/s`.
-pub(super) fn figures(bytes: u32, ms: u32, kbit_per_s: u32) -> String {
+pub(super) fn figures(report: &IperfReport) -> String {
     // lwiperf counts in 32 bits: a test of more than 4 GiB wraps around.
     format!(
-        "{bytes} bytes in {}.{:03} s, {:.1} Mbit/s",
-        ms / 1000,
-        ms % 1000,
-        f64::from(kbit_per_s) / 1000.0
+        "{} bytes in {}.{:03} s, {:.1} Mbit/s",
+        report.bytes,
+        report.ms / 1000,
+        report.ms % 1000,
+        f64::from(report.kbit_per_s) / 1000.0
     )
 }

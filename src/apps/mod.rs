@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use crate::config::Services;
 use crate::error::Error;
-use crate::sys;
+use crate::lwip;
 
 /// The services started so far (lwIP keeps their listeners for good, so
 /// each can be started once).
@@ -37,15 +37,14 @@ pub(crate) fn start(services: Services) -> Result<(), Error> {
         .enumerate()
     {
         if *on && STARTED.load(Ordering::SeqCst) & (1 << bit) != 0 {
-            return Err(Error::Lwip(format!("{name}: already started")));
+            return Err(Error::Lwip {
+                context: format!("{name}: already started"),
+                source: None,
+            });
         }
     }
     if services.echo {
-        // SAFETY: lwIP is running on this thread.
-        unsafe {
-            sys::tcpecho_raw_init();
-            sys::udpecho_raw_init();
-        }
+        lwip::apps::start_echo();
         log::info!("echo: TCP and UDP port 7");
     }
     if services.chargen {
@@ -53,8 +52,7 @@ pub(crate) fn start(services: Services) -> Result<(), Error> {
         log::info!("chargen: TCP port {}", chargen::PORT);
     }
     if services.http {
-        // SAFETY: as above.
-        unsafe { sys::httpd_init() };
+        lwip::apps::start_httpd();
         log::info!("http: TCP port 80");
     }
     if services.iperf {

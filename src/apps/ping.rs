@@ -11,13 +11,12 @@
 //! sent them. Other ICMP is left to lwIP.
 
 use std::cell::{Cell, RefCell};
-use std::ffi::c_void;
 use std::net::{IpAddr, Ipv4Addr};
-use std::ptr;
+use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
-use crate::netif::ip_addr_v4;
-use crate::sys;
+use crate::lwip::raw::RawPcb;
+use crate::lwip::timer::Timeout;
 use crate::wire::builder;
 use crate::wire::checksum;
 use crate::wire::icmp::{v4, IcmpMessage};
@@ -55,7 +54,10 @@ pub(crate) struct Ping {
     count: u32,
     interval: Duration,
     id: u16,
-    pcb: Cell<*mut sys::raw_pcb>,
+    /// The raw PCB while requests go out and replies are awaited.
+    pcb: RefCell<Option<RawPcb>>,
+    /// The next request, or the end of the wait for the last replies.
+    timer: RefCell<Option<Timeout>>,
     /// When each request went out (request n at index n - 1).
     sent: RefCell<Vec<Instant>>,
     answered: RefCell<Vec<bool>>,
@@ -72,7 +74,8 @@ impl Ping {
             count,
             interval,
             id,
-            pcb: Cell::new(ptr::null_mut()),
+            pcb: RefCell::new(None),
+            timer: RefCell::new(None),
             sent: RefCell::default(),
             answered: RefCell::default(),
             round_trips: RefCell::default(),
@@ -91,92 +94,89 @@ impl Ping {
     }
 
     /// Opens the raw PCB and sends the first request.
-    ///
-    /// # Safety
-    /// lwIP runs on this thread, and `self` stays where it is until `stop`
-    /// has been called (lwIP calls back with a pointer to it).
-    pub(crate) unsafe fn begin(&self) {
-        // SAFETY: lwIP runs on this thread.
-        let pcb = unsafe { sys::raw_new(u8::from(IpProtocol::Icmp)) };
-        if pcb.is_null() {
-            log::error!("{}: no raw PCB available", self.label());
-            self.outcome.set(Some(false));
-            return;
-        }
-        // SAFETY: `pcb` is ours; `self` outlives it (the caller's promise).
-        unsafe { sys::raw_recv(pcb, Some(received), self.arg()) };
-        self.pcb.set(pcb);
+    pub(crate) fn begin(self: &Rc<Self>) {
+        let pcb = match RawPcb::new(u8::from(IpProtocol::Icmp)) {
+            Ok(pcb) => pcb,
+            Err(_) => {
+                log::error!("{}: no raw PCB available", self.label());
+                self.outcome.set(Some(false));
+                return;
+            }
+        };
+        let ping = Rc::downgrade(self);
+        pcb.set_handler(move |packet| {
+            // Takes ICMP that concerns our requests, leaves the rest to lwIP.
+            let Some(ping) = ping.upgrade() else {
+                return false;
+            };
+            let mut buffer = [0u8; READ_LEN];
+            let len = packet.copy_out(0, &mut buffer);
+            match parse(&buffer[..len], ping.target, ping.id) {
+                Some(what) => {
+                    ping.take(what);
+                    true
+                }
+                None => false,
+            }
+        });
+        *self.pcb.borrow_mut() = Some(pcb);
         log::info!(
             "{}: {} echo requests of {ECHO_LEN} bytes, {} s apart",
             self.label(),
             self.count,
             self.interval.as_secs_f64()
         );
-        // SAFETY: as above.
-        unsafe { self.send_next() };
+        Ping::send_next(self);
     }
 
     /// Ends it now (a stop signal): the summary of what came back so far.
-    ///
-    /// # Safety
-    /// lwIP runs on this thread.
-    pub(crate) unsafe fn stop(&self) {
-        if !self.pcb.get().is_null() {
-            // SAFETY: lwIP runs on this thread.
-            unsafe { self.finish() };
+    pub(crate) fn stop(&self) {
+        if self.pcb.borrow().is_some() {
+            self.finish();
         } else if self.outcome.get().is_none() {
             self.outcome.set(Some(false));
         }
     }
 
-    fn arg(&self) -> *mut c_void {
-        self as *const Ping as *mut c_void
-    }
-
     /// Sends the next request, then waits for the one after it or, after
     /// the last, for the last replies.
-    ///
-    /// # Safety
-    /// lwIP runs on this thread; `self.pcb` is open.
-    unsafe fn send_next(&self) {
+    fn send_next(self: &Rc<Self>) {
         let n = self.sent.borrow().len() + 1;
         let message = echo_request(self.id, n as u16);
-        let target = ip_addr_v4(self.target);
-        // SAFETY: lwIP runs on this thread; the pbuf is ours until freed,
-        // and raw_sendto copies what it needs.
-        let err = unsafe {
-            let p = sys::pbuf_alloc(sys::PBUF_IP, ECHO_LEN as u16, sys::PBUF_RAM);
-            if p.is_null() {
-                sys::ERR_MEM as sys::err_t
-            } else {
-                sys::pbuf_take(p, message.as_ptr().cast(), ECHO_LEN as u16);
-                let err = sys::raw_sendto(self.pcb.get(), p, &target);
-                sys::pbuf_free(p);
-                err
-            }
+        let sent = match self.pcb.borrow().as_ref() {
+            Some(pcb) => pcb.send_to(&message, IpAddr::V4(self.target)),
+            None => return,
         };
-        if err != sys::ERR_OK as sys::err_t {
-            log::warn!("{}: seq {n}: not sent (lwIP error {err})", self.label());
+        if let Err(e) = sent {
+            log::warn!("{}: seq {n}: not sent ({e})", self.label());
         }
         self.sent.borrow_mut().push(Instant::now());
         self.answered.borrow_mut().push(false);
-        let (handler, wait): (unsafe extern "C" fn(*mut c_void), Duration) =
-            if n < self.count as usize {
-                (next_request, self.interval)
-            } else {
-                let longest = self.round_trips.borrow().iter().max().copied();
-                (
-                    last_wait_over,
-                    LAST_REPLY_WAIT.max(longest.unwrap_or_default() * 2),
-                )
-            };
-        let ms = wait.as_millis().clamp(1, u128::from(u32::MAX)) as u32;
-        // SAFETY: lwIP runs on this thread; `stop` removes the timer.
-        unsafe { sys::lwip_tap_timeout(ms, Some(handler), self.arg()) };
+        let last = n >= self.count as usize;
+        let wait = if last {
+            let longest = self.round_trips.borrow().iter().max().copied();
+            LAST_REPLY_WAIT.max(longest.unwrap_or_default() * 2)
+        } else {
+            self.interval
+        };
+        let ping: Weak<Ping> = Rc::downgrade(self);
+        let timer = Timeout::schedule(wait.max(Duration::from_millis(1)), move || {
+            if let Some(ping) = ping.upgrade() {
+                if last {
+                    ping.finish();
+                } else {
+                    Ping::send_next(&ping);
+                }
+            }
+        });
+        *self.timer.borrow_mut() = Some(timer);
     }
 
     /// A packet with our identifier came in.
     fn take(&self, received: Received) {
+        if self.outcome.get().is_some() {
+            return;
+        }
         let label = self.label();
         let (seq, reply) = match received {
             Received::Reply { seq, ttl, intact } => (seq, Some((ttl, intact))),
@@ -213,27 +213,19 @@ impl Ping {
         );
         let all_in = sent == self.count as usize && self.answered.borrow().iter().all(|a| *a);
         if all_in {
-            // SAFETY: called from lwIP's input, on lwIP's thread.
-            unsafe {
-                sys::lwip_tap_untimeout(Some(last_wait_over), self.arg());
-                self.finish();
-            }
+            self.finish();
         }
     }
 
     /// Closes the raw PCB and logs the summary.
-    ///
-    /// # Safety
-    /// lwIP runs on this thread.
-    unsafe fn finish(&self) {
-        let pcb = self.pcb.replace(ptr::null_mut());
-        // SAFETY: lwIP runs on this thread; `pcb` was open.
-        unsafe {
-            sys::lwip_tap_untimeout(Some(next_request), self.arg());
-            sys::lwip_tap_untimeout(Some(last_wait_over), self.arg());
-            if !pcb.is_null() {
-                sys::raw_remove(pcb);
-            }
+    fn finish(&self) {
+        // (A borrow in use means lwIP called back while we were sending;
+        // the PCB then goes with the Ping.)
+        if let Ok(mut timer) = self.timer.try_borrow_mut() {
+            timer.take();
+        }
+        if let Ok(mut pcb) = self.pcb.try_borrow_mut() {
+            pcb.take();
         }
         let sent = self.sent.borrow().len();
         let round_trips = self.round_trips.borrow();
@@ -273,43 +265,6 @@ impl Ping {
         }
         self.outcome.set(Some(received > 0));
     }
-}
-
-unsafe extern "C" fn next_request(arg: *mut c_void) {
-    // SAFETY: `arg` is the Ping that set this timer, alive until `stop`,
-    // which removes it; its PCB is open while the timer is set.
-    unsafe { (*(arg as *const Ping)).send_next() };
-}
-
-unsafe extern "C" fn last_wait_over(arg: *mut c_void) {
-    // SAFETY: as in `next_request`.
-    unsafe { (*(arg as *const Ping)).finish() };
-}
-
-/// The raw PCB's receive callback: takes (and frees) ICMP that concerns
-/// our requests, leaves the rest to lwIP.
-unsafe extern "C" fn received(
-    arg: *mut c_void,
-    _pcb: *mut sys::raw_pcb,
-    p: *mut sys::pbuf,
-    _addr: *const sys::ip_addr_t,
-) -> u8 {
-    // SAFETY: `arg` is the Ping whose PCB this is (removed in `finish`
-    // before the Ping goes).
-    let ping = unsafe { &*(arg as *const Ping) };
-    let mut packet = [0u8; READ_LEN];
-    // SAFETY: `p` is a valid pbuf chain; at most READ_LEN bytes are copied.
-    let len = unsafe {
-        let len = (*p).tot_len.min(READ_LEN as u16);
-        sys::pbuf_copy_partial(p, packet.as_mut_ptr().cast(), len, 0)
-    };
-    let Some(what) = parse(&packet[..usize::from(len)], ping.target, ping.id) else {
-        return 0;
-    };
-    // SAFETY: returning 1 tells lwIP the pbuf is ours to free.
-    unsafe { sys::pbuf_free(p) };
-    ping.take(what);
-    1
 }
 
 /// What came back for one of our requests.

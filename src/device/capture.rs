@@ -25,11 +25,10 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fs::{File, OpenOptions};
 use std::io::{self, IoSlice, IoSliceMut, Write};
-use std::os::fd::RawFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use pcap_file::pcapng::blocks::enhanced_packet::{EnhancedPacketBlock, EnhancedPacketOption};
 use pcap_file::pcapng::blocks::interface_description::{
@@ -38,7 +37,7 @@ use pcap_file::pcapng::blocks::interface_description::{
 use pcap_file::pcapng::PcapNgWriter;
 use pcap_file::DataLink;
 
-use super::{Device, VnetHeader};
+use super::{FramePath, VnetHeader};
 use crate::config::CaptureConfig;
 use crate::error::Error;
 
@@ -92,10 +91,10 @@ impl CaptureFile {
             .truncate(true)
             .open(path)
             .map_err(|e| {
-                Error::Io(format!(
-                    "pcap={}: cannot open it for writing: {e}",
-                    path.display()
-                ))
+                Error::io(
+                    format!("pcap={}: cannot open it for writing", path.display()),
+                    e,
+                )
             })?;
         let writer = PcapNgWriter::new(Vec::with_capacity(FLUSH_AT + usize::from(u16::MAX)))
             .expect("writing to memory cannot fail");
@@ -154,9 +153,7 @@ impl CaptureFile {
         }
         let block = EnhancedPacketBlock {
             interface_id: id as u32,
-            timestamp: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default(),
+            timestamp: crate::clock::wall_time(),
             original_len: len as u32,
             data: Cow::Borrowed(&self.frame),
             options: vec![EnhancedPacketOption::Flags(direction)],
@@ -247,9 +244,9 @@ impl CaptureFiles {
 
     fn get_or_open(&mut self, path: &Path) -> Result<Rc<RefCell<CaptureFile>>, Error> {
         let identity = |file: &File| {
-            let meta = file.metadata().map_err(|e| {
-                Error::Io(format!("pcap={}: cannot inspect it: {e}", path.display()))
-            })?;
+            let meta = file
+                .metadata()
+                .map_err(|e| Error::io(format!("pcap={}: cannot inspect it", path.display()), e))?;
             Ok::<_, Error>((meta.dev(), meta.ino()))
         };
         if let Ok(existing) = File::open(path) {
@@ -266,15 +263,15 @@ impl CaptureFiles {
     }
 
     /// Wraps `inner` in a capture stage recording into the configured file.
+    /// The interface is `name` in the file.
     pub(crate) fn stage(
         &mut self,
-        inner: Box<dyn Device>,
+        inner: Box<dyn FramePath>,
+        name: &str,
         config: &CaptureConfig,
-    ) -> Result<Box<dyn Device>, Error> {
+    ) -> Result<Box<dyn FramePath>, Error> {
         let file = self.get_or_open(&config.path)?;
-        let id = file
-            .borrow_mut()
-            .add_interface(inner.name(), config.snaplen);
+        let id = file.borrow_mut().add_interface(name, config.snaplen);
         Ok(Box::new(Capture { inner, file, id }))
     }
 
@@ -292,7 +289,7 @@ impl CaptureFiles {
 
 /// The capture stage of one interface.
 struct Capture {
-    inner: Box<dyn Device>,
+    inner: Box<dyn FramePath>,
     file: Rc<RefCell<CaptureFile>>,
     /// This interface's id in the file.
     id: usize,
@@ -313,9 +310,7 @@ fn frame_parts<'a>(
     })
 }
 
-impl Device for Capture {
-    super::pass_to_inner!();
-
+impl FramePath for Capture {
     fn read(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
         let total = self.inner.read(bufs)?;
         if total > VnetHeader::LEN {
@@ -338,12 +333,16 @@ impl Device for Capture {
         self.inner.write(bufs)
     }
 
+    fn flush(&self) -> io::Result<()> {
+        self.inner.flush()
+    }
+
     fn next_due(&self) -> Option<Instant> {
         self.inner.next_due()
     }
 
-    fn poll(&self) -> io::Result<()> {
-        self.inner.poll()
+    fn send_due(&self) -> io::Result<()> {
+        self.inner.send_due()
     }
 
     fn stage_stats(&self, lines: &mut Vec<String>) {

@@ -20,12 +20,10 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, IoSliceMut};
-use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
-use super::{no_frame_waiting, scatter, Device, VnetHeader};
+use super::{no_frame_waiting, scatter, FramePath, VnetHeader};
 use crate::config::{Impairment, Impairments, Percent};
-use crate::error::Error;
 
 /// Frames a queue holds at most, each way.
 const QUEUE_FRAMES: usize = 4096;
@@ -277,7 +275,7 @@ fn corrupt(frame: &mut [u8], draw: u64) {
 
 /// The impairment stage of one interface.
 pub(crate) struct Impair {
-    inner: Box<dyn Device>,
+    inner: Box<dyn FramePath>,
     inbound: RefCell<Way>,
     outbound: RefCell<Way>,
     /// Where a frame from the device below lands before it is judged.
@@ -288,7 +286,7 @@ impl Impair {
     /// Impairs `inner`, the device of interface number `interface`, with
     /// decisions keyed by `seed`.
     pub(crate) fn new(
-        inner: Box<dyn Device>,
+        inner: Box<dyn FramePath>,
         impairments: Impairments,
         seed: u64,
         interface: usize,
@@ -337,9 +335,7 @@ impl Impair {
     }
 }
 
-impl Device for Impair {
-    super::pass_to_inner!();
-
+impl FramePath for Impair {
     fn read(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
         if !self.inbound.borrow().has_due(Instant::now()) {
             self.pull()?;
@@ -359,7 +355,7 @@ impl Device for Impair {
                 .borrow_mut()
                 .admit(header, &bytes[VnetHeader::LEN..], Instant::now());
         }
-        self.poll()?;
+        self.send_due()?;
         // Sent as far as lwIP is concerned, whatever became of it.
         Ok(bytes.len())
     }
@@ -374,8 +370,12 @@ impl Device for Impair {
             .min()
     }
 
+    fn flush(&self) -> io::Result<()> {
+        self.inner.flush()
+    }
+
     /// Sends the outgoing frames that are due.
-    fn poll(&self) -> io::Result<()> {
+    fn send_due(&self) -> io::Result<()> {
         loop {
             let held = self.outbound.borrow_mut().pop_due(Instant::now());
             let Some(held) = held else {
@@ -386,7 +386,7 @@ impl Device for Impair {
                 self.outbound.borrow_mut().counts.errors += 1;
             }
         }
-        self.inner.poll()
+        self.inner.send_due()
     }
 
     fn stage_stats(&self, lines: &mut Vec<String>) {

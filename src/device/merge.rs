@@ -23,10 +23,9 @@
 
 use std::cell::{Cell, RefCell};
 use std::io::{self, IoSlice, IoSliceMut};
-use std::os::fd::RawFd;
 
-use super::{Device, VnetHeader};
-use crate::error::Error;
+use super::segment::segmentation_header;
+use super::{FramePath, VnetHeader};
 use crate::wire::checksum::{self, RunningSum};
 use crate::wire::ethernet;
 use crate::wire::ipv4::field as ipv4_field;
@@ -34,7 +33,7 @@ use crate::wire::ipv4::Ipv4Header;
 use crate::wire::ipv6::field as ipv6_field;
 use crate::wire::ipv6::Ipv6Header;
 use crate::wire::tcp::field as tcp_field;
-use crate::wire::tcp::{self, TcpFlags, TcpHeader};
+use crate::wire::tcp::{TcpFlags, TcpHeader};
 use crate::wire::TcpInFrame;
 
 const ETH_HLEN: usize = ethernet::HEADER_LEN;
@@ -117,35 +116,6 @@ impl Segment {
             flags: tcp.flags(),
         })
     }
-}
-
-/// Makes the frame whose headers `headers` holds (`total` bytes, the TCP
-/// segment `at` says where) one for the kernel to cut into segments of
-/// `gso_size` payload bytes: the checksum field gets the pseudo header's sum
-/// (every segment gets its own checksum), and the virtio-net header that
-/// asks for all that is returned.
-pub(crate) fn segmentation_header(
-    headers: &mut [u8],
-    total: usize,
-    at: TcpInFrame,
-    gso_size: u16,
-) -> Option<VnetHeader> {
-    let tcp_start = at.tcp_start;
-    let pseudo = checksum::tcp_pseudo_header(headers.get(ETH_HLEN..)?, (total - tcp_start) as u32)?;
-    let mut tcp = TcpHeader::new_checked(headers.get_mut(tcp_start..)?).ok()?;
-    tcp.set_checksum(pseudo);
-    Some(VnetHeader {
-        flags: VnetHeader::NEEDS_CSUM,
-        gso_type: if at.ipv6 {
-            VnetHeader::GSO_TCPV6
-        } else {
-            VnetHeader::GSO_TCPV4
-        },
-        hdr_len: at.headers_len as u16,
-        gso_size,
-        csum_start: tcp_start as u16,
-        csum_offset: tcp::CHECKSUM_OFFSET as u16,
-    })
 }
 
 /// The segments waiting to be written as one super-frame.
@@ -255,7 +225,7 @@ impl Pending {
 
 /// The merge stage on a device (see the module's documentation).
 pub(crate) struct Merge {
-    inner: Box<dyn Device>,
+    inner: Box<dyn FramePath>,
     pending: RefCell<Pending>,
     /// The frame being written, gathered.
     scratch: RefCell<Vec<u8>>,
@@ -263,7 +233,7 @@ pub(crate) struct Merge {
 }
 
 impl Merge {
-    pub(crate) fn new(inner: Box<dyn Device>) -> Merge {
+    pub(crate) fn new(inner: Box<dyn FramePath>) -> Merge {
         Merge {
             inner,
             pending: RefCell::new(Pending::default()),
@@ -286,9 +256,7 @@ impl Merge {
     }
 }
 
-impl Device for Merge {
-    super::pass_to_inner!(identity);
-
+impl FramePath for Merge {
     fn read(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
         self.inner.read(bufs)
     }
@@ -343,8 +311,8 @@ impl Device for Merge {
         self.inner.next_due()
     }
 
-    fn poll(&self) -> io::Result<()> {
-        self.inner.poll()
+    fn send_due(&self) -> io::Result<()> {
+        self.inner.send_due()
     }
 
     fn stage_stats(&self, lines: &mut Vec<String>) {
@@ -365,22 +333,7 @@ mod tests {
     #[derive(Default)]
     struct Sink(RefCell<Vec<(VnetHeader, Vec<u8>)>>);
 
-    impl Device for Rc<Sink> {
-        fn name(&self) -> &str {
-            "sink"
-        }
-        fn mac(&self) -> Result<[u8; 6], Error> {
-            Ok([2, 0, 0, 0, 0, 1])
-        }
-        fn mtu(&self) -> Result<u32, Error> {
-            Ok(1500)
-        }
-        fn set_mtu(&self, _: u32) -> Result<(), Error> {
-            Ok(())
-        }
-        fn enable_offload(&self) -> Result<(), Error> {
-            Ok(())
-        }
+    impl FramePath for Rc<Sink> {
         fn read(&self, _: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
             Err(io::ErrorKind::WouldBlock.into())
         }
@@ -391,9 +344,6 @@ mod tests {
                 .borrow_mut()
                 .push((header, bytes[VnetHeader::LEN..].to_vec()));
             Ok(bytes.len())
-        }
-        fn fd(&self) -> Option<RawFd> {
-            None
         }
     }
 

@@ -1,17 +1,23 @@
 //! The frame path: every frame that enters or leaves lwIP passes a
-//! [`Device`]. A device moves whole Ethernet frames, each preceded by a
+//! device. A device moves whole Ethernet frames, each preceded by a
 //! virtio-net header ([`VnetHeader`], which says whether the frame's
 //! checksums can be trusted), and knows nothing about lwIP; `netif.rs`
 //! connects a device to an lwIP netif.
 //!
-//! Two devices exist: a Linux TAP ([`tap`]) and an in-process device whose
-//! frames are handed over and collected by the caller (tests, fuzzing,
-//! embedding). Both drive the same receive and transmit code in `netif.rs`.
+//! Two devices exist: a Linux TAP (`tap`) and an in-process device whose
+//! frames are handed over and collected by the caller through its
+//! [`InProcessPort`] (tests, fuzzing, lwip-drill, embedding). Both drive the
+//! same receive and transmit code in `netif.rs`.
 //!
-//! Stages wrap a device when an interface asks for them, and are devices
-//! themselves: merging ([`merge`], a router's TCP segments toward a host
+//! What a device is (name, MAC, MTU, offload, whether its host side takes
+//! super-frames) is settled once, when `open` carries out the interface's
+//! [`InterfacePlan`]; what stays is the frame path (`FramePath`), which
+//! is all a stage sees and forwards.
+//!
+//! Stages wrap a device when an interface asks for them, and are frame
+//! paths themselves: merging (`merge`, a router's TCP segments toward a host
 //! side that takes super-frames) right on the device, impairment
-//! ([`impair`]) above it, capture ([`capture`]) above that, so the driver
+//! (`impair`) above it, capture (`capture`) above that, so the driver
 //! talks to the capture stage and the capture shows what lwIP received and
 //! sent. An interface without them talks to its device directly.
 
@@ -19,6 +25,8 @@ pub(crate) mod capture;
 pub(crate) mod impair;
 mod merge;
 mod netlink;
+pub(crate) mod segment;
+#[allow(unsafe_code)]
 pub(crate) mod tap;
 
 use std::cell::{Cell, RefCell};
@@ -28,70 +36,13 @@ use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::time::Instant;
 
-use crate::config::{Addressing, DeviceConfig, InterfaceConfig};
+use crate::config::{Addressing, DeviceConfig, InterfacePlan};
 use crate::error::Error;
-
 pub(crate) use crate::wire::VnetHeader;
-pub(crate) use merge::segmentation_header;
 
-/// The [`Device`] methods a stage (capture, impairment, merge) leaves to the
-/// device it wraps, `self.inner`: identity, MTU, offload and the descriptor,
-/// and (but with `identity`) flushing. Used inside the stage's
-/// `impl Device`.
-macro_rules! pass_to_inner {
-    () => {
-        $crate::device::pass_to_inner!(identity);
-
-        fn flush(&self) -> io::Result<()> {
-            self.inner.flush()
-        }
-    };
-    (identity) => {
-        fn name(&self) -> &str {
-            self.inner.name()
-        }
-
-        fn mac(&self) -> Result<[u8; 6], Error> {
-            self.inner.mac()
-        }
-
-        fn mtu(&self) -> Result<u32, Error> {
-            self.inner.mtu()
-        }
-
-        fn set_mtu(&self, mtu: u32) -> Result<(), Error> {
-            self.inner.set_mtu(mtu)
-        }
-
-        fn enable_offload(&self) -> Result<(), Error> {
-            self.inner.enable_offload()
-        }
-
-        fn fd(&self) -> Option<RawFd> {
-            self.inner.fd()
-        }
-    };
-}
-pub(crate) use pass_to_inner;
-
-/// What carries an interface's frames.
-pub(crate) trait Device {
-    /// The interface name (the TAP's, or the in-process device's).
-    fn name(&self) -> &str;
-
-    /// The MAC address lwIP uses on this device.
-    fn mac(&self) -> Result<[u8; 6], Error>;
-
-    /// The device's MTU.
-    fn mtu(&self) -> Result<u32, Error>;
-
-    /// Sets the device's MTU.
-    fn set_mtu(&self, mtu: u32) -> Result<(), Error>;
-
-    /// Lets the device hand over frames of up to 64 KiB whose checksums are
-    /// not computed (see [`VnetHeader`]).
-    fn enable_offload(&self) -> Result<(), Error>;
-
+/// The path of an interface's frames: a device, or a stage wrapped around
+/// one. Every frame carries a virtio-net header in front ([`VnetHeader`]).
+pub(crate) trait FramePath {
     /// Reads one frame, header first, into `bufs` (a frame longer than
     /// `bufs` is cut short). Returns its length including the header;
     /// `WouldBlock` when no frame is waiting.
@@ -100,36 +51,26 @@ pub(crate) trait Device {
     /// Writes one frame, header first, gathered from `bufs`.
     fn write(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
 
-    /// A descriptor that polls readable when a frame is waiting; `None` for
-    /// a device whose frames come from inside the process.
-    fn fd(&self) -> Option<RawFd>;
-
-    /// When a frame this device holds back (an impairment stage's delayed
-    /// frames, either way) is due: the event loop then calls
-    /// [`Device::poll`] and reads, whether or not the descriptor is
-    /// readable. `None` while nothing is held.
-    fn next_due(&self) -> Option<Instant> {
-        None
-    }
-
-    /// Sends the frames held back on their way out that are due now.
-    fn poll(&self) -> io::Result<()> {
-        Ok(())
-    }
-
-    /// Whether what reads the device's host side takes TCP super-frames
-    /// (GSO) written to it; see the merge stage.
-    fn takes_superframes(&self) -> bool {
-        false
-    }
-
     /// Writes what a stage holds back to send together (the merge stage's
     /// pending segments); the event loop calls it at the end of each round.
     fn flush(&self) -> io::Result<()> {
         Ok(())
     }
 
-    /// Adds one line for `--stats` per stage this device is made of.
+    /// When a frame held back (an impairment stage's delayed frames,
+    /// either way) is due: the event loop then calls
+    /// [`FramePath::send_due`] and reads, whether or not the descriptor is
+    /// readable. `None` while nothing is held.
+    fn next_due(&self) -> Option<Instant> {
+        None
+    }
+
+    /// Sends the frames held back on their way out that are due now.
+    fn send_due(&self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Adds one line for `--stats` per stage.
     fn stage_stats(&self, _lines: &mut Vec<String>) {}
 }
 
@@ -156,44 +97,64 @@ pub(crate) fn no_frame_waiting(e: &io::Error) -> bool {
     )
 }
 
-/// An opened device, and an in-process device's frame queues for the
-/// caller to use.
+/// An interface's device, opened as its plan says: what it is, and the
+/// frame path (with the stages the plan asks for) its frames take.
 pub(crate) struct Opened {
-    pub device: Box<dyn Device>,
-    pub queues: Option<Rc<FrameQueues>>,
+    /// The interface's name (the TAP's, or the in-process device's).
+    pub name: String,
+    /// The MAC address lwIP uses on it.
+    pub mac: [u8; 6],
+    /// The device's MTU.
+    pub mtu: u32,
+    /// A descriptor that polls readable when a frame is waiting; `None` for
+    /// a device whose frames come from inside the process. Valid while
+    /// `frames` lives.
+    pub fd: Option<RawFd>,
+    pub frames: Box<dyn FramePath>,
+    /// The caller's side of an in-process device.
+    pub port: Option<InProcessPort>,
 }
 
-/// Opens the device interface number `index` is configured with, wrapped in
-/// the stages it asks for: with `merge`, merging (where the host side takes
-/// super-frames) on the device, impairment (its decisions keyed by `seed`) above it, capture
-/// (into a file of `captures`) above that.
+/// Opens the device `plan` describes, wrapped in the stages it asks for:
+/// merging (where the host side takes super-frames) right on the device,
+/// impairment above it, capture (into a file of `captures`) above that.
 pub(crate) fn open(
-    config: &InterfaceConfig,
-    index: usize,
-    seed: u64,
-    merge: bool,
+    plan: &InterfacePlan,
     captures: &mut capture::CaptureFiles,
 ) -> Result<Opened, Error> {
-    let Opened { mut device, queues } = open_device(config)?;
-    if merge && device.takes_superframes() {
-        log::debug!(
-            "{}: TCP segments lwIP forwards are merged into super-frames for the host",
-            device.name()
-        );
-        device = Box::new(merge::Merge::new(device));
+    let mut opened = match &plan.device {
+        DeviceConfig::InProcess { name, mac } => {
+            let queues = Rc::new(FrameQueues::default());
+            Opened {
+                name: name.clone(),
+                mac: *mac,
+                mtu: plan.mtu.unwrap_or(IN_PROCESS_MTU),
+                fd: None,
+                frames: Box::new(InProcessDevice {
+                    queues: Rc::clone(&queues),
+                }),
+                port: Some(InProcessPort { queues }),
+            }
+        }
+        device => open_tap(device, plan)?,
+    };
+    if !plan.impairments.is_none() {
+        opened.frames = Box::new(impair::Impair::new(
+            opened.frames,
+            plan.impairments,
+            plan.seed,
+            plan.index,
+        ));
     }
-    if !config.impairments.is_none() {
-        device = Box::new(impair::Impair::new(device, config.impairments, seed, index));
+    if let Some(capture) = &plan.capture {
+        opened.frames = captures.stage(opened.frames, &opened.name, capture)?;
     }
-    if let Some(capture) = &config.capture {
-        device = captures.stage(device, capture)?;
-    }
-    Ok(Opened { device, queues })
+    Ok(opened)
 }
 
-/// Opens the device itself.
-fn open_device(config: &InterfaceConfig) -> Result<Opened, Error> {
-    let device: Box<dyn Device> = match &config.device {
+/// Opens (attaches to, or creates and configures) a TAP.
+fn open_tap(device: &DeviceConfig, plan: &InterfacePlan) -> Result<Opened, Error> {
+    let tap = match device {
         DeviceConfig::Tap { name } => {
             let tap = tap::TapDevice::attach(name)?;
             if !tap.is_up()? {
@@ -201,12 +162,12 @@ fn open_device(config: &InterfaceConfig) -> Result<Opened, Error> {
                     "{name}: the host side is down; bring it up with `ip link set dev {name} up`"
                 );
             }
-            Box::new(tap)
+            tap
         }
         DeviceConfig::TransientTap { host, host6 } => {
             let tap = tap::TapDevice::create()?;
             let mut sides = Vec::new();
-            if let (Some(host), Addressing::Static { netmask, .. }) = (host, config.addressing) {
+            if let (Some(host), Addressing::Static { netmask, .. }) = (host, plan.addressing) {
                 tap.configure_host(*host, netmask)?;
                 sides.push(format!("{host}/{}", crate::config::prefix_len(netmask)));
             }
@@ -220,31 +181,35 @@ fn open_device(config: &InterfaceConfig) -> Result<Opened, Error> {
                 tap.name(),
                 sides.join(", ")
             );
-            Box::new(tap)
+            tap
         }
-        DeviceConfig::InProcess { name, mac } => {
-            let device = InProcessDevice {
-                name: name.clone(),
-                mac: *mac,
-                mtu: Cell::new(IN_PROCESS_MTU),
-                queues: Rc::new(FrameQueues::default()),
-            };
-            let queues = Rc::clone(&device.queues);
-            if let Some(mtu) = config.mtu {
-                device.set_mtu(mtu)?;
-            }
-            return Ok(Opened {
-                device: Box::new(device),
-                queues: Some(queues),
-            });
-        }
+        DeviceConfig::InProcess { .. } => unreachable!("handled by `open`"),
     };
-    if let Some(mtu) = config.mtu {
-        device.set_mtu(mtu)?;
+    if let Some(mtu) = plan.mtu {
+        tap.set_mtu(mtu)?;
     }
+    if plan.offload.receives_superframes() {
+        tap.enable_offload()?;
+    }
+    let merge = plan.merge && tap.takes_superframes();
+    let opened = Opened {
+        name: tap.name().to_string(),
+        mac: tap.mac()?,
+        mtu: tap.mtu()?,
+        fd: Some(tap.raw_fd()),
+        frames: Box::new(tap),
+        port: None,
+    };
+    if !merge {
+        return Ok(opened);
+    }
+    log::debug!(
+        "{}: TCP segments lwIP forwards are merged into super-frames for the host",
+        opened.name
+    );
     Ok(Opened {
-        device,
-        queues: None,
+        frames: Box::new(merge::Merge::new(opened.frames)),
+        ..opened
     })
 }
 
@@ -258,56 +223,56 @@ const OUTBOX_LIMIT: usize = 1024;
 /// The frames waiting to enter lwIP and those lwIP sent, of an in-process
 /// device.
 #[derive(Debug, Default)]
-pub(crate) struct FrameQueues {
+struct FrameQueues {
     inbox: RefCell<VecDeque<(VnetHeader, Vec<u8>)>>,
     outbox: RefCell<VecDeque<Vec<u8>>>,
     /// Sent frames dropped because the outbox was full.
     dropped: Cell<u64>,
 }
 
-impl FrameQueues {
-    /// Queues a frame for lwIP to receive; `header` says whether its
-    /// checksums are to be trusted, as a TAP's virtio-net header does.
-    pub(crate) fn push(&self, header: VnetHeader, frame: &[u8]) {
-        self.inbox.borrow_mut().push_back((header, frame.to_vec()));
+/// The caller's side of an in-process device: frames pushed here reach lwIP
+/// when the stack next reads its devices ([`Stack::poll`]); frames lwIP
+/// sends wait here to be taken. Clones are the same device.
+///
+/// [`Stack::poll`]: crate::stack::Stack::poll
+#[derive(Debug, Clone)]
+pub struct InProcessPort {
+    queues: Rc<FrameQueues>,
+}
+
+impl InProcessPort {
+    /// Queues a frame for lwIP to receive. With `checksum_trusted`, lwIP
+    /// skips its checksum checks, as for a frame the kernel vouches for.
+    pub fn push(&self, frame: &[u8], checksum_trusted: bool) {
+        let header = if checksum_trusted {
+            VnetHeader::TRUSTED
+        } else {
+            VnetHeader::PLAIN
+        };
+        self.queues
+            .inbox
+            .borrow_mut()
+            .push_back((header, frame.to_vec()));
     }
 
     /// The oldest frame lwIP sent that has not been taken yet.
-    pub(crate) fn pop_sent(&self) -> Option<Vec<u8>> {
-        self.outbox.borrow_mut().pop_front()
+    pub fn take_sent(&self) -> Option<Vec<u8>> {
+        self.queues.outbox.borrow_mut().pop_front()
+    }
+
+    /// Frames lwIP sent that were dropped because nobody took them (the
+    /// oldest go first once 1024 are waiting).
+    pub fn dropped(&self) -> u64 {
+        self.queues.dropped.get()
     }
 }
 
 /// A device inside the process: frames are queued in and collected out.
 struct InProcessDevice {
-    name: String,
-    mac: [u8; 6],
-    mtu: Cell<u32>,
     queues: Rc<FrameQueues>,
 }
 
-impl Device for InProcessDevice {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn mac(&self) -> Result<[u8; 6], Error> {
-        Ok(self.mac)
-    }
-
-    fn mtu(&self) -> Result<u32, Error> {
-        Ok(self.mtu.get())
-    }
-
-    fn set_mtu(&self, mtu: u32) -> Result<(), Error> {
-        self.mtu.set(mtu);
-        Ok(())
-    }
-
-    fn enable_offload(&self) -> Result<(), Error> {
-        Ok(())
-    }
-
+impl FramePath for InProcessDevice {
     fn read(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
         let Some((header, frame)) = self.queues.inbox.borrow_mut().pop_front() else {
             return Err(io::ErrorKind::WouldBlock.into());
@@ -326,9 +291,5 @@ impl Device for InProcessDevice {
         }
         outbox.push_back(frame);
         Ok(len)
-    }
-
-    fn fd(&self) -> Option<RawFd> {
-        None
     }
 }

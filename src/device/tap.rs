@@ -8,7 +8,7 @@ use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use super::Device;
+use super::FramePath;
 use crate::config::IFNAMSIZ;
 use crate::error::Error;
 
@@ -78,19 +78,17 @@ pub struct TapDevice {
 impl TapDevice {
     /// Attaches to an existing TAP device `name`.
     pub fn attach(name: &str) -> Result<TapDevice, Error> {
-        let cname = std::ffi::CString::new(name).map_err(|_| Error::Tap {
-            name: name.to_string(),
-            reason: "name contains a NUL byte".into(),
-        })?;
+        let cname = std::ffi::CString::new(name)
+            .map_err(|_| Error::tap(name, "name contains a NUL byte"))?;
         // SAFETY: cname is a valid NUL-terminated string.
         if unsafe { libc::if_nametoindex(cname.as_ptr()) } == 0 {
-            return Err(Error::Tap {
-                name: name.to_string(),
-                reason: format!(
+            return Err(Error::tap(
+                name,
+                format!(
                     "no such device; create it with `ip tuntap add dev {name} mode tap` \
                      (add `user $USER` to use it without root), or omit name= for a transient TAP"
                 ),
-            });
+            ));
         }
         Self::open(name)
     }
@@ -157,9 +155,12 @@ impl TapDevice {
     /// leave the host unable to reach lwIP for the first second or two.
     pub fn configure_host6(&self, addr: Ipv6Addr, prefix_len: u8) -> Result<(), Error> {
         let index = self.index()?;
-        super::netlink::add_ipv6_address(index, addr, prefix_len).map_err(|e| Error::Tap {
-            name: self.name.clone(),
-            reason: format!("cannot set the host address {addr}/{prefix_len}: {e}"),
+        super::netlink::add_ipv6_address(index, addr, prefix_len).map_err(|e| {
+            Error::tap_io(
+                &self.name,
+                format!("cannot set the host address {addr}/{prefix_len}"),
+                e,
+            )
         })
     }
 
@@ -180,10 +181,7 @@ impl TapDevice {
 
     /// One interface ioctl on a throwaway AF_INET socket.
     fn control(&self, request: libc::Ioctl, req: &mut IfReq, what: &str) -> Result<(), Error> {
-        let fail = |err: io::Error| Error::Tap {
-            name: self.name.clone(),
-            reason: format!("cannot {what}: {err}"),
-        };
+        let fail = |err: io::Error| Error::tap_io(&self.name, format!("cannot {what}"), err);
         // SAFETY: plain socket(2) call; the result is checked.
         let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
         if raw < 0 {
@@ -199,27 +197,23 @@ impl TapDevice {
     }
 }
 
-impl Device for TapDevice {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
+impl TapDevice {
     /// The host side's MAC with the lowest bit of the last byte flipped: a
     /// neighbour of the host's, and different from it.
-    fn mac(&self) -> Result<[u8; 6], Error> {
+    pub(crate) fn mac(&self) -> Result<[u8; 6], Error> {
         let mut mac = self.host_mac()?;
         mac[5] ^= 1;
         Ok(mac)
     }
 
-    fn mtu(&self) -> Result<u32, Error> {
+    pub(crate) fn mtu(&self) -> Result<u32, Error> {
         let mut req = IfReq::new(&self.name);
         self.control(libc::SIOCGIFMTU, &mut req, "read the MTU")?;
         Ok(req.int() as u32)
     }
 
     /// Sets the MTU of the device (its host side, and so lwIP's).
-    fn set_mtu(&self, mtu: u32) -> Result<(), Error> {
+    pub(crate) fn set_mtu(&self, mtu: u32) -> Result<(), Error> {
         let mut req = IfReq::new(&self.name);
         req.set_int(mtu as i32);
         self.control(libc::SIOCSIFMTU, &mut req, "set the MTU")
@@ -228,7 +222,7 @@ impl Device for TapDevice {
     /// Lets the kernel send frames whose checksum it has not computed and
     /// TCP segments of up to 64 KiB (TSO/GSO) instead of cutting them to the
     /// MTU: far fewer reads per byte.
-    fn enable_offload(&self) -> Result<(), Error> {
+    pub(crate) fn enable_offload(&self) -> Result<(), Error> {
         let flags = libc::TUN_F_CSUM | libc::TUN_F_TSO4 | libc::TUN_F_TSO6;
         // SAFETY: TUNSETOFFLOAD takes its argument by value.
         if unsafe {
@@ -239,14 +233,34 @@ impl Device for TapDevice {
             )
         } < 0
         {
-            return Err(Error::Tap {
-                name: self.name.clone(),
-                reason: format!("cannot enable offloads: {}", io::Error::last_os_error()),
-            });
+            return Err(Error::tap_io(
+                &self.name,
+                "cannot enable offloads",
+                io::Error::last_os_error(),
+            ));
         }
         Ok(())
     }
 
+    /// The descriptor to wait on for frames.
+    pub(crate) fn raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// The host's own stack (a transient TAP), a Linux bridge and Open
+    /// vSwitch's kernel datapath take super-frames (and cut them where a
+    /// port needs it). A TAP with no master may be read by anything, such
+    /// as Open vSwitch's userspace datapath through a packet socket, which
+    /// takes a 64 KiB frame for one too big for the link: no.
+    pub(crate) fn takes_superframes(&self) -> bool {
+        let sys = std::path::Path::new("/sys/class/net").join(&self.name);
+        let master = std::fs::read_link(sys.join("master")).ok();
+        let master = master.as_ref().and_then(|m| m.file_name());
+        self.transient || sys.join("brport").exists() || master.is_some_and(|m| m == "ovs-system")
+    }
+}
+
+impl FramePath for TapDevice {
     fn read(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
         // SAFETY: IoSliceMut is ABI-compatible with iovec and describes
         // writable memory borrowed for this call.
@@ -269,22 +283,6 @@ impl Device for TapDevice {
                 bufs.len() as i32,
             )
         })
-    }
-
-    fn fd(&self) -> Option<RawFd> {
-        Some(self.fd.as_raw_fd())
-    }
-
-    /// The host's own stack (a transient TAP), a Linux bridge and Open
-    /// vSwitch's kernel datapath take super-frames (and cut them where a
-    /// port needs it). A TAP with no master may be read by anything, such
-    /// as Open vSwitch's userspace datapath through a packet socket, which
-    /// takes a 64 KiB frame for one too big for the link: no.
-    fn takes_superframes(&self) -> bool {
-        let sys = std::path::Path::new("/sys/class/net").join(&self.name);
-        let master = std::fs::read_link(sys.join("master")).ok();
-        let master = master.as_ref().and_then(|m| m.file_name());
-        self.transient || sys.join("brport").exists() || master.is_some_and(|m| m == "ovs-system")
     }
 }
 
@@ -326,12 +324,9 @@ fn tun_error(name: &str, err: io::Error) -> Error {
         Some(libc::EACCES) | Some(libc::EPERM) => {
             format!("no permission to open /dev/net/tun; {NEED_PRIVILEGE}")
         }
-        _ => format!("cannot open /dev/net/tun: {err}"),
+        _ => "cannot open /dev/net/tun".to_string(),
     };
-    Error::Tap {
-        name: display_name(name),
-        reason,
-    }
+    Error::tap_io(&display_name(name), reason, err)
 }
 
 fn attach_error(name: &str, err: io::Error) -> Error {
@@ -341,12 +336,9 @@ fn attach_error(name: &str, err: io::Error) -> Error {
         }
         Some(libc::EBUSY) => "already in use by another process".to_string(),
         Some(libc::EINVAL) => "not a TAP device (or not one in `mode tap`)".to_string(),
-        _ => format!("cannot attach: {err}"),
+        _ => "cannot attach".to_string(),
     };
-    Error::Tap {
-        name: display_name(name),
-        reason,
-    }
+    Error::tap_io(&display_name(name), reason, err)
 }
 
 fn display_name(name: &str) -> String {

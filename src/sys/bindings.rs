@@ -37,7 +37,11 @@ pub struct stats_ {
     _marker: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
 }
 
+pub const LWIP_TAP_OPT_KEEPALIVE: u32 = 1;
+pub const LWIP_TAP_OPT_REUSEADDR: u32 = 2;
 pub const TCP_DEFAULT_LISTEN_BACKLOG: u32 = 64;
+pub const TCP_WRITE_FLAG_COPY: u32 = 1;
+pub const TCP_WRITE_FLAG_MORE: u32 = 2;
 pub const SYS_TIMEOUTS_SLEEPTIME_INFINITE: u32 = 4294967295;
 pub const ETH_HWADDR_LEN: u32 = 6;
 pub const LWIP_TAP_MAX_CLIENTS: u32 = 16;
@@ -77,6 +81,9 @@ pub type sys_timeout_handler =
     ::std::option::Option<unsafe extern "C" fn(arg: *mut ::std::os::raw::c_void)>;
 extern "C" {
     pub fn sys_check_timeouts();
+}
+extern "C" {
+    pub fn sys_timeouts_sleeptime() -> u32_t;
 }
 pub const PBUF_TRANSPORT: pbuf_layer = 74;
 pub const PBUF_IP: pbuf_layer = 54;
@@ -253,6 +260,11 @@ pub type tcp_sent_fn = ::std::option::Option<
 pub type tcp_poll_fn = ::std::option::Option<
     unsafe extern "C" fn(arg: *mut ::std::os::raw::c_void, tpcb: *mut tcp_pcb) -> err_t,
 >;
+pub type tcp_err_fn =
+    ::std::option::Option<unsafe extern "C" fn(arg: *mut ::std::os::raw::c_void, err: err_t)>;
+pub type tcp_connected_fn = ::std::option::Option<
+    unsafe extern "C" fn(arg: *mut ::std::os::raw::c_void, tpcb: *mut tcp_pcb, err: err_t) -> err_t,
+>;
 extern "C" {
     pub fn tcp_new_ip_type(type_: u8_t) -> *mut tcp_pcb;
 }
@@ -266,16 +278,33 @@ extern "C" {
     pub fn tcp_sent(pcb: *mut tcp_pcb, sent: tcp_sent_fn);
 }
 extern "C" {
+    pub fn tcp_err(pcb: *mut tcp_pcb, err: tcp_err_fn);
+}
+extern "C" {
     pub fn tcp_accept(pcb: *mut tcp_pcb, accept: tcp_accept_fn);
 }
 extern "C" {
     pub fn tcp_poll(pcb: *mut tcp_pcb, poll: tcp_poll_fn, interval: u8_t);
 }
 extern "C" {
+    pub fn tcp_backlog_delayed(pcb: *mut tcp_pcb);
+}
+extern "C" {
+    pub fn tcp_backlog_accepted(pcb: *mut tcp_pcb);
+}
+extern "C" {
     pub fn tcp_recved(pcb: *mut tcp_pcb, len: u16_t);
 }
 extern "C" {
     pub fn tcp_bind(pcb: *mut tcp_pcb, ipaddr: *const ip_addr_t, port: u16_t) -> err_t;
+}
+extern "C" {
+    pub fn tcp_connect(
+        pcb: *mut tcp_pcb,
+        ipaddr: *const ip_addr_t,
+        port: u16_t,
+        connected: tcp_connected_fn,
+    ) -> err_t;
 }
 extern "C" {
     pub fn tcp_listen_with_backlog(pcb: *mut tcp_pcb, backlog: u8_t) -> *mut tcp_pcb;
@@ -285,6 +314,13 @@ extern "C" {
 }
 extern "C" {
     pub fn tcp_close(pcb: *mut tcp_pcb) -> err_t;
+}
+extern "C" {
+    pub fn tcp_shutdown(
+        pcb: *mut tcp_pcb,
+        shut_rx: ::std::os::raw::c_int,
+        shut_tx: ::std::os::raw::c_int,
+    ) -> err_t;
 }
 extern "C" {
     pub fn tcp_write(
@@ -316,6 +352,41 @@ extern "C" {
 }
 extern "C" {
     pub fn raw_recv(pcb: *mut raw_pcb, recv: raw_recv_fn, recv_arg: *mut ::std::os::raw::c_void);
+}
+pub type udp_recv_fn = ::std::option::Option<
+    unsafe extern "C" fn(
+        arg: *mut ::std::os::raw::c_void,
+        pcb: *mut udp_pcb,
+        p: *mut pbuf,
+        addr: *const ip_addr_t,
+        port: u16_t,
+    ),
+>;
+extern "C" {
+    pub fn udp_new_ip_type(type_: u8_t) -> *mut udp_pcb;
+}
+extern "C" {
+    pub fn udp_remove(pcb: *mut udp_pcb);
+}
+extern "C" {
+    pub fn udp_bind(pcb: *mut udp_pcb, ipaddr: *const ip_addr_t, port: u16_t) -> err_t;
+}
+extern "C" {
+    pub fn udp_connect(pcb: *mut udp_pcb, ipaddr: *const ip_addr_t, port: u16_t) -> err_t;
+}
+extern "C" {
+    pub fn udp_disconnect(pcb: *mut udp_pcb);
+}
+extern "C" {
+    pub fn udp_recv(pcb: *mut udp_pcb, recv: udp_recv_fn, recv_arg: *mut ::std::os::raw::c_void);
+}
+extern "C" {
+    pub fn udp_sendto(
+        pcb: *mut udp_pcb,
+        p: *mut pbuf,
+        dst_ip: *const ip_addr_t,
+        dst_port: u16_t,
+    ) -> err_t;
 }
 extern "C" {
     pub fn dhcp_cleanup(netif: *mut netif);
@@ -473,6 +544,59 @@ extern "C" {
 }
 extern "C" {
     pub fn lwip_tap_tcp_open_connections() -> u32_t;
+}
+extern "C" {
+    pub fn lwip_tap_tcp_sndqueuelen(pcb: *const tcp_pcb) -> u32_t;
+}
+extern "C" {
+    pub fn lwip_tap_tcp_state(pcb: *const tcp_pcb) -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn lwip_tap_tcp_endpoints(
+        pcb: *const tcp_pcb,
+        local: *mut ip_addr_t,
+        local_port: *mut u16_t,
+        remote: *mut ip_addr_t,
+        remote_port: *mut u16_t,
+    );
+}
+extern "C" {
+    pub fn lwip_tap_tcp_set_nodelay(pcb: *mut tcp_pcb, on: ::std::os::raw::c_int);
+}
+extern "C" {
+    pub fn lwip_tap_tcp_nodelay(pcb: *const tcp_pcb) -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn lwip_tap_pcb_set_option(
+        pcb: *mut tcp_pcb,
+        option: ::std::os::raw::c_int,
+        on: ::std::os::raw::c_int,
+    );
+}
+extern "C" {
+    pub fn lwip_tap_pcb_option(
+        pcb: *const tcp_pcb,
+        option: ::std::os::raw::c_int,
+    ) -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn lwip_tap_tcp_set_keepalive_times(
+        pcb: *mut tcp_pcb,
+        idle_ms: u32_t,
+        interval_ms: u32_t,
+        count: u32_t,
+    );
+}
+extern "C" {
+    pub fn lwip_tap_tcp_keepalive_times(
+        pcb: *const tcp_pcb,
+        idle_ms: *mut u32_t,
+        interval_ms: *mut u32_t,
+        count: *mut u32_t,
+    );
+}
+extern "C" {
+    pub fn lwip_tap_tcp_mss(pcb: *const tcp_pcb) -> u16_t;
 }
 extern "C" {
     pub fn lwip_tap_ip4_route_ready(dest: *const ip4_addr_t) -> ::std::os::raw::c_int;

@@ -161,6 +161,15 @@ impl<T: AsRef<[u8]>> Ipv4Header<T> {
     }
 }
 
+impl<'a> Ipv4Header<&'a [u8]> {
+    /// The payload (see [`Self::payload`]), borrowed for as long as the
+    /// buffer.
+    pub fn into_payload(self) -> &'a [u8] {
+        let (start, end) = (self.header_len(), self.payload().len() + self.header_len());
+        &self.buffer[start..end]
+    }
+}
+
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Header<T> {
     fn bytes_mut(&mut self) -> &mut [u8] {
         self.buffer.as_mut()

@@ -133,6 +133,15 @@ pub fn skip_extension_headers(mut next: IpProtocol, after: &[u8]) -> Result<(IpP
     }
 }
 
+impl<'a> Ipv6Header<&'a [u8]> {
+    /// What follows the fixed header (see [`Self::payload`]), borrowed for
+    /// as long as the buffer.
+    pub fn into_payload(self) -> &'a [u8] {
+        let end = HEADER_LEN + self.payload().len();
+        &self.buffer[HEADER_LEN..end]
+    }
+}
+
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv6Header<T> {
     fn bytes_mut(&mut self) -> &mut [u8] {
         self.buffer.as_mut()

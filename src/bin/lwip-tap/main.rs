@@ -3,7 +3,9 @@
 
 use std::process::ExitCode;
 
-use lwip_tap::cli::{self, Invocation, Options};
+mod cli;
+
+use cli::{Invocation, Options};
 use lwip_tap::sandbox::Sandbox;
 use lwip_tap::signals::Signals;
 use lwip_tap::stack::Stack;
@@ -69,6 +71,6 @@ fn run(options: &Options) -> Result<(), Error> {
 }
 
 fn fail(e: &Error) -> ExitCode {
-    eprintln!("lwip-tap: {e}");
+    eprintln!("lwip-tap: {e:#}");
     ExitCode::from(e.exit_code() as u8)
 }

@@ -12,13 +12,13 @@ use std::time::Duration;
 
 use clap::{Arg, ArgAction, ArgMatches};
 
-use crate::config::{
+use lwip_tap::config::{
     Addressing, CaptureConfig, ClientConfig, Config, DeviceConfig, Impairment, Impairments,
     InterfaceConfig, Ipv6Config, Percent, Services, IPV6_PREFIX_LEN, MAX_DELAY, MIN_RATE,
     SNAPLEN_RANGE,
 };
-use crate::error::Error;
-use crate::sandbox::{SandboxConfig, SeccompMode, DEFAULT_USER};
+use lwip_tap::sandbox::{SandboxConfig, SeccompMode, DEFAULT_USER};
+use lwip_tap::Error;
 
 /// The keys `-i` accepts.
 const KEYS: &str = "name, addr, netmask, gw, addr6, gw6, slaac, mtu, offload, pcap, snaplen, \
@@ -204,7 +204,7 @@ where
         Err(e) => return Err(Error::Usage(one_line(&e))),
     };
     if matches.get_flag("version") {
-        return Ok(Invocation::Help(crate::version::text()));
+        return Ok(Invocation::Help(lwip_tap::version::text()));
     }
     options(&matches, &mut cmd).map(Invocation::Run)
 }
@@ -245,6 +245,7 @@ fn options(matches: &ArgMatches, cmd: &mut clap::Command) -> Result<Options, Err
         lwip_debug: matches.get_flag("debug"),
         seed: matches.get_one::<u64>("seed").copied(),
         busy_poll: matches.get_flag("busy-poll"),
+        ..Config::default()
     };
     config.validate().map_err(|e| {
         Error::Usage(match e.interface {
@@ -338,7 +339,7 @@ fn parse_server(value: &str) -> Result<SocketAddrV4, String> {
 fn parse_count(value: &str) -> Result<u32, String> {
     parse_in_range(
         value,
-        crate::config::PING_COUNT_RANGE,
+        lwip_tap::config::PING_COUNT_RANGE,
         &format!("--count {value} is not a number of echo requests"),
     )
 }
@@ -459,7 +460,7 @@ pub fn parse_interface(text: &str) -> Result<InterfaceConfig, String> {
         }
         match key {
             "name" => {
-                crate::config::check_name(value)?;
+                lwip_tap::config::check_name(value)?;
                 keys.name = Some(value.to_string());
             }
             "addr" => keys.addr = Some(parse_ipv4(key, value)?),
@@ -556,7 +557,7 @@ impl Keys {
 
 fn parse_mtu(value: &str) -> Result<u32, String> {
     let what = format!("mtu={value} is not a number");
-    parse_in_range(value, crate::config::MTU_RANGE, &what)
+    parse_in_range(value, lwip_tap::config::MTU_RANGE, &what)
 }
 
 fn parse_snaplen(value: &str) -> Result<u32, String> {
@@ -652,7 +653,7 @@ fn parse_ipv6_prefix(value: &str) -> Result<Ipv6Addr, String> {
 
 fn parse_netmask(value: &str) -> Result<Ipv4Addr, String> {
     let mask = parse_ipv4("netmask", value)?;
-    if !crate::config::is_contiguous(mask) {
+    if !lwip_tap::config::is_contiguous(mask) {
         return Err(format!(
             "netmask={value} is not contiguous (like 255.255.255.0)"
         ));
@@ -663,7 +664,7 @@ fn parse_netmask(value: &str) -> Result<Ipv4Addr, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{MAX_CLIENTS, MAX_INTERFACES};
+    use lwip_tap::config::{MAX_CLIENTS, MAX_INTERFACES};
 
     fn run(args: &[&str]) -> Result<Options, Error> {
         let mut full = vec!["lwip-tap"];
@@ -1090,7 +1091,7 @@ mod tests {
         let e = usage_error(&["-i", "name=t,loss=1,offload=on"]);
         assert!(e.contains("cannot be combined with impairment"), "{e}");
         let o = run(&["-i", "name=t,loss=1"]).unwrap();
-        assert_eq!(o.config.offload(0), crate::config::Offload::Off);
+        assert_eq!(o.config.plans(0)[0].offload, lwip_tap::config::Offload::Off);
         assert!(run(&["-i", "name=t,loss=1,offload=off"]).is_ok());
     }
 
@@ -1382,5 +1383,78 @@ mod tests {
                 .config
                 .busy_poll
         );
+    }
+}
+
+/// Property tests of the parser: no input panics it, every refusal is one
+/// line, and well-formed specs always parse back.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::{parse, parse_interface, Invocation};
+    use lwip_tap::config::Addressing;
+
+    fn parse_args(args: &[String]) -> Result<Invocation, lwip_tap::Error> {
+        let mut full = vec!["lwip-tap".to_string()];
+        full.extend_from_slice(args);
+        parse(full)
+    }
+
+    /// Strings built from the pieces `-i` values are made of, so that the
+    /// generator reaches the parser's corners (not just "unknown key").
+    fn spec_like() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("name".to_string()),
+            Just("addr".to_string()),
+            Just("netmask".to_string()),
+            Just("gw".to_string()),
+            Just("mtu".to_string()),
+            Just("=".to_string()),
+            Just(",".to_string()),
+            Just(" ".to_string()),
+            Just(".".to_string()),
+            "[0-9]{1,4}",
+            "tap[0-9]{0,20}",
+            "\\PC{0,6}",
+        ];
+        proptest::collection::vec(piece, 0..16).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn arbitrary_arguments_never_panic(args in proptest::collection::vec("\\PC{0,24}", 0..6)) {
+            let _ = parse_args(&args);
+        }
+
+        #[test]
+        fn interface_specs_never_panic_and_errors_are_one_line(spec in spec_like()) {
+            match parse_interface(&spec) {
+                Ok(_) => {}
+                Err(e) => prop_assert!(!e.is_empty() && !e.contains('\n'), "{e:?}"),
+            }
+            if let Err(lwip_tap::Error::Usage(msg)) = parse_args(&["-i".into(), spec.clone()]) {
+                prop_assert_eq!(msg.lines().count(), 1, "{}", msg);
+            }
+        }
+
+        #[test]
+        fn well_formed_static_specs_parse(
+            a in 1u8..=254, b in any::<u8>(), c in any::<u8>(), host in 2u8..=253,
+            name in "[a-z][a-z0-9]{0,14}", mtu in 68u32..=65521,
+        ) {
+            let spec = format!(
+                "name={name},addr={a}.{b}.{c}.{host},netmask=255.255.255.0,gw={a}.{b}.{c}.1,mtu={mtu}"
+            );
+            let parsed = parse_interface(&spec).unwrap();
+            prop_assert_eq!(parsed.device.name(), Some(name.as_str()));
+            prop_assert_eq!(parsed.mtu, Some(mtu));
+            let Addressing::Static { addr, .. } = parsed.addressing else {
+                panic!("static addressing expected: {parsed:?}");
+            };
+            prop_assert_eq!(addr.octets(), [a, b, c, host]);
+        }
     }
 }

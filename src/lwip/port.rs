@@ -1,10 +1,19 @@
-//! The operating-system services lwIP's port asks for, implemented in Rust
-//! and called from C: the clock (`sys_now`), random numbers, diagnostics
-//! (whole lines from lwip/shim.c) and failed assertions.
+//! What lwIP's port asks of the operating system, implemented in Rust and
+//! called from C: the clock (`sys_now`), random numbers, diagnostics (whole
+//! lines from lwip/shim.c) and failed assertions.
+//!
+//! The clock is [`crate::clock`]'s. With the virtual clock, lwIP's random
+//! numbers come from a fixed-seed generator too, so its port numbers and
+//! other random choices repeat from run to run.
 
 use std::ffi::{c_char, c_int, CStr};
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::clock;
 use crate::sys;
+
+/// The state of the virtual clock's random generator.
+static VIRTUAL_RANDOM: AtomicU64 = AtomicU64::new(0x9e37_79b9_7f4a_7c15);
 
 /// Turns on lwIP's LWIP_DEBUGF output (in a `debug` build; a no-op otherwise,
 /// since the normal build compiles the debug statements out). Called by
@@ -31,9 +40,14 @@ pub(crate) fn mld6_groups() -> usize {
 /// lwIP's LWIP_DBG_ON: with it in LWIP_DBG_TYPES_ON every enabled module prints.
 const LWIP_DBG_ON: u8 = 0x80;
 
-/// Milliseconds from a monotonic clock, wrapping, as lwIP's timers expect.
+/// Milliseconds of the clock lwIP reads, wrapping, as lwIP's timers expect.
+/// It must not panic (lwIP's C calls it), so the monotonic clock is read
+/// with clock_gettime directly, not through `Instant`.
 #[no_mangle]
 pub extern "C" fn sys_now() -> u32 {
+    if clock::is_virtual() {
+        return clock::now().as_millis() as u64 as u32;
+    }
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -45,18 +59,41 @@ pub extern "C" fn sys_now() -> u32 {
         .wrapping_add(ts.tv_nsec as u64 / 1_000_000) as u32
 }
 
-/// LWIP_RAND(): 32 bits from the kernel's random source.
+/// 64 bits from the kernel's random source.
+pub(crate) fn random_u64() -> u64 {
+    let mut bytes = [0u8; 8];
+    let mut filled = 0;
+    while filled < bytes.len() {
+        // SAFETY: writes at most the rest of `bytes`.
+        let n = unsafe {
+            libc::getrandom(bytes[filled..].as_mut_ptr().cast(), bytes.len() - filled, 0)
+        };
+        if n > 0 {
+            filled += n as usize;
+        } else if n < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted
+        {
+            // No entropy source: the clock will do.
+            return std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+        }
+    }
+    u64::from_ne_bytes(bytes)
+}
+
+/// LWIP_RAND(): 32 random bits; from a fixed-seed generator (xorshift64*)
+/// with the virtual clock, so runs repeat.
 #[no_mangle]
 pub extern "C" fn lwip_tap_rand() -> u32 {
-    let mut value = 0u32;
-    loop {
-        // SAFETY: writes at most 4 bytes into `value`.
-        let n = unsafe { libc::getrandom((&mut value as *mut u32).cast(), 4, 0) };
-        if n == 4 {
-            return value;
-        }
-        // Only EINTR is possible for a 4-byte request once the pool is ready.
+    if clock::is_virtual() {
+        let mut x = VIRTUAL_RANDOM.load(Ordering::SeqCst);
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        VIRTUAL_RANDOM.store(x, Ordering::SeqCst);
+        return (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32;
     }
+    random_u64() as u32
 }
 
 /// One whole line of lwIP diagnostic output (from lwip/shim.c).
@@ -64,7 +101,7 @@ pub extern "C" fn lwip_tap_rand() -> u32 {
 /// # Safety
 /// `line` must be a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn lwip_tap_log_line(line: *const c_char) {
+pub(crate) unsafe extern "C" fn lwip_tap_log_line(line: *const c_char) {
     // SAFETY: the shim passes a NUL-terminated buffer.
     let line = unsafe { CStr::from_ptr(line) }.to_string_lossy();
     log::debug!(target: "lwip", "{}", line.trim_end());
@@ -75,7 +112,7 @@ pub unsafe extern "C" fn lwip_tap_log_line(line: *const c_char) {
 /// # Safety
 /// `msg` and `file` must be NUL-terminated strings.
 #[no_mangle]
-pub unsafe extern "C" fn lwip_tap_assert(
+pub(crate) unsafe extern "C" fn lwip_tap_assert(
     msg: *const c_char,
     file: *const c_char,
     line: c_int,
@@ -119,7 +156,7 @@ mod tests {
         let out = std::process::Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
-                "port::tests::failed_assertion_logs_and_aborts",
+                "lwip::port::tests::failed_assertion_logs_and_aborts",
                 "--nocapture",
             ])
             .env("LWIP_TAP_TRIGGER_ASSERT", "1")
