@@ -11,6 +11,7 @@
 //! what lwip-tap logs and its process.
 #![allow(dead_code)]
 
+pub mod launch;
 pub mod tools;
 
 use std::fs;
@@ -394,10 +395,26 @@ impl Netns {
 
     /// [`Netns::spawn_lwip_tap`] pinned to `cpu` with taskset.
     pub fn spawn_lwip_tap_on_cpu(&self, cpu: usize, args: &[&str]) -> LwipTap {
-        let cpu = cpu.to_string();
-        let mut all = vec!["-c", &cpu, LWIP_TAP];
+        self.spawn_lwip_tap_after(&["taskset", "-c", &cpu.to_string()], args)
+    }
+
+    /// [`Netns::spawn_lwip_tap`] under `launch`: with a /dev/net of its
+    /// own, as nobody (see [`launch::Launch`]).
+    pub fn spawn_lwip_tap_under(&self, launch: &launch::Launch, args: &[&str]) -> LwipTap {
+        let words = launch.words();
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        self.spawn_lwip_tap_after(&words, args)
+    }
+
+    /// Starts `PREFIX… lwip-tap ARGS…` as [`Netns::spawn_lwip_tap`] does.
+    fn spawn_lwip_tap_after(&self, prefix: &[&str], args: &[&str]) -> LwipTap {
+        let Some((program, prefix)) = prefix.split_first() else {
+            return self.spawn_lwip_tap(args);
+        };
+        let mut all = prefix.to_vec();
+        all.push(LWIP_TAP);
         all.extend_from_slice(args);
-        self.spawn_lwip_tap_with("taskset", &all, &[])
+        self.spawn_lwip_tap_with(program, &all, &[])
     }
 
     /// Starts lwip-tap on a transient TAP (172.16.0.2, host 172.16.0.1)
@@ -416,7 +433,7 @@ impl Netns {
     }
 
     /// Runs `PREFIX lwip-tap ARGS` through the shell in the namespace (PREFIX
-    /// may wrap it, e.g. in `setpriv …`), asserts that it exits with `code`
+    /// may wrap it, e.g. [`launch::Launch::shell_prefix`]), asserts that it exits with `code`
     /// and explains itself in one line on stderr, and returns that line.
     pub fn lwip_tap_refuses(&self, prefix: &str, args: &str, code: i32) -> String {
         let out = self.run(&format!("{prefix} {LWIP_TAP} {args}"));
