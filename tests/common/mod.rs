@@ -833,6 +833,16 @@ impl LwipTap {
             .unwrap_or_else(|| panic!("lwip-tap still runs after {timeout:?}:\n{}", self.log()))
     }
 
+    /// [`LwipTap::finish`], then fails the test (showing the log) unless
+    /// lwip-tap exited with `code`; returns the log. For lwip-tap with
+    /// clients (`--ping`, `--iperf-client`) and no service.
+    pub fn exits_with(&mut self, code: i32, timeout: Duration) -> String {
+        let status = self.finish(timeout);
+        let log = self.log();
+        assert_eq!(status.code(), Some(code), "{status}:\n{log}");
+        log
+    }
+
     /// Sends `signal` and waits (up to 10 s) for the process to exit.
     pub fn stop_with(&mut self, signal: i32) -> ExitStatus {
         // SAFETY: plain kill(2) on our child's pid.
