@@ -169,7 +169,7 @@ fn persistent_tap_works_for_its_non_root_owner() {
     require_network!("ping", "setpriv", "unshare");
     let ns = Netns::new("user");
     ns.sh("ip tuntap add dev tap0 mode tap user nobody && ip link set tap0 up && ip addr add 10.3.0.1/24 dev tap0");
-    let as_nobody = Launch::new().as_nobody();
+    let as_nobody = Launch::new().user_nobody();
     let lwip = ns.spawn_lwip_tap_under(
         &as_nobody.clone().private_dev_net(Tun::WorldUsable),
         &["-i", "name=tap0,addr=10.3.0.2,netmask=255.255.255.0"],

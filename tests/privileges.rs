@@ -128,7 +128,7 @@ fn an_unknown_user_is_refused_in_one_line_before_any_tap_exists() {
     // A user a process that is not root cannot become.
     ns.add_tap("tap0", None);
     let err = ns.lwip_tap_refuses(
-        &Launch::new().as_nobody().shell_prefix(),
+        &Launch::new().user_nobody().shell_prefix(),
         "-Z root -i name=tap0",
         1,
     );
@@ -281,7 +281,9 @@ fn a_non_root_owner_gets_no_new_privs_and_the_filter() {
     // This machine's /dev/net/tun may be root-only: give lwip-tap a
     // /dev/net of its own with a world-usable node (see tests/foundation.rs).
     let mut lwip = ns.spawn_lwip_tap_under(
-        &Launch::new().private_dev_net(Tun::WorldUsable).as_nobody(),
+        &Launch::new()
+            .private_dev_net(Tun::WorldUsable)
+            .user_nobody(),
         &["-i", "name=tap0,addr=10.33.0.2,netmask=255.255.255.0"],
     );
     confined(&mut lwip);

@@ -20,7 +20,7 @@ pub enum Tun {
 #[derive(Clone, Debug, Default)]
 pub struct Launch {
     dev_net: Option<Tun>,
-    as_nobody: bool,
+    user_nobody: bool,
 }
 
 impl Launch {
@@ -40,8 +40,8 @@ impl Launch {
     /// Runs lwip-tap as nobody:nogroup without supplementary groups
     /// (`setpriv`), as an ordinary user starts it; after the /dev/net
     /// set-up, which needs root.
-    pub fn as_nobody(mut self) -> Launch {
-        self.as_nobody = true;
+    pub fn user_nobody(mut self) -> Launch {
+        self.user_nobody = true;
         self
     }
 
@@ -59,7 +59,7 @@ impl Launch {
                 "mount -t tmpfs none /dev/net && {node}exec \"$0\" \"$@\""
             ));
         }
-        if self.as_nobody {
+        if self.user_nobody {
             words.extend(
                 [
                     "setpriv",
