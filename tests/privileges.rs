@@ -6,7 +6,7 @@ mod common;
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, ExitStatus};
 use std::time::Duration;
 
 use common::launch::{Launch, Tun};
@@ -172,6 +172,19 @@ fn probed(ns: &Netns, probe: &str, flags: &[&str]) -> LwipTap {
     lwip
 }
 
+/// Sets the probe off: it makes its call on SIGUSR2.
+fn set_off(lwip: &LwipTap) {
+    lwip.signal(libc::SIGUSR2);
+}
+
+/// Sets the probe off where its call ends lwip-tap, and waits for that;
+/// returns the exit status and the log.
+fn set_off_to_the_end(lwip: &mut LwipTap) -> (ExitStatus, String) {
+    set_off(lwip);
+    let status = lwip.wait(Duration::from_secs(10)).expect("still running");
+    (status, lwip.log())
+}
+
 /// The filter bites: a call outside its list (open) is reported in one
 /// line naming it, and the process aborts; without the filter the same call
 /// goes through.
@@ -180,10 +193,7 @@ fn a_forbidden_call_is_one_line_then_abort_and_the_tap_goes_away() {
     require_network!("cc");
     let ns = Netns::new("forbidden");
     let mut lwip = probed(&ns, "open", &[]);
-    // SAFETY: plain kill(2) on our child's pid.
-    unsafe { libc::kill(lwip.pid(), libc::SIGUSR2) };
-    let status = lwip.wait(Duration::from_secs(10)).expect("still running");
-    let log = lwip.log();
+    let (status, log) = set_off_to_the_end(&mut lwip);
     assert_eq!(status.signal(), Some(libc::SIGABRT), "{status}\n{log}");
     let expected = format!(
         "lwip-tap: the seccomp filter stopped system call {} ({})",
@@ -204,8 +214,7 @@ fn a_forbidden_call_is_one_line_then_abort_and_the_tap_goes_away() {
     let mut lwip = probed(&ns, "open", &["--seccomp", "off"]);
     assert!(lwip.log().contains("seccomp filter off"), "{}", lwip.log());
     assert_eq!(Status::of(lwip.pid()).one("Seccomp"), "0");
-    // SAFETY: plain kill(2) on our child's pid.
-    unsafe { libc::kill(lwip.pid(), libc::SIGUSR2) };
+    set_off(&lwip);
     lwip.wait_for_log("probe: open succeeded", Duration::from_secs(5));
     assert!(ns.wait_for_ping(LWIP_ADDR, Duration::from_secs(5)));
     assert_eq!(lwip.stop_with(libc::SIGTERM).code(), Some(0));
@@ -218,10 +227,7 @@ fn a_panic_under_the_filter_prints_its_message() {
     require_network!("cc");
     let ns = Netns::new("panic");
     let mut lwip = probed(&ns, "panic", &[]);
-    // SAFETY: plain kill(2) on our child's pid.
-    unsafe { libc::kill(lwip.pid(), libc::SIGUSR2) };
-    let status = lwip.wait(Duration::from_secs(10)).expect("still running");
-    let log = lwip.log();
+    let (status, log) = set_off_to_the_end(&mut lwip);
     assert_eq!(status.code(), Some(101), "{status}\n{log}");
     assert!(
         log.contains("thread 'main' panicked at") && log.contains("Invalid argument"),

@@ -432,9 +432,10 @@ impl Netns {
         lwip
     }
 
-    /// Runs `PREFIX lwip-tap ARGS` through the shell in the namespace (PREFIX
-    /// may wrap it, e.g. [`launch::Launch::shell_prefix`]), asserts that it exits with `code`
-    /// and explains itself in one line on stderr, and returns that line.
+    /// Runs `PREFIX lwip-tap ARGS` through the shell in the namespace
+    /// (PREFIX may wrap it, e.g. [`launch::Launch::shell_prefix`]), asserts
+    /// that it exits with `code` and explains itself in one line on stderr,
+    /// and returns that line.
     pub fn lwip_tap_refuses(&self, prefix: &str, args: &str, code: i32) -> String {
         let out = self.run(&format!("{prefix} {LWIP_TAP} {args}"));
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -742,8 +743,7 @@ impl LwipTap {
     pub fn stats(&mut self) -> Stats {
         let blocks = |log: &str| log.matches("stats: HEAP used").count();
         let before = blocks(&self.log());
-        // SAFETY: plain kill(2) on our child's pid.
-        unsafe { libc::kill(self.pid(), libc::SIGUSR1) };
+        self.signal(libc::SIGUSR1);
         let done = wait_until(Duration::from_secs(5), || {
             let log = self.log();
             blocks(&log) > before && log.contains("stats: TCP xmit") && {
@@ -776,6 +776,12 @@ impl LwipTap {
 
     pub fn pid(&self) -> i32 {
         self.child.id() as i32
+    }
+
+    /// Sends `signal` to the process.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: plain kill(2) on our child's pid.
+        unsafe { libc::kill(self.pid(), signal) };
     }
 
     /// The exit status, if the process has exited (it is reaped then).
@@ -845,8 +851,7 @@ impl LwipTap {
 
     /// Sends `signal` and waits (up to 10 s) for the process to exit.
     pub fn stop_with(&mut self, signal: i32) -> ExitStatus {
-        // SAFETY: plain kill(2) on our child's pid.
-        unsafe { libc::kill(self.pid(), signal) };
+        self.signal(signal);
         self.wait(Duration::from_secs(10)).unwrap_or_else(|| {
             panic!(
                 "lwip-tap did not exit after signal {signal}:\n{}",
@@ -858,8 +863,7 @@ impl LwipTap {
     /// SIGTERM, then SIGKILL if it has not exited after `grace`. Returns
     /// the exit status and whether it took SIGKILL.
     pub fn terminate(&mut self, grace: Duration) -> (ExitStatus, bool) {
-        // SAFETY: plain kill(2) on our child's pid.
-        unsafe { libc::kill(self.pid(), libc::SIGTERM) };
+        self.signal(libc::SIGTERM);
         if let Some(status) = self.wait(grace) {
             return (status, false);
         }
