@@ -179,18 +179,8 @@ impl Routed {
     /// `bytes` from `from` through the TCP echo server at `to_addr`,
     /// compared.
     fn tcp_echo(&self, from: &Netns, to_addr: &str, bytes: usize) {
-        let dir = from.dir.path().display().to_string();
-        from.sh(&format!("head -c {bytes} /dev/urandom > {dir}/in"));
-        let out = from.run(&format!(
-            "nc -N -w 10 {to_addr} {TCP_PORT} < {dir}/in > {dir}/out && cmp {dir}/in {dir}/out"
-        ));
-        assert!(
-            out.status.success(),
-            "TCP echo via {to_addr}: {}{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
-            self.router.log()
-        );
+        from.tcp_echo(to_addr, TCP_PORT, bytes, 10)
+            .unwrap_or_else(|e| panic!("{e}\n{}", self.router.log()));
     }
 
     /// Every check, both ways; `first` is the size of the first datagram,

@@ -11,16 +11,8 @@ fn tcp_echo_streams_a_mebibyte_back_unchanged_and_udp_echo_answers() {
     require_network!("nc", "cmp");
     let ns = Netns::new("echo");
     let lwip = ns.transient_lwip_tap(&["-E"]);
-    let dir = ns.dir.path().display().to_string();
-    ns.sh(&format!("head -c 1048576 /dev/urandom > {dir}/in"));
-    ns.sh(&format!("nc -N -w 10 {LWIP_ADDR} 7 < {dir}/in > {dir}/out"));
-    let cmp = ns.run(&format!("cmp {dir}/in {dir}/out"));
-    assert!(
-        cmp.status.success(),
-        "echo differs: {}\n{}",
-        String::from_utf8_lossy(&cmp.stdout),
-        lwip.log()
-    );
+    ns.tcp_echo(LWIP_ADDR, 7, 1 << 20, 10)
+        .unwrap_or_else(|e| panic!("{e}\n{}", lwip.log()));
 
     let reply = ns.sh(&format!("echo 'hello over udp' | nc -u -w 1 {LWIP_ADDR} 7"));
     assert_eq!(reply, "hello over udp\n");

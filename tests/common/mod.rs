@@ -459,6 +459,30 @@ impl Netns {
         wait_until(timeout, || self.ping(addr, 1, "0.2") == 1)
     }
 
+    /// Sends `bytes` random bytes from here with nc to the echo service at
+    /// `addr` (IPv6 if it has a colon) `port`, nc waiting up to `wait` s for
+    /// more, and compares what comes back. Err with what nc and cmp said if
+    /// either fails.
+    pub fn tcp_echo(&self, addr: &str, port: u16, bytes: usize, wait: u32) -> Result<(), String> {
+        let dir = self.dir.path().display();
+        let (sent, back) = (format!("{dir}/echo-in"), format!("{dir}/echo-out"));
+        self.sh(&format!("head -c {bytes} /dev/urandom > {sent}"));
+        let v6 = if addr.contains(':') { "-6 " } else { "" };
+        let out = self.run(&format!(
+            "nc {v6}-N -w {wait} {addr} {port} < {sent} > {back} && cmp {sent} {back}"
+        ));
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "TCP echo of {bytes} bytes via {addr} port {port} ({}): {}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    }
+
     /// Waits until something listens on TCP `port` here (`ss -ltn`).
     pub fn wait_for_tcp_listener(&self, port: u16, timeout: Duration) -> bool {
         wait_until(timeout, || {
