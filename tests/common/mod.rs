@@ -420,9 +420,20 @@ impl Netns {
     /// Starts lwip-tap on a transient TAP (172.16.0.2, host 172.16.0.1)
     /// with `flags`, and waits until it answers ping.
     pub fn transient_lwip_tap(&self, flags: &[&str]) -> LwipTap {
+        self.transient_lwip_tap_with(LWIP_TAP, flags, &[])
+    }
+
+    /// [`Netns::transient_lwip_tap`] with a given lwip-tap binary and extra
+    /// environment variables (see [`Netns::spawn_lwip_tap_with`]).
+    pub fn transient_lwip_tap_with(
+        &self,
+        binary: &str,
+        flags: &[&str],
+        env: &[(&str, &str)],
+    ) -> LwipTap {
         let mut args = vec!["-i", TRANSIENT_SPEC];
         args.extend_from_slice(flags);
-        let mut lwip = self.spawn_lwip_tap(&args);
+        let mut lwip = self.spawn_lwip_tap_with(binary, &args, env);
         lwip.wait_for_log(": mac", Duration::from_secs(10));
         assert!(
             self.wait_for_ping(LWIP_ADDR, Duration::from_secs(10)),
