@@ -53,16 +53,7 @@ fn stderr(output: &Output) -> String {
 /// `lwip-tap --version` of the last build; its stdout.
 fn version_output() -> String {
     let binary = target_dir().join("debug/lwip-tap");
-    let output = Command::new(&binary)
-        .arg("--version")
-        .output()
-        .expect("run lwip-tap --version");
-    assert!(
-        output.status.success(),
-        "{} --version failed: {}",
-        binary.display(),
-        stderr(&output)
-    );
+    let output = common::successful_output(Command::new(binary).arg("--version"));
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 

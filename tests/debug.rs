@@ -16,17 +16,12 @@ fn debug_binary() -> &'static str {
     BINARY.get_or_init(|| {
         let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("debug-feature");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let out = Command::new(cargo)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["build", "--bin", "lwip-tap", "--features", "debug"])
-            .arg("--target-dir")
-            .arg(&target)
-            .output()
-            .expect("run cargo build --features debug");
-        assert!(
-            out.status.success(),
-            "cargo build --features debug failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = common::successful_output(
+            Command::new(cargo)
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .args(["build", "--bin", "lwip-tap", "--features", "debug"])
+                .arg("--target-dir")
+                .arg(&target),
         );
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(

@@ -249,19 +249,14 @@ impl Routed {
             unsafe { libc::kill(tcpdump.id() as i32, libc::SIGINT) };
             let _ = tcpdump.wait();
             let tshark = |filter: &str| {
-                let out = std::process::Command::new("tshark")
-                    .arg("-r")
-                    .arg(&file)
-                    .args(["-o", "ip.check_checksum:TRUE"])
-                    .args(["-o", "udp.check_checksum:TRUE"])
-                    .args(["-o", "tcp.check_checksum:TRUE"])
-                    .args(["-Y", filter])
-                    .output()
-                    .expect("run tshark");
-                assert!(
-                    out.status.success(),
-                    "{}",
-                    String::from_utf8_lossy(&out.stderr)
+                let out = common::successful_output(
+                    std::process::Command::new("tshark")
+                        .arg("-r")
+                        .arg(&file)
+                        .args(["-o", "ip.check_checksum:TRUE"])
+                        .args(["-o", "udp.check_checksum:TRUE"])
+                        .args(["-o", "tcp.check_checksum:TRUE"])
+                        .args(["-Y", filter]),
                 );
                 String::from_utf8_lossy(&out.stdout).into_owned()
             };

@@ -930,6 +930,19 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// Runs `cmd` (outside any namespace) to its end, failing the test with
+/// its stderr unless it succeeds; returns its output.
+pub fn successful_output(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Runs lwip-tap to completion outside any namespace (for arguments that
 /// must be refused before any device is touched).
 pub fn run_lwip_tap(args: &[&str]) -> Output {
