@@ -15,8 +15,12 @@ pub enum Tun {
     WorldUsable,
 }
 
-/// How lwip-tap is started: by default as the test runs, as root with the
-/// machine's /dev/net/tun.
+/// How lwip-tap is started. By default as the test runs: as root, with the
+/// machine's /dev/net/tun. A test of what an ordinary user can do needs the
+/// user nobody and a /dev/net/tun anyone may open (this machine's may be
+/// root-only); a test of the error without the tun module needs no
+/// /dev/net/tun at all. Both without touching the machine's /dev, which
+/// other tests running at the same time use.
 #[derive(Clone, Debug, Default)]
 pub struct Launch {
     dev_net: Option<Tun>,
@@ -24,6 +28,7 @@ pub struct Launch {
 }
 
 impl Launch {
+    /// As the test runs; see the builder methods.
     pub fn new() -> Launch {
         Launch::default()
     }
