@@ -115,22 +115,6 @@ fn ready(kind: Switch, tools: &[&str]) -> bool {
     common::can_run_network_tests(&all)
 }
 
-/// Sends 1 MiB through lwIP's echo service at `addr` from `host` and
-/// compares what comes back; Err with what went wrong.
-fn echo_mebibyte(host: &Netns, addr: &str, wait: u32) -> Result<(), String> {
-    let dir = host.dir.path().display().to_string();
-    host.sh(&format!("head -c 1048576 /dev/urandom > {dir}/in"));
-    let out = host.run(&format!(
-        "nc -N -w {wait} {addr} 7 < {dir}/in > {dir}/out; cmp {dir}/in {dir}/out"
-    ));
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr))
-    }
-}
-
 fn logs(taps: &[&LwipTap]) -> String {
     taps.iter().map(|t| t.log()).collect::<Vec<_>>().join("\n")
 }
@@ -176,7 +160,8 @@ fn nodes_on_two_hosts_reach_each_other(kind: Switch) {
     assert!(neighbour.contains(&mac), "{neighbour} (lwIP's MAC {mac})");
 
     // TCP and HTTP.
-    echo_mebibyte(a, "10.42.0.21", 10).unwrap_or_else(|e| panic!("{e}\n{}", b1.log()));
+    a.tcp_echo("10.42.0.21", 7, 1 << 20, 10)
+        .unwrap_or_else(|e| panic!("{e}\n{}", b1.log()));
     let code = a.sh("curl -s -o /dev/null -w '%{http_code}' http://10.42.0.21/");
     assert_eq!(code, "200");
 
@@ -270,7 +255,7 @@ fn the_router_on_one_host_and_the_leaf_on_the_other(kind: Switch) {
     assert_eq!(a.ping("172.16.1.2", 5, "0.05"), 5);
     let out = a.sh("ping -n -c 1 172.16.1.2");
     assert!(out.contains("ttl=254"), "through the router: {out}");
-    echo_mebibyte(a, "172.16.1.2", 10)
+    a.tcp_echo("172.16.1.2", 7, 1 << 20, 10)
         .unwrap_or_else(|e| panic!("{e}\n{}", logs(&[&router, &leaf])));
     let code = a.sh("curl -s -o /dev/null -w '%{http_code}' http://172.16.1.2/");
     assert_eq!(code, "200");

@@ -53,16 +53,7 @@ fn stderr(output: &Output) -> String {
 /// `lwip-tap --version` of the last build; its stdout.
 fn version_output() -> String {
     let binary = target_dir().join("debug/lwip-tap");
-    let output = Command::new(&binary)
-        .arg("--version")
-        .output()
-        .expect("run lwip-tap --version");
-    assert!(
-        output.status.success(),
-        "{} --version failed: {}",
-        binary.display(),
-        stderr(&output)
-    );
+    let output = common::successful_output(Command::new(binary).arg("--version"));
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
@@ -82,6 +73,17 @@ fn build_error(output: &Output) -> String {
         .filter(|l| !l.is_empty())
         .collect();
     lines.join("\n")
+}
+
+/// A copy (src/ and contrib/) of the lwIP tree this package was built
+/// with: the pinned one, or the LWIP_SRC_DIR it was given; to change.
+fn copy_of_the_lwip_tree() -> TempDir {
+    let tree = TempDir::new("lwip-tree");
+    let pinned = Path::new(env!("LWIP_TAP_LWIP_DIR"));
+    for dir in ["src", "contrib"] {
+        copy_dir(&pinned.join(dir), &tree.path().join(dir));
+    }
+    tree
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -121,13 +123,8 @@ fn lwip_version(tree: &Path) -> String {
 
 #[test]
 fn a_changed_lwip_struct_is_refused_until_the_bindings_are_regenerated() {
-    // The pinned tree (or the LWIP_SRC_DIR this package was built with),
-    // copied with one field added to struct pbuf.
-    let tree = TempDir::new("lwip-tree");
-    let pinned = Path::new(env!("LWIP_TAP_LWIP_DIR"));
-    for dir in ["src", "contrib"] {
-        copy_dir(&pinned.join(dir), &tree.path().join(dir));
-    }
+    // The lwIP tree with one field added to struct pbuf.
+    let tree = copy_of_the_lwip_tree();
     let pbuf_h = tree.path().join("src/include/lwip/pbuf.h");
     let header = fs::read_to_string(&pbuf_h).expect("pbuf.h");
     // After the line of the last field (the file may have CRLF lines).
@@ -226,11 +223,7 @@ fn options_lwip_tap_cannot_run_with_are_refused_with_one_line() {
 fn a_tree_whose_ip4_c_uses_the_transport_checksum_switches_elsewhere_is_refused() {
     // lwip/ip4_glue.c turns CHECKSUM_GEN_UDP/TCP/ICMP off for all of ip4.c,
     // which is right only while ip4_forward is their only user there.
-    let tree = TempDir::new("lwip-tree");
-    let pinned = Path::new(env!("LWIP_TAP_LWIP_DIR"));
-    for dir in ["src", "contrib"] {
-        copy_dir(&pinned.join(dir), &tree.path().join(dir));
-    }
+    let tree = copy_of_the_lwip_tree();
     let ip4_c = tree.path().join("src/core/ipv4/ip4.c");
     let mut source = fs::read_to_string(&ip4_c).expect("ip4.c");
     source.push_str("\n#if CHECKSUM_GEN_TCP\n#endif\n");

@@ -42,9 +42,7 @@ fn iperf_client_feeds_the_kernels_iperf_server_and_ping_counts_replies() {
         "--interval",
         "0.2",
     ]);
-    let status = lwip.finish(Duration::from_secs(20));
-    let log = lwip.log();
-    assert!(status.success(), "{status}:\n{log}");
+    let log = lwip.exits_with(0, Duration::from_secs(20));
     let report = log
         .lines()
         .find(|l| l.contains("iperf client: 172.16.0.1:5001: done, "))
@@ -93,9 +91,7 @@ fn ping_waits_for_the_dhcp_lease() {
         "--interval",
         "0.1",
     ]);
-    let status = lwip.finish(Duration::from_secs(30));
-    let log = lwip.log();
-    assert!(status.success(), "{status}:\n{log}");
+    let log = lwip.exits_with(0, Duration::from_secs(30));
     let at = |text: &str| {
         log.find(text)
             .unwrap_or_else(|| panic!("no {text:?} in:\n{log}"))
@@ -126,9 +122,7 @@ fn a_failed_client_makes_the_exit_status_1() {
         "--time",
         "1",
     ]);
-    let status = lwip.finish(Duration::from_secs(20));
-    let log = lwip.log();
-    assert_eq!(status.code(), Some(1), "{log}");
+    let log = lwip.exits_with(1, Duration::from_secs(20));
     assert!(
         log.contains("iperf client: 172.16.0.1:5009: failed: connection refused"),
         "{log}"
@@ -150,9 +144,7 @@ fn a_failed_client_makes_the_exit_status_1() {
         "--interval",
         "0.1",
     ]);
-    let status = lwip.finish(Duration::from_secs(20));
-    let log = lwip.log();
-    assert_eq!(status.code(), Some(1), "{log}");
+    let log = lwip.exits_with(1, Duration::from_secs(20));
     assert!(
         log.contains("ping 172.16.0.99: 2 sent, 0 received, 100% loss, no reply to seq 1, 2"),
         "{log}"

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::{Netns, LWIP_ADDR, TRANSIENT_SPEC};
+use common::{Netns, LWIP_ADDR};
 
 /// Builds lwip-tap with `--features debug` in its own target directory
 /// (once per test run) and returns the binary.
@@ -16,17 +16,12 @@ fn debug_binary() -> &'static str {
     BINARY.get_or_init(|| {
         let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("debug-feature");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let out = Command::new(cargo)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["build", "--bin", "lwip-tap", "--features", "debug"])
-            .arg("--target-dir")
-            .arg(&target)
-            .output()
-            .expect("run cargo build --features debug");
-        assert!(
-            out.status.success(),
-            "cargo build --features debug failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = common::successful_output(
+            Command::new(cargo)
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .args(["build", "--bin", "lwip-tap", "--features", "debug"])
+                .arg("--target-dir")
+                .arg(&target),
         );
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
@@ -54,10 +49,7 @@ fn debug_build_with_d_prints_lwip_debug_lines_for_a_ping() {
     require_network!("ping");
     let binary = debug_binary();
     let ns = Netns::new("debug");
-    let mut lwip =
-        ns.spawn_lwip_tap_with(binary, &["-d", "-i", TRANSIENT_SPEC], &[("RUST_LOG", "")]);
-    lwip.wait_for_log(": mac", Duration::from_secs(10));
-    assert!(ns.wait_for_ping(LWIP_ADDR, Duration::from_secs(10)));
+    let mut lwip = ns.transient_lwip_tap_with(binary, &["-d"], &[("RUST_LOG", "")]);
     let line = lwip.wait_for_log("lwip: icmp_input: ping", Duration::from_secs(5));
     assert!(line.contains("DEBUG"), "{line}");
     let status = lwip.stop_with(libc::SIGTERM);
@@ -70,10 +62,7 @@ fn debug_build_without_d_is_as_quiet_as_a_normal_one() {
     let binary = debug_binary();
     let ns = Netns::new("quiet");
     // Even with every log level enabled, no lwIP debug line appears.
-    let mut lwip =
-        ns.spawn_lwip_tap_with(binary, &["-i", TRANSIENT_SPEC], &[("RUST_LOG", "trace")]);
-    lwip.wait_for_log(": mac", Duration::from_secs(10));
-    assert!(ns.wait_for_ping(LWIP_ADDR, Duration::from_secs(10)));
+    let mut lwip = ns.transient_lwip_tap_with(binary, &[], &[("RUST_LOG", "trace")]);
     assert_eq!(ns.ping(LWIP_ADDR, 3, "0.05"), 3);
     lwip.stop_with(libc::SIGTERM);
     let log = lwip.log();

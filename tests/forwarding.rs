@@ -179,18 +179,8 @@ impl Routed {
     /// `bytes` from `from` through the TCP echo server at `to_addr`,
     /// compared.
     fn tcp_echo(&self, from: &Netns, to_addr: &str, bytes: usize) {
-        let dir = from.dir.path().display().to_string();
-        from.sh(&format!("head -c {bytes} /dev/urandom > {dir}/in"));
-        let out = from.run(&format!(
-            "nc -N -w 10 {to_addr} {TCP_PORT} < {dir}/in > {dir}/out && cmp {dir}/in {dir}/out"
-        ));
-        assert!(
-            out.status.success(),
-            "TCP echo via {to_addr}: {}{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
-            self.router.log()
-        );
+        from.tcp_echo(to_addr, TCP_PORT, bytes, 10)
+            .unwrap_or_else(|e| panic!("{e}\n{}", self.router.log()));
     }
 
     /// Every check, both ways; `first` is the size of the first datagram,
@@ -259,19 +249,14 @@ impl Routed {
             unsafe { libc::kill(tcpdump.id() as i32, libc::SIGINT) };
             let _ = tcpdump.wait();
             let tshark = |filter: &str| {
-                let out = std::process::Command::new("tshark")
-                    .arg("-r")
-                    .arg(&file)
-                    .args(["-o", "ip.check_checksum:TRUE"])
-                    .args(["-o", "udp.check_checksum:TRUE"])
-                    .args(["-o", "tcp.check_checksum:TRUE"])
-                    .args(["-Y", filter])
-                    .output()
-                    .expect("run tshark");
-                assert!(
-                    out.status.success(),
-                    "{}",
-                    String::from_utf8_lossy(&out.stderr)
+                let out = common::successful_output(
+                    std::process::Command::new("tshark")
+                        .arg("-r")
+                        .arg(&file)
+                        .args(["-o", "ip.check_checksum:TRUE"])
+                        .args(["-o", "udp.check_checksum:TRUE"])
+                        .args(["-o", "tcp.check_checksum:TRUE"])
+                        .args(["-Y", filter]),
                 );
                 String::from_utf8_lossy(&out.stdout).into_owned()
             };

@@ -5,6 +5,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::launch::{Launch, Tun};
 use common::{run_lwip_tap, Netns};
 
 const STARTUP: Duration = Duration::from_secs(10);
@@ -161,39 +162,27 @@ fn attaching_to_a_non_tap_device_is_refused() {
 }
 
 /// A TAP created for an ordinary user works without root. This machine's
-/// /dev/net/tun is root-only, so the test gives a private mount namespace a
-/// world-usable device node (as most distributions ship it).
+/// /dev/net/tun is root-only, so the test gives lwip-tap a /dev/net of its
+/// own with a world-usable device node (as most distributions ship it).
 #[test]
 fn persistent_tap_works_for_its_non_root_owner() {
     require_network!("ping", "setpriv", "unshare");
     let ns = Netns::new("user");
     ns.sh("ip tuntap add dev tap0 mode tap user nobody && ip link set tap0 up && ip addr add 10.3.0.1/24 dev tap0");
-    let node = ns.dir.path().join("tun");
-    let script = format!(
-        "mknod -m 666 {node} c 10 200 && mount --bind {node} /dev/net/tun && \
-         exec ip netns exec {ns} setpriv --reuid=nobody --regid=nogroup --clear-groups \
-         {bin} -i name=tap0,addr=10.3.0.2,netmask=255.255.255.0",
-        node = node.display(),
-        ns = ns.name(),
-        bin = common::LWIP_TAP
+    let as_nobody = Launch::new().user_nobody();
+    let lwip = ns.spawn_lwip_tap_under(
+        &as_nobody.clone().private_dev_net(Tun::WorldUsable),
+        &["-i", "name=tap0,addr=10.3.0.2,netmask=255.255.255.0"],
     );
-    let log = ns.dir.path().join("user.log");
-    let mut child = std::process::Command::new("unshare")
-        .args(["-m", "sh", "-c", &script])
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("spawn unshare");
     let up = ns.wait_for_ping("10.3.0.2", Duration::from_secs(10));
-    let _ = child.kill();
-    let _ = child.wait();
-    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let text = lwip.log();
     assert!(up, "no reply from lwip-tap running as nobody:\n{text}");
     let uid_line = text.lines().find(|l| l.contains("tap0: mac"));
     assert!(uid_line.is_some(), "{text}");
 
     // Without access to /dev/net/tun, the message says what is needed.
     let err = ns.lwip_tap_refuses(
-        "setpriv --reuid=nobody --regid=nogroup --clear-groups",
+        &as_nobody.shell_prefix(),
         "-i name=tap0,addr=10.3.0.2,netmask=255.255.255.0",
         1,
     );

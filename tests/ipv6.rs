@@ -81,15 +81,8 @@ fn services_answer_on_every_ipv6_address_of_an_ipv6_only_transient_tap() {
     ));
     assert_eq!(code, "200");
 
-    let dir = ns.dir.path().display().to_string();
-    ns.sh(&format!("head -c 1048576 /dev/urandom > {dir}/in"));
-    ns.sh(&format!("nc -6 -N -w 10 {LWIP6} 7 < {dir}/in > {dir}/out"));
-    let cmp = ns.run(&format!("cmp {dir}/in {dir}/out"));
-    assert!(
-        cmp.status.success(),
-        "TCP echo over IPv6 differs\n{}",
-        lwip.log()
-    );
+    ns.tcp_echo(LWIP6, 7, 1 << 20, 10)
+        .unwrap_or_else(|e| panic!("{e}\n{}", lwip.log()));
     let reply = ns.sh(&format!("echo 'hello over udp6' | nc -6 -u -w 1 {LWIP6} 7"));
     assert_eq!(reply, "hello over udp6\n");
 
@@ -330,17 +323,8 @@ fn lwip_routes_ipv6_and_answers_hop_limit_and_mtu_errors_except_for_icmpv6() {
     assert!(out.contains("2 received"), "{out}\n{}", router.log());
 
     // A mebibyte through lwIP and back, unchanged.
-    let dir = left.dir.path().display().to_string();
-    left.sh(&format!("head -c 1048576 /dev/urandom > {dir}/in"));
-    left.sh(&format!(
-        "nc -6 -N -w 10 {right_addr} 9007 < {dir}/in > {dir}/out"
-    ));
-    let cmp = left.run(&format!("cmp {dir}/in {dir}/out"));
-    assert!(
-        cmp.status.success(),
-        "TCP through the router differs\n{}",
-        router.log()
-    );
+    left.tcp_echo(right_addr, 9007, 1 << 20, 10)
+        .unwrap_or_else(|e| panic!("{e}\n{}", router.log()));
 
     // Hop limit 1: lwIP answers a UDP probe with Time Exceeded…
     let trace = left.sh(&format!("traceroute -6 -U -n -q 1 -w 1 -m 3 {right_addr}"));

@@ -4,6 +4,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::launch::{Launch, Tun};
 use common::Netns;
 
 #[test]
@@ -29,14 +30,13 @@ fn a_tap_deleted_while_running_is_named_and_ends_the_process() {
     assert!(last.contains("tap0: the device went away"), "{log}");
 }
 
-/// A private mount namespace hides /dev/net/tun.
+/// A /dev/net of its own, empty, hides /dev/net/tun from lwip-tap.
 #[test]
 fn missing_dev_net_tun_says_what_is_needed() {
     require_network!("unshare");
     let ns = Netns::new("notun");
-    // The tmpfs must be mounted in the same process tree that runs lwip-tap.
     let err = ns.lwip_tap_refuses(
-        "unshare -m sh -c 'mount -t tmpfs none /dev/net && exec \"$0\" \"$@\"'",
+        &Launch::new().private_dev_net(Tun::Missing).shell_prefix(),
         "-i addr=10.31.0.2,netmask=255.255.255.0,gw=10.31.0.1",
         1,
     );

@@ -40,11 +40,8 @@ fn a_session_under_valgrind_is_clean() {
         lwip.log()
     );
     assert_eq!(ns.ping(LWIP_ADDR, 5, "0.1"), 5);
-    let dir = ns.dir.path().display().to_string();
-    ns.sh(&format!("head -c 200000 /dev/urandom > {dir}/in"));
-    ns.sh(&format!(
-        "nc -N -w 20 {LWIP_ADDR} 7 < {dir}/in > {dir}/out && cmp {dir}/in {dir}/out"
-    ));
+    ns.tcp_echo(LWIP_ADDR, 7, 200_000, 20)
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         ns.sh(&format!("echo udp | nc -u -w 2 {LWIP_ADDR} 7")),
         "udp\n"

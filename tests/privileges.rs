@@ -6,9 +6,10 @@ mod common;
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, ExitStatus};
 use std::time::Duration;
 
+use common::launch::{Launch, Tun};
 use common::{LwipTap, Netns, LWIP_ADDR, TRANSIENT_SPEC};
 
 /// The fields of /proc/PID/status that say what a process may do.
@@ -127,7 +128,7 @@ fn an_unknown_user_is_refused_in_one_line_before_any_tap_exists() {
     // A user a process that is not root cannot become.
     ns.add_tap("tap0", None);
     let err = ns.lwip_tap_refuses(
-        "setpriv --reuid=nobody --regid=nogroup --clear-groups",
+        &Launch::new().user_nobody().shell_prefix(),
         "-Z root -i name=tap0",
         1,
     );
@@ -138,17 +139,12 @@ fn an_unknown_user_is_refused_in_one_line_before_any_tap_exists() {
 fn probe_library(dir: &Path) -> PathBuf {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/seccomp_probe.c");
     let library = dir.join("seccomp_probe.so");
-    let out = Command::new("cc")
-        .args(["-shared", "-fPIC", "-O1", "-o"])
-        .arg(&library)
-        .arg(&source)
-        .arg("-ldl")
-        .output()
-        .expect("run cc");
-    assert!(
-        out.status.success(),
-        "cc failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    common::successful_output(
+        Command::new("cc")
+            .args(["-shared", "-fPIC", "-O1", "-o"])
+            .arg(&library)
+            .arg(&source)
+            .arg("-ldl"),
     );
     library
 }
@@ -171,6 +167,19 @@ fn probed(ns: &Netns, probe: &str, flags: &[&str]) -> LwipTap {
     lwip
 }
 
+/// Sets the probe off: it makes its call on SIGUSR2.
+fn set_off(lwip: &LwipTap) {
+    lwip.signal(libc::SIGUSR2);
+}
+
+/// Sets the probe off where its call ends lwip-tap, and waits for that;
+/// returns the exit status and the log.
+fn set_off_to_the_end(lwip: &mut LwipTap) -> (ExitStatus, String) {
+    set_off(lwip);
+    let status = lwip.wait(Duration::from_secs(10)).expect("still running");
+    (status, lwip.log())
+}
+
 /// The filter bites: a call outside its list (open) is reported in one
 /// line naming it, and the process aborts; without the filter the same call
 /// goes through.
@@ -179,10 +188,7 @@ fn a_forbidden_call_is_one_line_then_abort_and_the_tap_goes_away() {
     require_network!("cc");
     let ns = Netns::new("forbidden");
     let mut lwip = probed(&ns, "open", &[]);
-    // SAFETY: plain kill(2) on our child's pid.
-    unsafe { libc::kill(lwip.pid(), libc::SIGUSR2) };
-    let status = lwip.wait(Duration::from_secs(10)).expect("still running");
-    let log = lwip.log();
+    let (status, log) = set_off_to_the_end(&mut lwip);
     assert_eq!(status.signal(), Some(libc::SIGABRT), "{status}\n{log}");
     let expected = format!(
         "lwip-tap: the seccomp filter stopped system call {} ({})",
@@ -203,8 +209,7 @@ fn a_forbidden_call_is_one_line_then_abort_and_the_tap_goes_away() {
     let mut lwip = probed(&ns, "open", &["--seccomp", "off"]);
     assert!(lwip.log().contains("seccomp filter off"), "{}", lwip.log());
     assert_eq!(Status::of(lwip.pid()).one("Seccomp"), "0");
-    // SAFETY: plain kill(2) on our child's pid.
-    unsafe { libc::kill(lwip.pid(), libc::SIGUSR2) };
+    set_off(&lwip);
     lwip.wait_for_log("probe: open succeeded", Duration::from_secs(5));
     assert!(ns.wait_for_ping(LWIP_ADDR, Duration::from_secs(5)));
     assert_eq!(lwip.stop_with(libc::SIGTERM).code(), Some(0));
@@ -217,10 +222,7 @@ fn a_panic_under_the_filter_prints_its_message() {
     require_network!("cc");
     let ns = Netns::new("panic");
     let mut lwip = probed(&ns, "panic", &[]);
-    // SAFETY: plain kill(2) on our child's pid.
-    unsafe { libc::kill(lwip.pid(), libc::SIGUSR2) };
-    let status = lwip.wait(Duration::from_secs(10)).expect("still running");
-    let log = lwip.log();
+    let (status, log) = set_off_to_the_end(&mut lwip);
     assert_eq!(status.code(), Some(101), "{status}\n{log}");
     assert!(
         log.contains("thread 'main' panicked at") && log.contains("Invalid argument"),
@@ -277,41 +279,27 @@ fn a_non_root_owner_gets_no_new_privs_and_the_filter() {
     require_network!("ping", "setpriv", "unshare");
     let ns = Netns::new("nonroot");
     ns.sh("ip tuntap add dev tap0 mode tap user nobody && ip link set tap0 up && ip addr add 10.33.0.1/24 dev tap0");
-    // This machine's /dev/net/tun may be root-only: give a private mount
-    // namespace a world-usable node (see tests/foundation.rs).
-    let node = ns.dir.path().join("tun");
-    let script = format!(
-        "mknod -m 666 {node} c 10 200 && mount --bind {node} /dev/net/tun && \
-         exec ip netns exec {ns} setpriv --reuid=nobody --regid=nogroup --clear-groups \
-         {bin} -i name=tap0,addr=10.33.0.2,netmask=255.255.255.0",
-        node = node.display(),
-        ns = ns.name(),
-        bin = common::LWIP_TAP
+    // This machine's /dev/net/tun may be root-only: give lwip-tap a
+    // /dev/net of its own with a world-usable node (see tests/foundation.rs).
+    let mut lwip = ns.spawn_lwip_tap_under(
+        &Launch::new()
+            .private_dev_net(Tun::WorldUsable)
+            .user_nobody(),
+        &["-i", "name=tap0,addr=10.33.0.2,netmask=255.255.255.0"],
     );
-    let log = ns.dir.path().join("nonroot.log");
-    let mut child = Command::new("unshare")
-        .args(["-m", "sh", "-c", &script])
-        .env("RUST_LOG", "info")
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("spawn unshare");
-    let text = || std::fs::read_to_string(&log).unwrap_or_default();
-    let ready = common::wait_until(Duration::from_secs(10), || text().contains("running as"));
-    assert!(ready, "{}", text());
-    // unshare, sh, ip and setpriv each exec the next: same pid.
-    let status = Status::of(child.id() as i32);
+    confined(&mut lwip);
+    // ip, unshare, sh and setpriv each exec the next: same pid.
+    let status = Status::of(lwip.pid());
     assert_eq!(status.field("Uid")[1], "65534");
     assert_eq!(status.one("CapEff"), NO_CAPABILITIES);
     assert_eq!(status.one("NoNewPrivs"), "1");
     assert_eq!(status.one("Seccomp"), "2");
+    let text = lwip.log();
     assert!(
-        text().contains("running as uid 65534") && text().contains("seccomp filter on"),
-        "{}",
-        text()
+        text.contains("running as uid 65534") && text.contains("seccomp filter on"),
+        "{text}"
     );
     assert!(ns.wait_for_ping("10.33.0.2", Duration::from_secs(10)));
-    // SAFETY: plain kill(2) on our child's pid.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let exit = child.wait().unwrap();
-    assert_eq!(exit.code(), Some(0), "{}", text());
+    let exit = lwip.stop_with(libc::SIGTERM);
+    assert_eq!(exit.code(), Some(0), "{}", lwip.log());
 }

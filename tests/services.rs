@@ -11,16 +11,8 @@ fn tcp_echo_streams_a_mebibyte_back_unchanged_and_udp_echo_answers() {
     require_network!("nc", "cmp");
     let ns = Netns::new("echo");
     let lwip = ns.transient_lwip_tap(&["-E"]);
-    let dir = ns.dir.path().display().to_string();
-    ns.sh(&format!("head -c 1048576 /dev/urandom > {dir}/in"));
-    ns.sh(&format!("nc -N -w 10 {LWIP_ADDR} 7 < {dir}/in > {dir}/out"));
-    let cmp = ns.run(&format!("cmp {dir}/in {dir}/out"));
-    assert!(
-        cmp.status.success(),
-        "echo differs: {}\n{}",
-        String::from_utf8_lossy(&cmp.stdout),
-        lwip.log()
-    );
+    ns.tcp_echo(LWIP_ADDR, 7, 1 << 20, 10)
+        .unwrap_or_else(|e| panic!("{e}\n{}", lwip.log()));
 
     let reply = ns.sh(&format!("echo 'hello over udp' | nc -u -w 1 {LWIP_ADDR} 7"));
     assert_eq!(reply, "hello over udp\n");
@@ -176,27 +168,31 @@ fn frames_for_100_mib(tag: &str, spec: &str, addr: &str) -> u64 {
         .unwrap()
 }
 
+/// Asserts what offload does to 100 MiB of iperf data sent to lwIP at
+/// `addr` on the transient TAP `spec`, with TCP's MSS `mss`: with it, at
+/// most a quarter of the frames 100 MiB / MSS makes; with `offload=off`,
+/// nine tenths of them at least.
+fn offload_makes_large_segments(tag: &str, spec: &str, addr: &str, mss: u64) {
+    let mss_frames = 100 * 1024 * 1024 / mss;
+    let frames = frames_for_100_mib(tag, spec, addr);
+    assert!(
+        frames < mss_frames / 4,
+        "offload on: {frames} frames for 100 MiB"
+    );
+    let frames = frames_for_100_mib(&format!("no{tag}"), &format!("{spec},offload=off"), addr);
+    assert!(
+        frames > mss_frames * 9 / 10,
+        "offload off: {frames} frames for 100 MiB"
+    );
+}
+
 /// With one interface, the kernel hands lwIP whole 64 KiB TCP segments
 /// (TSO through the TAP's virtio-net header): far fewer frames than
 /// bytes/MSS. `offload=off` gets MTU-sized frames, as a router does.
 #[test]
 fn iperf_data_arrives_in_large_segments_unless_offload_is_off() {
     require_network!("iperf");
-    let mss_frames = 100 * 1024 * 1024 / 1460;
-    let frames = frames_for_100_mib("offload", TRANSIENT_SPEC, LWIP_ADDR);
-    assert!(
-        frames < mss_frames / 4,
-        "offload on: {frames} frames for 100 MiB"
-    );
-    let frames = frames_for_100_mib(
-        "nooffload",
-        &format!("{TRANSIENT_SPEC},offload=off"),
-        LWIP_ADDR,
-    );
-    assert!(
-        frames > mss_frames * 9 / 10,
-        "offload off: {frames} frames for 100 MiB"
-    );
+    offload_makes_large_segments("offload", TRANSIENT_SPEC, LWIP_ADDR, 1460);
 }
 
 /// The same over IPv6: TSO6 segments with kernel-checked checksums.
@@ -204,17 +200,7 @@ fn iperf_data_arrives_in_large_segments_unless_offload_is_off() {
 fn iperf_over_ipv6_arrives_in_large_segments_unless_offload_is_off() {
     require_network!("iperf");
     let (spec, addr) = ("addr6=2001:db8:1::2,gw6=2001:db8:1::1", "2001:db8:1::2");
-    let mss_frames = 100 * 1024 * 1024 / 1440;
-    let frames = frames_for_100_mib("offload6", spec, addr);
-    assert!(
-        frames < mss_frames / 4,
-        "offload on: {frames} frames for 100 MiB"
-    );
-    let frames = frames_for_100_mib("nooffload6", &format!("{spec},offload=off"), addr);
-    assert!(
-        frames > mss_frames * 9 / 10,
-        "offload off: {frames} frames for 100 MiB"
-    );
+    offload_makes_large_segments("offload6", spec, addr, 1440);
 }
 
 /// Stopping lwip-tap in the middle of an iperf test aborts the session

@@ -97,11 +97,8 @@ fn router_between_two_bridges(kind: Switch) {
         assert_pings(&ns, addr, &[&router, &leaf]);
     }
     // TCP through the router, both ways at full segment size.
-    let dir = ns.dir.path().display().to_string();
-    ns.sh(&format!("head -c 262144 /dev/urandom > {dir}/in"));
-    ns.sh(&format!(
-        "nc -N -w 10 172.16.1.2 7 < {dir}/in > {dir}/out && cmp {dir}/in {dir}/out"
-    ));
+    ns.tcp_echo("172.16.1.2", 7, 256 << 10, 10)
+        .unwrap_or_else(|e| panic!("{e}"));
     let code = ns.sh("curl -s -o /dev/null -w '%{http_code}' http://172.16.1.2/");
     assert_eq!(code, "200", "{}", router.log());
 
@@ -111,9 +108,8 @@ fn router_between_two_bridges(kind: Switch) {
     for addr in ["2001:db8::2", "2001:db8:1::1", "2001:db8:1::2"] {
         assert_pings(&ns, addr, &[&router, &leaf]);
     }
-    ns.sh(&format!(
-        "nc -6 -N -w 10 2001:db8:1::2 7 < {dir}/in > {dir}/out6 && cmp {dir}/in {dir}/out6"
-    ));
+    ns.tcp_echo("2001:db8:1::2", 7, 256 << 10, 10)
+        .unwrap_or_else(|e| panic!("{e}"));
     let code = ns.sh("curl -6 -s -o /dev/null -w '%{http_code}' 'http://[2001:db8:1::2]/'");
     assert_eq!(code, "200", "{}", router.log());
 }

@@ -5,8 +5,13 @@
 //! real `lwip-tap` binary and the real tools (ping, curl, nc, iperf) there.
 //! Dropping the `Netns` kills whatever still runs inside it and deletes it,
 //! also when the test fails, so no traffic or state leaves the test.
+//!
+//! [`Netns`] and [`LwipTap`] have one `impl` block each, in sections: the
+//! commands, links, lwip-tap, tools and background helpers of a namespace;
+//! what lwip-tap logs and its process.
 #![allow(dead_code)]
 
+pub mod launch;
 pub mod tools;
 
 use std::fs;
@@ -148,6 +153,7 @@ pub struct Netns {
 }
 
 impl Netns {
+    /// Creates the namespace `lwt-TAG-PID-N`, with lo up.
     pub fn new(tag: &str) -> Netns {
         static SEQ: AtomicUsize = AtomicUsize::new(0);
         let name = format!(
@@ -171,6 +177,8 @@ impl Netns {
         ns
     }
 
+    // Commands inside the namespace.
+
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -179,6 +187,14 @@ impl Netns {
     pub fn command(&self, program: &str) -> Command {
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &self.name, program]);
+        cmd
+    }
+
+    /// A command that runs `program args…` inside the namespace, pinned to
+    /// `cpu` with taskset.
+    pub fn command_on_cpu(&self, cpu: usize, program: &str) -> Command {
+        let mut cmd = self.command("taskset");
+        cmd.args(["-c", &cpu.to_string(), program]);
         cmd
     }
 
@@ -206,6 +222,25 @@ impl Netns {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// [`tools::run_bounded`] on `command_line` (split at whitespace; no shell),
+    /// inside the namespace and pinned to `cpu`.
+    pub fn run_on_cpu(
+        &self,
+        cpu: usize,
+        command_line: &str,
+        input: Option<&Path>,
+        limit: Duration,
+        signal: i32,
+    ) -> tools::Bounded {
+        let mut words = command_line.split_whitespace();
+        let program = words.next().expect("a command line");
+        let mut cmd = self.command_on_cpu(cpu, program);
+        cmd.args(words);
+        tools::run_bounded(&mut cmd, input, limit, signal)
+    }
+
+    // Links: TAPs, bridges, Open vSwitch, veth pairs.
+
     /// Creates a persistent TAP `name`, up, optionally with a host address.
     pub fn add_tap(&self, name: &str, host_cidr: Option<&str>) {
         self.sh(&format!(
@@ -226,11 +261,102 @@ impl Netns {
         }
     }
 
+    /// Adds a switch, up, optionally with a host address.
+    pub fn add_switch(&self, kind: Switch, name: &str, host_cidr: Option<&str>) {
+        match kind {
+            Switch::Linux => self.add_bridge(name, host_cidr),
+            Switch::Ovs => {
+                self.ovs_vsctl(&format!(
+                    "add-br {name} -- set bridge {name} datapath_type=netdev"
+                ));
+                self.sh(&format!("ip link set dev {name} up"));
+                if let Some(cidr) = host_cidr {
+                    self.sh(&format!("ip addr add {cidr} dev {name}"));
+                }
+            }
+        }
+    }
+
+    /// Plugs the device `dev` into the switch `bridge`.
+    pub fn add_port(&self, kind: Switch, bridge: &str, dev: &str) {
+        match kind {
+            Switch::Linux => {
+                self.sh(&format!("ip link set dev {dev} master {bridge}"));
+            }
+            Switch::Ovs => {
+                self.ovs_vsctl(&format!("add-port {bridge} {dev}"));
+            }
+        }
+    }
+
+    /// Creates a persistent TAP `tap` (up) and plugs it into `bridge`.
+    pub fn add_tap_port(&self, kind: Switch, bridge: &str, tap: &str) {
+        self.add_tap(tap, None);
+        self.add_port(kind, bridge, tap);
+    }
+
+    /// A veth pair: `dev` here with `cidr`, `peer_dev` in `peer` with
+    /// `peer_cidr`, both up.
+    pub fn add_veth_pair(
+        &self,
+        dev: &str,
+        cidr: &str,
+        peer: &Netns,
+        peer_dev: &str,
+        peer_cidr: &str,
+    ) {
+        self.sh(&format!(
+            "ip link add {dev} type veth peer name {peer_dev} netns {} && \
+             ip addr add {cidr} dev {dev} && ip link set {dev} up",
+            peer.name()
+        ));
+        peer.sh(&format!(
+            "ip addr add {peer_cidr} dev {peer_dev} && ip link set {peer_dev} up"
+        ));
+    }
+
+    pub fn set_mtu(&self, dev: &str, mtu: u32) {
+        self.sh(&format!("ip link set dev {dev} mtu {mtu}"));
+    }
+
     pub fn link_exists(&self, name: &str) -> bool {
         self.run(&format!("ip link show dev {name}"))
             .status
             .success()
     }
+
+    /// `ovs-vsctl` against this namespace's database.
+    pub fn ovs_vsctl(&self, args: &str) -> String {
+        self.ensure_ovs();
+        let d = self.dir.path().join("ovs");
+        self.sh(&format!(
+            "ovs-vsctl --db=unix:{}/db.sock --timeout=10 {args}",
+            d.display()
+        ))
+    }
+
+    /// Starts ovsdb-server and ovs-vswitchd inside the namespace (once), with
+    /// their database, sockets, pid and log files in the namespace's temp
+    /// directory. They die with the namespace.
+    fn ensure_ovs(&self) {
+        let dir = self.dir.path().join("ovs");
+        if dir.join("ovs-vswitchd.pid").exists() {
+            return;
+        }
+        fs::create_dir_all(&dir).unwrap();
+        let d = dir.display();
+        self.sh(&format!(
+            "export OVS_RUNDIR={d} OVS_LOGDIR={d} OVS_DBDIR={d} OVS_SYSCONFDIR={d}; \
+             ovsdb-tool create {d}/conf.db /usr/share/openvswitch/vswitch.ovsschema && \
+             ovsdb-server {d}/conf.db --remote=punix:{d}/db.sock --pidfile={d}/ovsdb-server.pid \
+               --detach --log-file={d}/ovsdb-server.log && \
+             ovs-vsctl --db=unix:{d}/db.sock --no-wait init && \
+             ovs-vswitchd unix:{d}/db.sock --pidfile={d}/ovs-vswitchd.pid --detach \
+               --log-file={d}/ovs-vswitchd.log"
+        ));
+    }
+
+    // lwip-tap inside the namespace.
 
     /// Starts `lwip-tap args…` inside the namespace, logging to a file.
     pub fn spawn_lwip_tap(&self, args: &[&str]) -> LwipTap {
@@ -267,9 +393,60 @@ impl Netns {
         LwipTap { child, log }
     }
 
-    /// Runs `PREFIX lwip-tap ARGS` through the shell in the namespace (PREFIX
-    /// may wrap it, e.g. in `setpriv …`), asserts that it exits with `code`
-    /// and explains itself in one line on stderr, and returns that line.
+    /// [`Netns::spawn_lwip_tap`] pinned to `cpu` with taskset.
+    pub fn spawn_lwip_tap_on_cpu(&self, cpu: usize, args: &[&str]) -> LwipTap {
+        self.spawn_lwip_tap_after(&["taskset", "-c", &cpu.to_string()], args)
+    }
+
+    /// [`Netns::spawn_lwip_tap`] under `launch`: with a /dev/net of its
+    /// own, as nobody (see [`launch::Launch`]).
+    pub fn spawn_lwip_tap_under(&self, launch: &launch::Launch, args: &[&str]) -> LwipTap {
+        let words = launch.words();
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        self.spawn_lwip_tap_after(&words, args)
+    }
+
+    /// Starts `PREFIX… lwip-tap ARGS…` as [`Netns::spawn_lwip_tap`] does.
+    fn spawn_lwip_tap_after(&self, prefix: &[&str], args: &[&str]) -> LwipTap {
+        let Some((program, prefix)) = prefix.split_first() else {
+            return self.spawn_lwip_tap(args);
+        };
+        let mut all = prefix.to_vec();
+        all.push(LWIP_TAP);
+        all.extend_from_slice(args);
+        self.spawn_lwip_tap_with(program, &all, &[])
+    }
+
+    /// Starts lwip-tap on a transient TAP (172.16.0.2, host 172.16.0.1)
+    /// with `flags`, and waits until it answers ping.
+    pub fn transient_lwip_tap(&self, flags: &[&str]) -> LwipTap {
+        self.transient_lwip_tap_with(LWIP_TAP, flags, &[])
+    }
+
+    /// [`Netns::transient_lwip_tap`] with a given lwip-tap binary and extra
+    /// environment variables (see [`Netns::spawn_lwip_tap_with`]).
+    pub fn transient_lwip_tap_with(
+        &self,
+        binary: &str,
+        flags: &[&str],
+        env: &[(&str, &str)],
+    ) -> LwipTap {
+        let mut args = vec!["-i", TRANSIENT_SPEC];
+        args.extend_from_slice(flags);
+        let mut lwip = self.spawn_lwip_tap_with(binary, &args, env);
+        lwip.wait_for_log(": mac", Duration::from_secs(10));
+        assert!(
+            self.wait_for_ping(LWIP_ADDR, Duration::from_secs(10)),
+            "no ping reply:\n{}",
+            lwip.log()
+        );
+        lwip
+    }
+
+    /// Runs `PREFIX lwip-tap ARGS` through the shell in the namespace
+    /// (PREFIX may wrap it, e.g. [`launch::Launch::shell_prefix`]), asserts
+    /// that it exits with `code` and explains itself in one line on stderr,
+    /// and returns that line.
     pub fn lwip_tap_refuses(&self, prefix: &str, args: &str, code: i32) -> String {
         let out = self.run(&format!("{prefix} {LWIP_TAP} {args}"));
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -278,6 +455,8 @@ impl Netns {
         assert!(err.starts_with("lwip-tap: "), "{args}: {err}");
         err
     }
+
+    // The tools, against what runs here.
 
     /// `ping -c count -i interval addr`; returns the number of replies.
     pub fn ping(&self, addr: &str, count: u32, interval: &str) -> u32 {
@@ -289,6 +468,149 @@ impl Netns {
     /// Pings until the first reply arrives or `timeout` passes.
     pub fn wait_for_ping(&self, addr: &str, timeout: Duration) -> bool {
         wait_until(timeout, || self.ping(addr, 1, "0.2") == 1)
+    }
+
+    /// Sends `bytes` random bytes from here with nc to the echo service at
+    /// `addr` (IPv6 if it has a colon) `port`, nc waiting up to `wait` s for
+    /// more, and compares what comes back. Err with what nc and cmp said if
+    /// either fails.
+    pub fn tcp_echo(&self, addr: &str, port: u16, bytes: usize, wait: u32) -> Result<(), String> {
+        let dir = self.dir.path().display();
+        let (sent, back) = (format!("{dir}/echo-in"), format!("{dir}/echo-out"));
+        self.sh(&format!("head -c {bytes} /dev/urandom > {sent}"));
+        let v6 = if addr.contains(':') { "-6 " } else { "" };
+        let out = self.run(&format!(
+            "nc {v6}-N -w {wait} {addr} {port} < {sent} > {back} && cmp {sent} {back}"
+        ));
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "TCP echo of {bytes} bytes via {addr} port {port} ({}): {}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    }
+
+    /// Waits until something listens on TCP `port` here (`ss -ltn`).
+    pub fn wait_for_tcp_listener(&self, port: u16, timeout: Duration) -> bool {
+        wait_until(timeout, || {
+            let out = self.run(&format!("ss -Hltn 'sport = :{port}'"));
+            out.status.success() && !out.stdout.is_empty()
+        })
+    }
+
+    // Background helpers, killed and reaped on drop.
+
+    /// Starts `cmd` (made with [`Netns::command`] or
+    /// [`Netns::command_on_cpu`]) in the background with its output in
+    /// `log_name` in the namespace's directory; it is killed on drop.
+    pub fn start_helper(&self, mut cmd: Command, log_name: &str) {
+        let log = fs::File::create(self.dir.path().join(log_name)).expect("create log file");
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone log file"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+        self.helpers.borrow_mut().push(child);
+    }
+
+    /// The path of [`CHECKER`] in this namespace's directory (written on
+    /// first use), for `python3 PATH send …`.
+    pub fn checker(&self) -> String {
+        let path = self.dir.path().join("checker.py");
+        if !path.exists() {
+            fs::write(&path, CHECKER).expect("write checker.py");
+        }
+        path.display().to_string()
+    }
+
+    /// Starts `checker.py MODE PORT` (`serve` or `echo`) here as a
+    /// background helper and waits until it listens.
+    pub fn start_checker(&self, mode: &str, port: u16) {
+        let out = self.dir.path().join(format!("{mode}-{port}.out"));
+        let child = self
+            .command("python3")
+            .args([&self.checker(), mode, &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(&out).expect("create checker output"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start python3");
+        self.helpers.borrow_mut().push(child);
+        assert!(
+            wait_until(Duration::from_secs(5), || {
+                fs::read_to_string(&out).is_ok_and(|s| s.contains("ready"))
+            }),
+            "{mode} on port {port} in {} did not start",
+            self.name
+        );
+    }
+
+    /// Starts dnsmasq as a DHCP server (no DNS) on `dev`, handing out
+    /// `first`..`last` in a /24 with a `lease` such as "2m". Its lease file
+    /// is returned; the process dies with the namespace.
+    pub fn start_dhcp_server(&self, dev: &str, first: &str, last: &str, lease: &str) -> PathBuf {
+        self.start_dhcp_server_with(dev, first, last, lease, &[])
+    }
+
+    /// [`Netns::start_dhcp_server`] with extra dnsmasq options.
+    pub fn start_dhcp_server_with(
+        &self,
+        dev: &str,
+        first: &str,
+        last: &str,
+        lease: &str,
+        extra: &[&str],
+    ) -> PathBuf {
+        let dir = self.dir.path();
+        static SEQ: AtomicUsize = AtomicUsize::new(0);
+        let leases = dir.join(format!(
+            "{dev}-{}.leases",
+            SEQ.fetch_add(1, Ordering::SeqCst)
+        ));
+        let log = fs::File::create(dir.join(format!("dnsmasq-{dev}.log"))).unwrap();
+        let child = self
+            .command("dnsmasq")
+            .args([
+                "--no-daemon",
+                "--conf-file=/dev/null",
+                "--user=root",
+                "--port=0",
+                "--bind-interfaces",
+                "--log-dhcp",
+            ])
+            .arg(format!("--interface={dev}"))
+            .arg(format!("--dhcp-range={first},{last},255.255.255.0,{lease}"))
+            .arg(format!("--dhcp-leasefile={}", leases.display()))
+            .arg(format!(
+                "--pid-file={}",
+                dir.join(format!("dnsmasq-{dev}.pid")).display()
+            ))
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start dnsmasq");
+        self.helpers.borrow_mut().push(child);
+        assert!(
+            wait_until(Duration::from_secs(5), || leases.exists()),
+            "dnsmasq did not start (see {})",
+            dir.display()
+        );
+        leases
+    }
+
+    /// Kills and reaps the background helpers started so far.
+    pub fn stop_helpers(&self) {
+        for mut child in self.helpers.borrow_mut().drain(..) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -411,12 +733,17 @@ pub struct LwipTap {
 }
 
 impl LwipTap {
+    // What it logs.
+
     pub fn log(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    pub fn pid(&self) -> i32 {
-        self.child.id() as i32
+    /// The last `n` lines of the log.
+    pub fn log_tail(&self, n: usize) -> String {
+        let log = self.log();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
     }
 
     /// Waits until the log contains `text`; panics with the log if it does
@@ -446,115 +773,12 @@ impl LwipTap {
         rest.split(',').next().unwrap_or_default().to_string()
     }
 
-    /// Sends `signal` and waits (up to 10 s) for the process to exit.
-    pub fn stop_with(&mut self, signal: i32) -> ExitStatus {
-        // SAFETY: plain kill(2) on our child's pid.
-        unsafe { libc::kill(self.pid(), signal) };
-        self.wait(Duration::from_secs(10)).unwrap_or_else(|| {
-            panic!(
-                "lwip-tap did not exit after signal {signal}:\n{}",
-                self.log()
-            )
-        })
-    }
-
-    /// Waits (up to `timeout`) for lwip-tap to exit by itself, as it does
-    /// when its clients are done; panics with the log if it does not.
-    pub fn finish(&mut self, timeout: Duration) -> ExitStatus {
-        self.wait(timeout)
-            .unwrap_or_else(|| panic!("lwip-tap still runs after {timeout:?}:\n{}", self.log()))
-    }
-
-    /// Waits for the process to exit by itself.
-    pub fn wait(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let start = Instant::now();
-        while start.elapsed() < timeout {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
-    }
-}
-
-impl Drop for LwipTap {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// Polls `f` every 50 ms until it returns true or `timeout` passes.
-pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    loop {
-        if f() {
-            return true;
-        }
-        if start.elapsed() > timeout {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Runs lwip-tap to completion outside any namespace (for arguments that
-/// must be refused before any device is touched).
-pub fn run_lwip_tap(args: &[&str]) -> Output {
-    Command::new(LWIP_TAP)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run lwip-tap")
-}
-
-/// The addresses of the single-TAP examples: lwIP at 172.16.0.2, the host
-/// side at 172.16.0.1.
-pub const LWIP_ADDR: &str = "172.16.0.2";
-pub const TRANSIENT_SPEC: &str = "addr=172.16.0.2,netmask=255.255.255.0,gw=172.16.0.1";
-
-impl Netns {
-    /// Starts lwip-tap on a transient TAP (172.16.0.2, host 172.16.0.1)
-    /// with `flags`, and waits until it answers ping.
-    pub fn transient_lwip_tap(&self, flags: &[&str]) -> LwipTap {
-        let mut args = vec!["-i", TRANSIENT_SPEC];
-        args.extend_from_slice(flags);
-        let mut lwip = self.spawn_lwip_tap(&args);
-        lwip.wait_for_log(": mac", Duration::from_secs(10));
-        assert!(
-            self.wait_for_ping(LWIP_ADDR, Duration::from_secs(10)),
-            "no ping reply:\n{}",
-            lwip.log()
-        );
-        lwip
-    }
-}
-
-/// lwIP's pool use as logged by `stats: NAME used N max N avail N err N`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stats(pub Vec<(String, u64)>);
-
-impl Stats {
-    pub fn used(&self, pool: &str) -> u64 {
-        self.0
-            .iter()
-            .find(|(name, _)| name == pool)
-            .map(|(_, used)| *used)
-            .unwrap_or_else(|| panic!("no pool {pool} in {:?}", self.0))
-    }
-}
-
-impl LwipTap {
     /// Asks for statistics with SIGUSR1 and returns the pools' use from the
     /// block it logs.
     pub fn stats(&mut self) -> Stats {
         let blocks = |log: &str| log.matches("stats: HEAP used").count();
         let before = blocks(&self.log());
-        // SAFETY: plain kill(2) on our child's pid.
-        unsafe { libc::kill(self.pid(), libc::SIGUSR1) };
+        self.signal(libc::SIGUSR1);
         let done = wait_until(Duration::from_secs(5), || {
             let log = self.log();
             blocks(&log) > before && log.contains("stats: TCP xmit") && {
@@ -582,102 +806,169 @@ impl LwipTap {
         }
         Stats(pools)
     }
+
+    // Its process.
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Sends `signal` to the process.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: plain kill(2) on our child's pid.
+        unsafe { libc::kill(self.pid(), signal) };
+    }
+
+    /// The exit status, if the process has exited (it is reaped then).
+    pub fn exit_status(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.exit_status().is_none()
+    }
+
+    /// Waits until `addr` answers a ping from `ns`. Err(Some(status)) if
+    /// lwip-tap exits first, Err(None) if nothing answers within `timeout`.
+    pub fn wait_until_answering(
+        &mut self,
+        ns: &Netns,
+        addr: &str,
+        timeout: Duration,
+    ) -> Result<(), Option<ExitStatus>> {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.exit_status() {
+                return Err(Some(status));
+            }
+            if ns
+                .run(&format!("ping -c 1 -W 1 -q {addr}"))
+                .status
+                .success()
+            {
+                return Ok(());
+            }
+            if start.elapsed() > timeout {
+                return Err(None);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits for the process to exit by itself.
+    pub fn wait(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// Waits (up to `timeout`) for lwip-tap to exit by itself, as it does
+    /// when its clients are done; panics with the log if it does not.
+    pub fn finish(&mut self, timeout: Duration) -> ExitStatus {
+        self.wait(timeout)
+            .unwrap_or_else(|| panic!("lwip-tap still runs after {timeout:?}:\n{}", self.log()))
+    }
+
+    /// [`LwipTap::finish`], then fails the test (showing the log) unless
+    /// lwip-tap exited with `code`; returns the log. For lwip-tap with
+    /// clients (`--ping`, `--iperf-client`) and no service.
+    pub fn exits_with(&mut self, code: i32, timeout: Duration) -> String {
+        let status = self.finish(timeout);
+        let log = self.log();
+        assert_eq!(status.code(), Some(code), "{status}:\n{log}");
+        log
+    }
+
+    /// Sends `signal` and waits (up to 10 s) for the process to exit.
+    pub fn stop_with(&mut self, signal: i32) -> ExitStatus {
+        self.signal(signal);
+        self.wait(Duration::from_secs(10)).unwrap_or_else(|| {
+            panic!(
+                "lwip-tap did not exit after signal {signal}:\n{}",
+                self.log()
+            )
+        })
+    }
+
+    /// SIGTERM, then SIGKILL if it has not exited after `grace`. Returns
+    /// the exit status and whether it took SIGKILL.
+    pub fn terminate(&mut self, grace: Duration) -> (ExitStatus, bool) {
+        self.signal(libc::SIGTERM);
+        if let Some(status) = self.wait(grace) {
+            return (status, false);
+        }
+        let _ = self.child.kill();
+        (self.child.wait().expect("wait for lwip-tap"), true)
+    }
 }
 
-impl Netns {
-    /// Starts dnsmasq as a DHCP server (no DNS) on `dev`, handing out
-    /// `first`..`last` in a /24 with a `lease` such as "2m". Its lease file
-    /// is returned; the process dies with the namespace.
-    pub fn start_dhcp_server(&self, dev: &str, first: &str, last: &str, lease: &str) -> PathBuf {
-        self.start_dhcp_server_with(dev, first, last, lease, &[])
-    }
-
-    /// The path of [`CHECKER`] in this namespace's directory (written on
-    /// first use), for `python3 PATH send …`.
-    pub fn checker(&self) -> String {
-        let path = self.dir.path().join("checker.py");
-        if !path.exists() {
-            fs::write(&path, CHECKER).expect("write checker.py");
-        }
-        path.display().to_string()
-    }
-
-    /// Starts `checker.py MODE PORT` (`serve` or `echo`) here as a
-    /// background helper and waits until it listens.
-    pub fn start_checker(&self, mode: &str, port: u16) {
-        let out = self.dir.path().join(format!("{mode}-{port}.out"));
-        let child = self
-            .command("python3")
-            .args([&self.checker(), mode, &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(fs::File::create(&out).expect("create checker output"))
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start python3");
-        self.helpers.borrow_mut().push(child);
-        assert!(
-            wait_until(Duration::from_secs(5), || {
-                fs::read_to_string(&out).is_ok_and(|s| s.contains("ready"))
-            }),
-            "{mode} on port {port} in {} did not start",
-            self.name
-        );
-    }
-
-    /// Kills and reaps the background helpers started so far.
-    pub fn stop_helpers(&self) {
-        for mut child in self.helpers.borrow_mut().drain(..) {
-            let _ = child.kill();
-            let _ = child.wait();
+impl Drop for LwipTap {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
     }
+}
 
-    /// [`Netns::start_dhcp_server`] with extra dnsmasq options.
-    pub fn start_dhcp_server_with(
-        &self,
-        dev: &str,
-        first: &str,
-        last: &str,
-        lease: &str,
-        extra: &[&str],
-    ) -> PathBuf {
-        let dir = self.dir.path();
-        static SEQ: AtomicUsize = AtomicUsize::new(0);
-        let leases = dir.join(format!(
-            "{dev}-{}.leases",
-            SEQ.fetch_add(1, Ordering::SeqCst)
-        ));
-        let log = fs::File::create(dir.join(format!("dnsmasq-{dev}.log"))).unwrap();
-        let child = self
-            .command("dnsmasq")
-            .args([
-                "--no-daemon",
-                "--conf-file=/dev/null",
-                "--user=root",
-                "--port=0",
-                "--bind-interfaces",
-                "--log-dhcp",
-            ])
-            .arg(format!("--interface={dev}"))
-            .arg(format!("--dhcp-range={first},{last},255.255.255.0,{lease}"))
-            .arg(format!("--dhcp-leasefile={}", leases.display()))
-            .arg(format!(
-                "--pid-file={}",
-                dir.join(format!("dnsmasq-{dev}.pid")).display()
-            ))
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start dnsmasq");
-        self.helpers.borrow_mut().push(child);
-        assert!(
-            wait_until(Duration::from_secs(5), || leases.exists()),
-            "dnsmasq did not start (see {})",
-            dir.display()
-        );
-        leases
+/// Polls `f` every 50 ms until it returns true or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        if f() {
+            return true;
+        }
+        if start.elapsed() > timeout {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs `cmd` (outside any namespace) to its end, failing the test with
+/// its stderr unless it succeeds; returns its output.
+pub fn successful_output(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Runs lwip-tap to completion outside any namespace (for arguments that
+/// must be refused before any device is touched).
+pub fn run_lwip_tap(args: &[&str]) -> Output {
+    Command::new(LWIP_TAP)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run lwip-tap")
+}
+
+/// The addresses of the single-TAP examples: lwIP at 172.16.0.2, the host
+/// side at 172.16.0.1.
+pub const LWIP_ADDR: &str = "172.16.0.2";
+pub const TRANSIENT_SPEC: &str = "addr=172.16.0.2,netmask=255.255.255.0,gw=172.16.0.1";
+
+/// lwIP's pool use as logged by `stats: NAME used N max N avail N err N`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stats(pub Vec<(String, u64)>);
+
+impl Stats {
+    pub fn used(&self, pool: &str) -> u64 {
+        self.0
+            .iter()
+            .find(|(name, _)| name == pool)
+            .map(|(_, used)| *used)
+            .unwrap_or_else(|| panic!("no pool {pool} in {:?}", self.0))
     }
 }
 
@@ -698,73 +989,6 @@ impl Switch {
             Switch::Linux => &[],
             Switch::Ovs => &["ovs-vsctl", "ovsdb-server", "ovs-vswitchd", "ovsdb-tool"],
         }
-    }
-}
-
-impl Netns {
-    /// Starts ovsdb-server and ovs-vswitchd inside the namespace (once), with
-    /// their database, sockets, pid and log files in the namespace's temp
-    /// directory. They die with the namespace.
-    fn ensure_ovs(&self) {
-        let dir = self.dir.path().join("ovs");
-        if dir.join("ovs-vswitchd.pid").exists() {
-            return;
-        }
-        fs::create_dir_all(&dir).unwrap();
-        let d = dir.display();
-        self.sh(&format!(
-            "export OVS_RUNDIR={d} OVS_LOGDIR={d} OVS_DBDIR={d} OVS_SYSCONFDIR={d}; \
-             ovsdb-tool create {d}/conf.db /usr/share/openvswitch/vswitch.ovsschema && \
-             ovsdb-server {d}/conf.db --remote=punix:{d}/db.sock --pidfile={d}/ovsdb-server.pid \
-               --detach --log-file={d}/ovsdb-server.log && \
-             ovs-vsctl --db=unix:{d}/db.sock --no-wait init && \
-             ovs-vswitchd unix:{d}/db.sock --pidfile={d}/ovs-vswitchd.pid --detach \
-               --log-file={d}/ovs-vswitchd.log"
-        ));
-    }
-
-    /// `ovs-vsctl` against this namespace's database.
-    pub fn ovs_vsctl(&self, args: &str) -> String {
-        self.ensure_ovs();
-        let d = self.dir.path().join("ovs");
-        self.sh(&format!(
-            "ovs-vsctl --db=unix:{}/db.sock --timeout=10 {args}",
-            d.display()
-        ))
-    }
-
-    /// Adds a switch, up, optionally with a host address.
-    pub fn add_switch(&self, kind: Switch, name: &str, host_cidr: Option<&str>) {
-        match kind {
-            Switch::Linux => self.add_bridge(name, host_cidr),
-            Switch::Ovs => {
-                self.ovs_vsctl(&format!(
-                    "add-br {name} -- set bridge {name} datapath_type=netdev"
-                ));
-                self.sh(&format!("ip link set dev {name} up"));
-                if let Some(cidr) = host_cidr {
-                    self.sh(&format!("ip addr add {cidr} dev {name}"));
-                }
-            }
-        }
-    }
-
-    /// Plugs the device `dev` into the switch `bridge`.
-    pub fn add_port(&self, kind: Switch, bridge: &str, dev: &str) {
-        match kind {
-            Switch::Linux => {
-                self.sh(&format!("ip link set dev {dev} master {bridge}"));
-            }
-            Switch::Ovs => {
-                self.ovs_vsctl(&format!("add-port {bridge} {dev}"));
-            }
-        }
-    }
-
-    /// Creates a persistent TAP `tap` (up) and plugs it into `bridge`.
-    pub fn add_tap_port(&self, kind: Switch, bridge: &str, tap: &str) {
-        self.add_tap(tap, None);
-        self.add_port(kind, bridge, tap);
     }
 }
 

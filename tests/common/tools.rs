@@ -1,7 +1,8 @@
 //! Bounded runs of the standard tools (iperf, ping, ab, nc) and parsers for
-//! what they report; CPU placement with taskset; veth pairs between
-//! namespaces; a process's CPU time and memory from /proc. Used by the
-//! benchmark (benches/kernel.rs) and open to the tests.
+//! what they report; which CPUs taskset can use; a process's CPU time and
+//! memory from /proc. Used by the benchmark (benches/kernel.rs) and open to
+//! the tests. What runs them inside a namespace (`Netns::run_on_cpu`, …) is
+//! with the rest of `Netns`, in mod.rs.
 
 use std::fs;
 use std::io::Read;
@@ -9,8 +10,6 @@ use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-use super::{LwipTap, Netns, LWIP_TAP};
 
 /// How a command run by [`run_bounded`] ended, and what it wrote.
 pub struct Bounded {
@@ -175,144 +174,6 @@ pub fn status_kb(pid: i32, field: &str) -> Option<u64> {
         let rest = line.strip_prefix(field)?.strip_prefix(':')?;
         rest.split_whitespace().next()?.parse().ok()
     })
-}
-
-impl Netns {
-    /// A command that runs `program args…` inside the namespace, pinned to
-    /// `cpu` with taskset.
-    pub fn command_on_cpu(&self, cpu: usize, program: &str) -> Command {
-        let mut cmd = self.command("taskset");
-        cmd.args(["-c", &cpu.to_string(), program]);
-        cmd
-    }
-
-    /// [`run_bounded`] on `command_line` (split at whitespace; no shell),
-    /// inside the namespace and pinned to `cpu`.
-    pub fn run_on_cpu(
-        &self,
-        cpu: usize,
-        command_line: &str,
-        input: Option<&Path>,
-        limit: Duration,
-        signal: i32,
-    ) -> Bounded {
-        let mut words = command_line.split_whitespace();
-        let program = words.next().expect("a command line");
-        let mut cmd = self.command_on_cpu(cpu, program);
-        cmd.args(words);
-        run_bounded(&mut cmd, input, limit, signal)
-    }
-
-    /// [`Netns::spawn_lwip_tap`] pinned to `cpu` with taskset.
-    pub fn spawn_lwip_tap_on_cpu(&self, cpu: usize, args: &[&str]) -> LwipTap {
-        let cpu = cpu.to_string();
-        let mut all = vec!["-c", &cpu, LWIP_TAP];
-        all.extend_from_slice(args);
-        self.spawn_lwip_tap_with("taskset", &all, &[])
-    }
-
-    /// A veth pair: `dev` here with `cidr`, `peer_dev` in `peer` with
-    /// `peer_cidr`, both up.
-    pub fn add_veth_pair(
-        &self,
-        dev: &str,
-        cidr: &str,
-        peer: &Netns,
-        peer_dev: &str,
-        peer_cidr: &str,
-    ) {
-        self.sh(&format!(
-            "ip link add {dev} type veth peer name {peer_dev} netns {} && \
-             ip addr add {cidr} dev {dev} && ip link set {dev} up",
-            peer.name()
-        ));
-        peer.sh(&format!(
-            "ip addr add {peer_cidr} dev {peer_dev} && ip link set {peer_dev} up"
-        ));
-    }
-
-    pub fn set_mtu(&self, dev: &str, mtu: u32) {
-        self.sh(&format!("ip link set dev {dev} mtu {mtu}"));
-    }
-
-    /// Waits until something listens on TCP `port` here (`ss -ltn`).
-    pub fn wait_for_tcp_listener(&self, port: u16, timeout: Duration) -> bool {
-        super::wait_until(timeout, || {
-            let out = self.run(&format!("ss -Hltn 'sport = :{port}'"));
-            out.status.success() && !out.stdout.is_empty()
-        })
-    }
-
-    /// Starts `cmd` (made with [`Netns::command`] or
-    /// [`Netns::command_on_cpu`]) in the background with its output in
-    /// `log_name` in the namespace's directory; it is killed on drop.
-    pub fn start_helper(&self, mut cmd: Command, log_name: &str) {
-        let log = fs::File::create(self.dir.path().join(log_name)).expect("create log file");
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("clone log file"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-        self.helpers.borrow_mut().push(child);
-    }
-}
-
-impl LwipTap {
-    /// The exit status, if the process has exited (it is reaped then).
-    pub fn exit_status(&mut self) -> Option<ExitStatus> {
-        self.child.try_wait().ok().flatten()
-    }
-
-    pub fn is_running(&mut self) -> bool {
-        self.exit_status().is_none()
-    }
-
-    /// Waits until `addr` answers a ping from `ns`. Err(Some(status)) if
-    /// lwip-tap exits first, Err(None) if nothing answers within `timeout`.
-    pub fn wait_until_answering(
-        &mut self,
-        ns: &Netns,
-        addr: &str,
-        timeout: Duration,
-    ) -> Result<(), Option<ExitStatus>> {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.exit_status() {
-                return Err(Some(status));
-            }
-            if ns
-                .run(&format!("ping -c 1 -W 1 -q {addr}"))
-                .status
-                .success()
-            {
-                return Ok(());
-            }
-            if start.elapsed() > timeout {
-                return Err(None);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// SIGTERM, then SIGKILL if it has not exited after `grace`. Returns
-    /// the exit status and whether it took SIGKILL.
-    pub fn terminate(&mut self, grace: Duration) -> (ExitStatus, bool) {
-        // SAFETY: plain kill(2) on our child's pid.
-        unsafe { libc::kill(self.pid(), libc::SIGTERM) };
-        if let Some(status) = self.wait(grace) {
-            return (status, false);
-        }
-        let _ = self.child.kill();
-        (self.child.wait().expect("wait for lwip-tap"), true)
-    }
-
-    /// The last `n` lines of the log.
-    pub fn log_tail(&self, n: usize) -> String {
-        let log = self.log();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(n)..].join("\n")
-    }
 }
 
 /// The summary of an `iperf -f m` (iperf2) client run.
