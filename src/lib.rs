@@ -42,6 +42,7 @@ mod apps;
 pub mod cli;
 pub mod config;
 pub mod device;
+pub mod drill;
 pub mod error;
 pub mod netif;
 mod port;
