@@ -18,6 +18,7 @@
 mod ast;
 mod lexer;
 mod parser;
+mod print;
 
 use std::fmt;
 
