@@ -20,6 +20,9 @@ mod lexer;
 mod parser;
 mod print;
 
+#[cfg(test)]
+mod tests;
+
 use std::fmt;
 
 pub use ast::*;
