@@ -41,87 +41,87 @@ pub fn parse_with_definitions(
 
 /// Words packetdrill's lexer reserves: a definition never replaces them.
 const KEYWORDS: &[&str] = &[
-    "sa_family",
-    "sin_port",
-    "sin_addr",
-    "msg_name",
-    "msg_iov",
-    "msg_flags",
-    "msg_control",
+    "ack",
+    "ce",
+    "ceb",
+    "checksum",
     "cmsg_data",
     "cmsg_level",
     "cmsg_type",
-    "ee_errno",
-    "ee_origin",
-    "ee_type",
-    "ee_code",
-    "ee_info",
-    "ee_data",
-    "scm_sec",
-    "scm_nsec",
-    "fd",
-    "u32",
-    "u64",
-    "ptr",
-    "events",
-    "revents",
-    "onoff",
-    "linger",
-    "htons",
-    "ipv4",
-    "ipv6",
-    "icmp",
-    "udp",
-    "GREv0",
-    "gre",
-    "raw",
-    "sum",
-    "off",
-    "key",
-    "seq",
-    "none",
-    "checksum",
-    "sequence",
-    "present",
-    "encap",
-    "psp",
-    "spi",
-    "mpls",
-    "label",
-    "tc",
-    "ttl",
-    "inet_addr",
-    "inet6_addr",
-    "ack",
-    "eol",
-    "ecr",
-    "mss",
-    "mtu",
-    "nop",
-    "sack",
-    "sackOK",
-    "md5",
-    "TS",
-    "FO",
-    "FOEXP",
-    "ECN",
     "e0b",
     "e1b",
-    "ceb",
-    "tos",
-    "flowlabel",
-    "flags",
+    "ECN",
+    "ecr",
+    "ect0",
+    "ect01",
+    "ect1",
+    "ee_code",
+    "ee_data",
+    "ee_errno",
+    "ee_info",
+    "ee_origin",
+    "ee_type",
+    "encap",
+    "eol",
+    "events",
+    "fd",
     "Flags",
+    "flags",
+    "flowlabel",
+    "FO",
+    "FOEXP",
+    "gre",
+    "GREv0",
+    "htons",
+    "icmp",
+    "id",
+    "inet6_addr",
+    "inet_addr",
+    "ipv4",
+    "ipv6",
+    "key",
+    "label",
+    "linger",
+    "md5",
+    "mpls",
+    "msg_control",
+    "msg_flags",
+    "msg_iov",
+    "msg_name",
+    "mss",
+    "mtu",
+    "noecn",
+    "none",
+    "nop",
+    "off",
+    "onoff",
+    "present",
+    "psp",
+    "ptr",
+    "raw",
+    "revents",
+    "sa_family",
+    "sack",
+    "sackOK",
+    "scm_nsec",
+    "scm_sec",
+    "seq",
+    "sequence",
+    "sin_addr",
+    "sin_port",
+    "spi",
+    "sum",
+    "tc",
+    "tos",
+    "TS",
+    "ttl",
+    "u32",
+    "u64",
+    "udp",
+    "urg",
     "val",
     "win",
-    "urg",
     "wscale",
-    "ect01",
-    "ect0",
-    "ect1",
-    "noecn",
-    "ce",
-    "id",
 ];
 
 /// How deep arrays and braces may nest in an expression; deeper is an error
@@ -387,8 +387,18 @@ impl Parser<'_> {
         let options = self.header_options()?;
         let mut defined: HashMap<String, String> = HashMap::new();
         for option in options.iter().filter(|o| o.name == "define") {
-            if let Some((name, value)) = option.value.as_deref().and_then(|v| v.split_once('=')) {
-                defined.insert(name.to_string(), value.to_string());
+            match option.value.as_deref().and_then(|v| v.split_once('=')) {
+                Some((name, value)) if !name.is_empty() => {
+                    defined.insert(name.to_string(), value.to_string());
+                }
+                _ => {
+                    return Err(ParseError {
+                        line: option.line,
+                        column: option.column,
+                        message: "--define needs a name and a value, like --define=MSS=1460"
+                            .to_string(),
+                    })
+                }
             }
         }
         for (name, value) in definitions {
@@ -1947,9 +1957,9 @@ mod tests {
             ]
         );
         assert_eq!(
-            options("sack 2001:3001 6001:7001 8001:9001,nop,nop"),
+            options("sack 1201:2401 3601:4801 6001:7201,nop,nop"),
             vec![
-                TcpOption::Sack(vec![(2001, 3001), (6001, 7001), (8001, 9001)]),
+                TcpOption::Sack(vec![(1201, 2401), (3601, 4801), (6001, 7201)]),
                 TcpOption::Nop,
                 TcpOption::Nop
             ]
@@ -2269,6 +2279,10 @@ mod tests {
             },
             other => panic!("{other:?}"),
         }
+        assert_eq!(
+            error("--define=MSS\n0 close(3) = 0"),
+            "1:1: --define needs a name and a value, like --define=MSS=1460"
+        );
         // Keywords are never replaced.
         let s = parse_with_definitions("0 > S. 0:0(0) <mss 1>", &[("mss", "x")]).expect("parses");
         assert!(matches!(s.events[0].action, Action::Packet(_)));

@@ -126,15 +126,15 @@ const SAMPLE: &str = r#"// A sample of the language.
 +0 setsockopt(3, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0
 +0 bind(3, ..., ...) = 0
 +0 listen(3, 1) = 0
-+0 < S 0:0(0) win 32792 <mss 1000,sackOK,nop,nop,nop,wscale 7>
-+0 > S. 0:0(0) ack 1 <mss 1460,nop,nop,sackOK,nop,wscale 8>
-+.1 < . 1:1(0) ack 1 win 257
++0 < S 0:0(0) win 29200 <mss 1200,sackOK,TS val 7 ecr 0,nop,wscale 6>
++0 > S. 0:0(0) ack 1 <mss 1460,sackOK,TS val 100 ecr 7,nop,wscale 7>
++.05 < . 1:1(0) ack 1 win 460 <nop,nop,TS val 8 ecr 100>
 +0 accept(3, ..., ...) = 4
 +0...0.010 read(4, ..., 1000) = -1 EAGAIN (Resource temporarily unavailable)
-+0 %{ assert tcpi_rto == 1000000 }%
-+.1~+.2 > P. 1:1001(1000) ack 1
-* > . 1001:1001(0) ack 1 <...>
-0.5 < icmp unreachable frag_needed mtu 800 [1:1001(1000)]
++0 %{ assert tcpi_snd_mss == 1188 }%
++.1~+.2 > P. 1:1189(1188) ack 1
+* > . 1189:1189(0) ack 1 <...>
+0.5 < icmp unreachable frag_needed mtu 900 [1:1189(1188)]
 +0 `echo done`
 +0 recvmsg(4, {msg_name(...)=..., msg_iov(1)=[{...,0}], msg_flags=MSG_ERRQUEUE,
                msg_control=[{cmsg_level=SOL_IP, cmsg_type=IP_RECVERR,
