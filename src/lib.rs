@@ -69,6 +69,7 @@ mod apps;
 pub mod clock;
 pub mod config;
 pub mod device;
+pub mod drill;
 pub mod error;
 #[allow(unsafe_code)]
 pub(crate) mod lwip;
