@@ -1,0 +1,325 @@
+//! lwip-drill: runs packetdrill scripts against the lwIP compiled into
+//! lwip-tap, in process, on a virtual clock. Each script runs in a process
+//! of its own (lwIP's state is global), several at a time.
+//!
+//! Output: one line per script (`ok FILE`, `FAIL FILE:LINE: ...` with the
+//! expected and actual packet or result after it, `skipped: ... at
+//! FILE:LINE`, `error: FILE:LINE:COLUMN: ...`), then `N passed, N failed,
+//! N skipped` (errors count as failed). Exit status 0 only when every
+//! script passed.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::{Arg, ArgAction};
+
+use lwip_tap::drill::{self, settings::KNOWN, Options, Verdict};
+
+/// How long one script may take on the wall clock before it is called
+/// hung (a script spanning an hour of virtual time takes a second).
+const SCRIPT_LIMIT: Duration = Duration::from_secs(60);
+
+/// Exit statuses of a child running one script.
+const CHILD_PASS: i32 = 0;
+const CHILD_FAIL: i32 = 1;
+const CHILD_SKIPPED: i32 = 3;
+
+fn command() -> clap::Command {
+    let mut command = clap::Command::new("lwip-drill")
+        .about("Runs packetdrill scripts against lwIP, in process, on a virtual clock")
+        .override_usage("lwip-drill [OPTIONS] SCRIPT...")
+        .after_help(
+            "Each script runs on a fresh lwIP in a process of its own; no root, TAP or network \
+             namespace is needed.\nOutput: one line per script (ok, FAIL, skipped, error), then a \
+             summary; exit status 0 only when every script passed.\npacketdrill's options \
+             (--ip_version=ipv4|ipv6, --local_ip, --remote_ip, --gateway_ip, --netmask_ip, --mtu, \
+             --tolerance_usecs, --tolerance_percent, --bind_port, --connect_port, --init_scripts) \
+             are accepted; a script's own header options win.",
+        )
+        .arg(
+            Arg::new("scripts")
+                .value_name("SCRIPT")
+                .num_args(1..)
+                .required(true)
+                .value_parser(clap::value_parser!(PathBuf)),
+        )
+        .arg(
+            Arg::new("jobs")
+                .short('j')
+                .long("jobs")
+                .value_name("N")
+                .help("scripts run at once (default: the number of cores)")
+                .value_parser(clap::value_parser!(u16).range(1..)),
+        )
+        .arg(
+            Arg::new("pcap")
+                .long("pcap")
+                .value_name("DIR")
+                .help("write a pcapng of each script's frames, with their virtual times, into DIR")
+                .value_parser(clap::value_parser!(PathBuf)),
+        )
+        .arg(
+            Arg::new("verbose")
+                .short('v')
+                .long("verbose")
+                .action(ArgAction::SetTrue)
+                .help("show each event as it happens, with its virtual time"),
+        )
+        .arg(
+            Arg::new("define")
+                .short('D')
+                .long("define")
+                .value_name("NAME=VALUE")
+                .action(ArgAction::Append)
+                .help("a definition the scripts use (packetdrill's -D)"),
+        )
+        .arg(
+            Arg::new("one")
+                .long("run-one")
+                .action(ArgAction::SetTrue)
+                .hide(true),
+        );
+    for name in KNOWN.iter().filter(|n| **n != "define") {
+        command = command.arg(
+            Arg::new(*name)
+                .long(*name)
+                .value_name("VALUE")
+                .help("packetdrill's option of that name"),
+        );
+    }
+    command
+}
+
+fn main() -> ExitCode {
+    let matches = match command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => {
+            print!("{e}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("bad arguments");
+            eprintln!("lwip-drill: {}", first.trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let mut options = Options {
+        pcap: matches.get_one::<PathBuf>("pcap").cloned(),
+        verbose: matches.get_flag("verbose"),
+        ..Options::default()
+    };
+    for name in KNOWN.iter().filter(|n| **n != "define") {
+        if let Some(value) = matches.get_one::<String>(name) {
+            options.values.push((name.to_string(), value.clone()));
+        }
+    }
+    for definition in matches.get_many::<String>("define").into_iter().flatten() {
+        let Some((name, value)) = definition.split_once('=') else {
+            eprintln!("lwip-drill: -D {definition}: expected NAME=VALUE");
+            return ExitCode::from(2);
+        };
+        options.defines.push((name.to_string(), value.to_string()));
+    }
+    let scripts: Vec<PathBuf> = matches
+        .get_many::<PathBuf>("scripts")
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
+    if matches.get_flag("one") {
+        return run_one(&scripts[0], &options);
+    }
+    if let Some(dir) = &options.pcap {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!(
+                "lwip-drill: --pcap {}: cannot create it: {e}",
+                dir.display()
+            );
+            return ExitCode::from(2);
+        }
+    }
+    let jobs = matches
+        .get_one::<u16>("jobs")
+        .map(|j| usize::from(*j))
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    run_all(&scripts, jobs)
+}
+
+/// Runs one script in this process and prints its report.
+fn run_one(path: &Path, options: &Options) -> ExitCode {
+    let mut options = options.clone();
+    if let Some(dir) = &options.pcap {
+        let stem = path
+            .file_stem()
+            .map_or("script".into(), |s| s.to_string_lossy().into_owned());
+        options.pcap = Some(dir.join(format!("{stem}.pcapng")));
+    }
+    let report = drill::run_file(path, &options);
+    for line in &report.log {
+        println!("  {line}");
+    }
+    println!("{}", report.verdict.report(&path.display().to_string()));
+    ExitCode::from(match report.verdict {
+        Verdict::Pass => CHILD_PASS,
+        Verdict::Skipped { .. } => CHILD_SKIPPED,
+        _ => CHILD_FAIL,
+    } as u8)
+}
+
+/// One script running in a child process.
+struct Running {
+    child: Child,
+    started: Instant,
+}
+
+/// Runs every script, `jobs` at a time, each in a child process; prints
+/// the reports in the scripts' order, then the summary.
+fn run_all(scripts: &[PathBuf], jobs: usize) -> ExitCode {
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            eprintln!("lwip-drill: cannot find its own executable: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let forwarded: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !scripts.iter().any(|s| s.as_os_str() == a.as_str()))
+        .collect();
+    let forwarded = strip_jobs(forwarded);
+    let mut running: BTreeMap<usize, Running> = BTreeMap::new();
+    let mut done: BTreeMap<usize, (i32, String)> = BTreeMap::new();
+    let (mut next, mut printed) = (0, 0);
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    while printed < scripts.len() {
+        while running.len() < jobs && next < scripts.len() {
+            let child = Command::new(&exe)
+                .args(&forwarded)
+                .arg("--run-one")
+                .arg(&scripts[next])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn();
+            match child {
+                Ok(child) => {
+                    running.insert(
+                        next,
+                        Running {
+                            child,
+                            started: Instant::now(),
+                        },
+                    );
+                }
+                Err(e) => {
+                    done.insert(
+                        next,
+                        (
+                            CHILD_FAIL,
+                            format!(
+                                "FAIL {}:0: cannot start a process for it: {e}",
+                                scripts[next].display()
+                            ),
+                        ),
+                    );
+                }
+            }
+            next += 1;
+        }
+        let finished: Vec<usize> = running
+            .iter_mut()
+            .filter_map(|(i, r)| match r.child.try_wait() {
+                Ok(Some(_)) => Some(*i),
+                Ok(None) if r.started.elapsed() > SCRIPT_LIMIT => {
+                    let _ = r.child.kill();
+                    Some(*i)
+                }
+                _ => None,
+            })
+            .collect();
+        for i in finished {
+            if let Some(r) = running.remove(&i) {
+                done.insert(i, collect(r, &scripts[i]));
+            }
+        }
+        while let Some((status, text)) = done.remove(&printed) {
+            print!("{text}");
+            match status {
+                CHILD_PASS => passed += 1,
+                CHILD_SKIPPED => skipped += 1,
+                _ => failed += 1,
+            }
+            printed += 1;
+        }
+        if printed < scripts.len() {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    println!("{passed} passed, {failed} failed, {skipped} skipped");
+    if failed == 0 && skipped == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// A finished (or killed) child's status and report.
+fn collect(mut r: Running, script: &Path) -> (i32, String) {
+    let status = r.child.wait();
+    let mut out = String::new();
+    let mut err = String::new();
+    if let Some(mut stdout) = r.child.stdout.take() {
+        let _ = stdout.read_to_string(&mut out);
+    }
+    if let Some(mut stderr) = r.child.stderr.take() {
+        let _ = stderr.read_to_string(&mut err);
+    }
+    let file = script.display();
+    match status.ok().and_then(|s| s.code()) {
+        Some(code) if [CHILD_PASS, CHILD_FAIL, CHILD_SKIPPED].contains(&code) => (code, out),
+        _ if r.started.elapsed() > SCRIPT_LIMIT => (
+            CHILD_FAIL,
+            format!(
+                "{out}FAIL {file}:0: did not finish in {} s (a hang in lwIP or the runner)\n",
+                SCRIPT_LIMIT.as_secs()
+            ),
+        ),
+        _ => {
+            let last = err
+                .lines()
+                .rfind(|l| !l.trim().is_empty())
+                .unwrap_or("no message")
+                .to_string();
+            (
+                CHILD_FAIL,
+                format!("{out}FAIL {file}:0: the run crashed: {last}\n"),
+            )
+        }
+    }
+}
+
+/// The arguments without `-j N` / `--jobs N` (children run one script).
+fn strip_jobs(args: Vec<String>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut skip = false;
+    for arg in args {
+        if skip {
+            skip = false;
+            continue;
+        }
+        if arg == "-j" || arg == "--jobs" {
+            skip = true;
+            continue;
+        }
+        if arg.starts_with("-j") || arg.starts_with("--jobs=") {
+            continue;
+        }
+        out.push(arg);
+    }
+    out
+}

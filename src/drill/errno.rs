@@ -1,0 +1,125 @@
+//! The errno a socket call reports for each lwIP error, as lwIP's own
+//! sockets layer maps them (`err_to_errno` in lwIP's `api/err.c`), and
+//! errno names.
+
+use crate::lwip::LwipError;
+
+/// An errno, by its name (`ECONNRESET`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Errno(pub &'static str);
+
+impl Errno {
+    pub const EAGAIN: Errno = Errno("EAGAIN");
+    pub const EBADF: Errno = Errno("EBADF");
+    pub const EINVAL: Errno = Errno("EINVAL");
+    pub const EINPROGRESS: Errno = Errno("EINPROGRESS");
+    pub const EALREADY: Errno = Errno("EALREADY");
+    pub const EISCONN: Errno = Errno("EISCONN");
+    pub const ENOTCONN: Errno = Errno("ENOTCONN");
+    pub const EPIPE: Errno = Errno("EPIPE");
+    pub const EOPNOTSUPP: Errno = Errno("EOPNOTSUPP");
+    pub const EAFNOSUPPORT: Errno = Errno("EAFNOSUPPORT");
+    pub const EPROTONOSUPPORT: Errno = Errno("EPROTONOSUPPORT");
+    pub const ENOPROTOOPT: Errno = Errno("ENOPROTOOPT");
+    pub const EDESTADDRREQ: Errno = Errno("EDESTADDRREQ");
+    pub const ENOMEM: Errno = Errno("ENOMEM");
+    pub const ENOBUFS: Errno = Errno("ENOBUFS");
+    pub const EHOSTUNREACH: Errno = Errno("EHOSTUNREACH");
+    pub const EADDRINUSE: Errno = Errno("EADDRINUSE");
+    pub const ECONNABORTED: Errno = Errno("ECONNABORTED");
+    pub const ECONNRESET: Errno = Errno("ECONNRESET");
+    pub const EIO: Errno = Errno("EIO");
+
+    /// What lwIP's sockets layer reports for `error` (its `err_to_errno`).
+    /// `ERR_IF` has no errno there (-1); it is reported as EIO.
+    pub fn of(error: LwipError) -> Errno {
+        match error {
+            LwipError::Memory => Errno::ENOMEM,
+            LwipError::Buffer => Errno::ENOBUFS,
+            LwipError::Timeout | LwipError::WouldBlock => Errno::EAGAIN,
+            LwipError::Route => Errno::EHOSTUNREACH,
+            LwipError::InProgress => Errno::EINPROGRESS,
+            LwipError::Value => Errno::EINVAL,
+            LwipError::InUse => Errno::EADDRINUSE,
+            LwipError::Already => Errno::EALREADY,
+            LwipError::IsConnected => Errno::EISCONN,
+            LwipError::NotConnected | LwipError::Closed => Errno::ENOTCONN,
+            LwipError::Aborted => Errno::ECONNABORTED,
+            LwipError::Reset => Errno::ECONNRESET,
+            LwipError::Interface | LwipError::Argument | LwipError::Other(_) => Errno::EIO,
+        }
+    }
+
+    /// The number Linux gives it (for `getsockopt(SO_ERROR)`).
+    pub fn number(self) -> i64 {
+        i64::from(match self.0 {
+            "EAGAIN" => libc::EAGAIN,
+            "EBADF" => libc::EBADF,
+            "EINVAL" => libc::EINVAL,
+            "EINPROGRESS" => libc::EINPROGRESS,
+            "EALREADY" => libc::EALREADY,
+            "EISCONN" => libc::EISCONN,
+            "ENOTCONN" => libc::ENOTCONN,
+            "EPIPE" => libc::EPIPE,
+            "EOPNOTSUPP" => libc::EOPNOTSUPP,
+            "EAFNOSUPPORT" => libc::EAFNOSUPPORT,
+            "EPROTONOSUPPORT" => libc::EPROTONOSUPPORT,
+            "ENOPROTOOPT" => libc::ENOPROTOOPT,
+            "EDESTADDRREQ" => libc::EDESTADDRREQ,
+            "ENOMEM" => libc::ENOMEM,
+            "ENOBUFS" => libc::ENOBUFS,
+            "EHOSTUNREACH" => libc::EHOSTUNREACH,
+            "EADDRINUSE" => libc::EADDRINUSE,
+            "ECONNABORTED" => libc::ECONNABORTED,
+            "ECONNRESET" => libc::ECONNRESET,
+            "ETIMEDOUT" => libc::ETIMEDOUT,
+            "ECONNREFUSED" => libc::ECONNREFUSED,
+            _ => libc::EIO,
+        })
+    }
+
+    /// Whether the script's name for an errno means this one (`EWOULDBLOCK`
+    /// is `EAGAIN` on Linux).
+    pub fn is(self, name: &str) -> bool {
+        self.0 == name || (self.0 == "EAGAIN" && name == "EWOULDBLOCK")
+    }
+}
+
+impl std::fmt::Display for Errno {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// The table behind [`Errno::of`], for the documentation and its test.
+pub const TABLE: &[(LwipError, Errno)] = &[
+    (LwipError::Memory, Errno::ENOMEM),
+    (LwipError::Buffer, Errno::ENOBUFS),
+    (LwipError::Timeout, Errno::EAGAIN),
+    (LwipError::Route, Errno::EHOSTUNREACH),
+    (LwipError::InProgress, Errno::EINPROGRESS),
+    (LwipError::Value, Errno::EINVAL),
+    (LwipError::WouldBlock, Errno::EAGAIN),
+    (LwipError::InUse, Errno::EADDRINUSE),
+    (LwipError::Already, Errno::EALREADY),
+    (LwipError::IsConnected, Errno::EISCONN),
+    (LwipError::NotConnected, Errno::ENOTCONN),
+    (LwipError::Interface, Errno::EIO),
+    (LwipError::Aborted, Errno::ECONNABORTED),
+    (LwipError::Reset, Errno::ECONNRESET),
+    (LwipError::Closed, Errno::ENOTCONN),
+    (LwipError::Argument, Errno::EIO),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_is_the_mapping() {
+        for (error, errno) in TABLE {
+            assert_eq!(Errno::of(*error), *errno, "{error}");
+        }
+        assert!(Errno::EAGAIN.is("EWOULDBLOCK"));
+    }
+}

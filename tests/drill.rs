@@ -1,0 +1,182 @@
+//! lwip-drill against the lwIP compiled in: our corpus (tests/drill/) passes;
+//! scripts that must fail (tests/drill_failures/, each opening with
+//! `// must fail: MESSAGE`) fail with their message; a malformed script is
+//! one `error:` line; what lwip-drill cannot act out is skipped with its
+//! name; a run repeats exactly; `--pcap` writes virtual times. None of it
+//! needs root, a TAP or a network namespace.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const LWIP_DRILL: &str = env!("CARGO_BIN_EXE_lwip-drill");
+
+/// Every `.pkt` file below `dir`, sorted.
+fn scripts(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "pkt") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+fn tests_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(name)
+}
+
+fn drill(args: &[&str], scripts: &[PathBuf]) -> Output {
+    Command::new(LWIP_DRILL)
+        .args(args)
+        .args(scripts)
+        .output()
+        .expect("run lwip-drill")
+}
+
+fn text(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr)
+}
+
+#[test]
+fn the_corpus_passes_on_the_pinned_lwip() {
+    let corpus = scripts(&tests_dir("drill"));
+    assert!(corpus.len() >= 5, "the corpus: {corpus:?}");
+    let output = drill(&[], &corpus);
+    let out = text(&output);
+    assert!(
+        out.contains(&format!("{} passed, 0 failed, 0 skipped", corpus.len())),
+        "{out}"
+    );
+    assert!(output.status.success(), "{out}");
+}
+
+#[test]
+fn scripts_that_must_fail_fail_with_their_message() {
+    let cases = scripts(&tests_dir("drill_failures"));
+    assert!(cases.len() >= 5);
+    for script in cases {
+        let source = std::fs::read_to_string(&script).unwrap();
+        let expected = source
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("// must fail: "))
+            .unwrap_or_else(|| panic!("{}: no `// must fail:` line", script.display()));
+        let output = drill(&[], std::slice::from_ref(&script));
+        let out = text(&output);
+        assert_eq!(output.status.code(), Some(1), "{out}");
+        let verdict = out.lines().next().unwrap_or("");
+        assert!(
+            verdict.starts_with(&format!("FAIL {}:", script.display())),
+            "{}: {out}",
+            script.display()
+        );
+        assert!(
+            out.contains(expected),
+            "{}: expected {expected:?} in\n{out}",
+            script.display()
+        );
+        assert!(out.contains("0 passed, 1 failed, 0 skipped"), "{out}");
+    }
+}
+
+/// Writes `source` to a script file of its own in a temporary directory.
+fn script_file(name: &str, source: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("drill");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, source).unwrap();
+    path
+}
+
+#[test]
+fn a_malformed_script_is_one_error_line_with_where_and_what() {
+    let path = script_file(
+        "malformed.pkt",
+        "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 < S 0:0 win 1000\n",
+    );
+    let output = drill(&[], std::slice::from_ref(&path));
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    let first = out.lines().next().unwrap();
+    assert!(
+        first.starts_with(&format!("error: {}:2:", path.display())) && first.contains("expected"),
+        "{out}"
+    );
+    assert!(out.contains("0 passed, 1 failed, 0 skipped"), "{out}");
+}
+
+#[test]
+fn what_lwip_drill_cannot_act_out_is_skipped_with_its_name() {
+    let cases = [
+        ("gre.pkt", "0 < gre: S 0:0(0) win 1000\n", "unsupported gre"),
+        ("syscall.pkt", "0 epoll_create(1) = 3\n", "unsupported system call epoll_create()"),
+        ("option.pkt", "--strict_segments\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n", "unsupported option --strict_segments"),
+        ("sockopt.pkt", "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 setsockopt(3, SOL_SOCKET, SO_RCVBUF, [1000], 4) = 0\n", "unsupported setsockopt option SO_RCVBUF"),
+    ];
+    for (name, source, expected) in cases {
+        let path = script_file(name, source);
+        let output = drill(&[], std::slice::from_ref(&path));
+        let out = text(&output);
+        assert!(
+            out.starts_with(&format!("skipped: {expected} at {}:", path.display())),
+            "{out}"
+        );
+        assert!(out.contains("0 passed, 0 failed, 1 skipped"), "{out}");
+        assert_eq!(output.status.code(), Some(1), "a skip is not a pass: {out}");
+    }
+    // Shell commands and code blocks tune another OS: noted, never fatal.
+    let path = script_file(
+        "shell.pkt",
+        "`sysctl -q net.ipv4.tcp_timestamps=0`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 `echo hi`\n",
+    );
+    let out = text(&drill(&[], std::slice::from_ref(&path)));
+    assert!(out.contains("skipped: shell command at line 1"), "{out}");
+    assert!(out.contains("skipped: shell command at line 3"), "{out}");
+    assert!(out.contains(&format!("ok {}", path.display())), "{out}");
+}
+
+#[test]
+fn the_same_script_runs_the_same_every_time() {
+    let corpus = scripts(&tests_dir("drill"));
+    let first = text(&drill(&["-v", "-j", "1"], &corpus));
+    let second = text(&drill(&["-v", "-j", "2"], &corpus));
+    assert!(first.lines().count() > corpus.len(), "{first}");
+    assert_eq!(first, second);
+}
+
+#[test]
+fn pcap_files_show_every_frame_at_its_virtual_time() {
+    use pcap_file::pcapng::{Block, PcapNgReader};
+    let corpus = scripts(&tests_dir("drill"));
+    let script = &corpus[0];
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("drill-pcap");
+    let _ = std::fs::remove_dir_all(&dir);
+    let output = drill(
+        &["--pcap", dir.to_str().unwrap()],
+        std::slice::from_ref(script),
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let stem = script.file_stem().unwrap().to_string_lossy();
+    let file = std::fs::File::open(dir.join(format!("{stem}.pcapng"))).unwrap();
+    let mut reader = PcapNgReader::new(file).unwrap();
+    let mut times = Vec::new();
+    while let Some(block) = reader.next_block() {
+        if let Block::EnhancedPacket(packet) = block.unwrap() {
+            times.push(packet.timestamp);
+        }
+    }
+    assert!(times.len() >= 4, "{times:?}");
+    // Virtual time starts at the epoch: a script's frames are seconds
+    // after 1970, not today.
+    assert!(times.iter().all(|t| t.as_secs() < 3600), "{times:?}");
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+}
