@@ -249,8 +249,8 @@ fn options(matches: &ArgMatches, cmd: &mut clap::Command) -> Result<Options, Err
     };
     config.validate().map_err(|e| {
         Error::Usage(match e.interface {
-            Some(n) => format!("-i '{}': {}", specs[n], e.message),
-            None => e.message,
+            Some(n) => format!("-i '{}': {}", specs[n], e.rule),
+            None => e.rule.to_string(),
         })
     })?;
     let seccomp = match matches.get_one::<String>("seccomp").map(String::as_str) {
@@ -460,7 +460,7 @@ pub fn parse_interface(text: &str) -> Result<InterfaceConfig, String> {
         }
         match key {
             "name" => {
-                lwip_tap::config::check_name(value)?;
+                lwip_tap::config::check_name(value).map_err(|e| e.to_string())?;
                 keys.name = Some(value.to_string());
             }
             "addr" => keys.addr = Some(parse_ipv4(key, value)?),
@@ -488,7 +488,7 @@ pub fn parse_interface(text: &str) -> Result<InterfaceConfig, String> {
         }
     }
     let interface = keys.into_config()?;
-    interface.validate()?;
+    interface.validate().map_err(|e| e.to_string())?;
     Ok(interface)
 }
 

@@ -6,11 +6,15 @@
 //! [`Stack::new`](crate::stack::Stack::new) applies it, so both get the same
 //! errors before any device is touched.
 
+mod rules;
+
 use std::collections::HashSet;
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4};
 use std::path::PathBuf;
 use std::time::Duration;
+
+pub use rules::{ConfigError, Rule};
 
 /// lwIP numbers its netifs with a u8 and reserves 255, so one stack can hold
 /// at most 255 of them.
@@ -125,7 +129,7 @@ impl ClientConfig {
     pub const IPERF_TIME: Duration = Duration::from_secs(10);
 
     /// The rules for one client.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Rule> {
         match *self {
             ClientConfig::Ping {
                 target,
@@ -133,34 +137,19 @@ impl ClientConfig {
                 interval,
             } => {
                 if !PING_COUNT_RANGE.contains(&count) {
-                    return Err(format!(
-                        "--count {count} (--ping {target}): the count of echo requests must be \
-                         from {} to {}",
-                        PING_COUNT_RANGE.start(),
-                        PING_COUNT_RANGE.end()
-                    ));
+                    return Err(Rule::PingCount { target, count });
                 }
                 if !PING_INTERVAL_RANGE.contains(&interval) {
-                    return Err(format!(
-                        "--interval {} (--ping {target}): the interval must be from {} to {} s",
-                        interval.as_secs_f64(),
-                        PING_INTERVAL_RANGE.start().as_secs_f64(),
-                        PING_INTERVAL_RANGE.end().as_secs()
-                    ));
+                    return Err(Rule::PingInterval { target, interval });
                 }
                 check_target(target, "--ping")
             }
             ClientConfig::Iperf { server, duration } => {
                 if !IPERF_TIME_RANGE.contains(&duration) {
-                    return Err(format!(
-                        "--time {} (--iperf-client {server}): the duration must be from {} to {} s",
-                        duration.as_secs_f64(),
-                        IPERF_TIME_RANGE.start().as_secs_f64(),
-                        IPERF_TIME_RANGE.end().as_secs()
-                    ));
+                    return Err(Rule::IperfTime { server, duration });
                 }
                 if server.port() == 0 {
-                    return Err(format!("--iperf-client {server}: port 0 is not a port"));
+                    return Err(Rule::IperfPortZero { server });
                 }
                 check_target(*server.ip(), "--iperf-client")
             }
@@ -169,11 +158,9 @@ impl ClientConfig {
 }
 
 /// A client's target must be one host lwIP can send to.
-fn check_target(target: Ipv4Addr, flag: &str) -> Result<(), String> {
+fn check_target(target: Ipv4Addr, flag: &'static str) -> Result<(), Rule> {
     if target.is_unspecified() || target.is_broadcast() || target.is_multicast() {
-        return Err(format!(
-            "{flag} {target}: not the address of one host (lwIP sends to unicast addresses)"
-        ));
+        return Err(Rule::NotOneHost { flag, target });
     }
     Ok(())
 }
@@ -258,41 +245,34 @@ impl Ipv6Config {
     }
 
     /// The rules for one interface's IPv6.
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), Rule> {
         let limit = ipv6_address_limit();
         if self.addresses.len() > limit {
-            return Err(format!(
-                "{} addr6= given; lwIP has room for {limit} besides the link-local address                  (LWIP_IPV6_NUM_ADDRESSES is {})",
-                self.addresses.len(),
-                limit + 1
-            ));
+            return Err(Rule::TooManyIpv6Addresses {
+                given: self.addresses.len(),
+                limit,
+            });
         }
         let mut seen = HashSet::new();
         for &addr in &self.addresses {
             check_ipv6_unicast("addr6", addr)?;
             if addr.is_unicast_link_local() {
-                return Err(format!(
-                    "addr6={addr} is a link-local address; lwIP forms the link-local address                      itself (from the MAC), addr6= is for global or unique local addresses"
-                ));
+                return Err(Rule::Addr6LinkLocal { addr });
             }
             if !seen.insert(addr) {
-                return Err(format!("addr6={addr} is given more than once"));
+                return Err(Rule::Addr6GivenTwice { addr });
             }
         }
         if let Some(gw) = self.gateway {
             if self.addresses.is_empty() {
-                return Err(format!(
-                    "gw6={gw} needs an addr6=: a router is only of use to an address it can                      route for"
-                ));
+                return Err(Rule::Gw6WithoutAddr6 { gw });
             }
             check_ipv6_unicast("gw6", gw)?;
             if self.addresses.contains(&gw) {
-                return Err(format!("gw6={gw} is the same as an addr6="));
+                return Err(Rule::Gw6IsAddr6 { gw });
             }
             if !self.on_link(gw) {
-                return Err(format!(
-                    "gw6={gw} is neither link-local nor inside the /64 of an addr6=, so lwIP                      cannot reach it"
-                ));
+                return Err(Rule::Gw6OffLink { gw });
             }
         }
         Ok(())
@@ -306,17 +286,15 @@ pub fn ipv6_address_limit() -> usize {
 }
 
 /// Refuses the unspecified, loopback and multicast addresses.
-fn check_ipv6_unicast(key: &str, addr: Ipv6Addr) -> Result<(), String> {
+fn check_ipv6_unicast(key: &'static str, addr: Ipv6Addr) -> Result<(), Rule> {
     if addr.is_multicast() {
-        return Err(format!("{key}={addr} is a multicast address"));
+        return Err(Rule::Ipv6Multicast { key, addr });
     }
     if addr.is_unspecified() || addr.is_loopback() {
-        return Err(format!("{key}={addr} is not a unicast address"));
+        return Err(Rule::Ipv6NotUnicast { key, addr });
     }
     if addr.to_ipv4_mapped().is_some() {
-        return Err(format!(
-            "{key}={addr} is an IPv4-mapped address; give IPv4 with addr= and gw="
-        ));
+        return Err(Rule::Ipv6Mapped { key, addr });
     }
     Ok(())
 }
@@ -396,29 +374,25 @@ impl Impairment {
     }
 
     /// The rules for one direction; `way` ("-in" or "-out") names its keys.
-    fn validate(&self, way: &str) -> Result<(), String> {
+    fn validate(&self, way: &'static str) -> Result<(), Rule> {
         if self.delay > MAX_DELAY {
-            return Err(format!(
-                "delay{way}={} ms is over {} ms",
-                self.delay.as_millis(),
-                MAX_DELAY.as_millis()
-            ));
+            return Err(Rule::DelayTooLong {
+                way,
+                delay: self.delay,
+            });
         }
         if self.jitter > self.delay {
-            return Err(format!(
-                "jitter{way}={} ms is more than delay{way}={} ms (a frame cannot leave before it came)",
-                self.jitter.as_secs_f64() * 1e3,
-                self.delay.as_secs_f64() * 1e3
-            ));
+            return Err(Rule::JitterOverDelay {
+                way,
+                jitter: self.jitter,
+                delay: self.delay,
+            });
         }
         if self.rate.is_some_and(|r| r < MIN_RATE) {
-            return Err(format!(
-                "rate{way}= is below the lowest rate, {} Mbit/s",
-                MIN_RATE as f64 / 1e6
-            ));
+            return Err(Rule::RateTooLow { way });
         }
         if self.max_frame == Some(0) {
-            return Err(format!("max-frame{way}=0 would drop every frame"));
+            return Err(Rule::MaxFrameZero { way });
         }
         Ok(())
     }
@@ -489,76 +463,51 @@ pub enum Addressing {
     None,
 }
 
-/// A configuration rule that was broken: which interface (its index in
-/// [`Config::interfaces`], if it concerns one) and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    pub interface: Option<usize>,
-    pub message: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.interface {
-            Some(n) => write!(f, "interface {n}: {}", self.message),
-            None => write!(f, "{}", self.message),
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
 impl Config {
     /// Checks every rule: each interface on its own, then the set (a count
     /// lwIP supports, unique names, offload only where nothing is forwarded).
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let whole = |message: String| ConfigError {
+        let whole = |rule: Rule| ConfigError {
             interface: None,
-            message,
+            rule,
         };
         if self.interfaces.is_empty() {
-            return Err(whole("no interface given".into()));
+            return Err(whole(Rule::NoInterfaces));
         }
         if self.interfaces.len() > MAX_INTERFACES {
-            return Err(whole(format!(
-                "{} interfaces given; lwIP supports at most {MAX_INTERFACES}",
-                self.interfaces.len()
-            )));
+            return Err(whole(Rule::TooManyInterfaces {
+                count: self.interfaces.len(),
+            }));
         }
         if self.lwip_debug && !cfg!(feature = "debug") {
-            return Err(whole(
-                "-d: this build has no lwIP debug support; rebuild with `cargo build --features debug`"
-                    .into(),
-            ));
+            return Err(whole(Rule::NoDebugSupport));
         }
         if self.clients.len() > MAX_CLIENTS {
-            return Err(whole(format!(
-                "{} clients (--ping, --iperf-client) given; at most {MAX_CLIENTS} run at once",
-                self.clients.len()
-            )));
+            return Err(whole(Rule::TooManyClients {
+                count: self.clients.len(),
+            }));
         }
         for client in &self.clients {
             client.validate().map_err(whole)?;
         }
         let mut names = HashSet::new();
         for (n, interface) in self.interfaces.iter().enumerate() {
-            let at = |message: String| ConfigError {
+            let at = |rule: Rule| ConfigError {
                 interface: Some(n),
-                message,
+                rule,
             };
             interface.validate().map_err(at)?;
             if let Some(name) = interface.device.name() {
                 if !names.insert(name) {
-                    return Err(at(format!("interface {name} is given more than once")));
+                    return Err(at(Rule::NameGivenTwice {
+                        name: name.to_string(),
+                    }));
                 }
             }
             if interface.offload == Some(true) && !interface.impairments.is_none() {
-                return Err(at(format!(
-                    "offload=on ({}) cannot be combined with impairment: a frame the kernel \
-                     vouched for skips lwIP's checksum checks, so damage would go unseen, and \
-                     a 64 KiB segment stands for up to 44 wire frames; use offload=off",
-                    interface.device.describe()
-                )));
+                return Err(at(Rule::OffloadWithImpairment {
+                    device: interface.device.describe().to_string(),
+                }));
             }
         }
         let on = self.interfaces.iter().filter(|i| i.offload == Some(true));
@@ -566,12 +515,9 @@ impl Config {
             if let Some(n) = self.interfaces.iter().position(|i| i.offload == Some(true)) {
                 return Err(ConfigError {
                     interface: Some(n),
-                    message: format!(
-                        "offload=on ({}) on a router needs offload=on on every interface \
-                         (super-frame pass-through): a 64 KiB super-frame forwarded to an \
-                         interface without it would have to be cut to that side's MTU",
-                        self.interfaces[n].device.describe()
-                    ),
+                    rule: Rule::OffloadOnSome {
+                        device: self.interfaces[n].device.describe().to_string(),
+                    },
                 });
             }
         }
@@ -667,30 +613,23 @@ impl InterfaceConfig {
     }
 
     /// The rules for one interface.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Rule> {
         if let DeviceConfig::Tap { name } | DeviceConfig::InProcess { name, .. } = &self.device {
             check_name(name)?;
         }
         if let Some(mtu) = self.mtu {
             if !MTU_RANGE.contains(&mtu) {
-                return Err(format!(
-                    "mtu={mtu} is not a number from {} to {}",
-                    MTU_RANGE.start(),
-                    MTU_RANGE.end()
-                ));
+                return Err(Rule::Mtu { mtu });
             }
         }
         if let Some(capture) = &self.capture {
             if !SNAPLEN_RANGE.contains(&capture.snaplen) {
-                return Err(format!(
-                    "snaplen={} is not a number from {} to {}",
-                    capture.snaplen,
-                    SNAPLEN_RANGE.start(),
-                    SNAPLEN_RANGE.end()
-                ));
+                return Err(Rule::Snaplen {
+                    snaplen: capture.snaplen,
+                });
             }
             if capture.path.as_os_str().is_empty() {
-                return Err("pcap= is empty".into());
+                return Err(Rule::PcapEmpty);
             }
         }
         self.impairments.inbound.validate("-in")?;
@@ -703,23 +642,24 @@ impl InterfaceConfig {
             return Ok(());
         };
         if !is_contiguous(netmask) {
-            return Err(format!(
-                "netmask={netmask} is not contiguous (like 255.255.255.0)"
-            ));
+            return Err(Rule::NetmaskNotContiguous { netmask });
         }
         let subnet = Subnet::of(addr, netmask);
         if subnet.prefix < 31 && (addr == subnet.network() || addr == subnet.broadcast()) {
-            return Err(format!(
-                "addr={addr} is the network or broadcast address of its /{} subnet",
-                subnet.prefix
-            ));
+            return Err(Rule::AddressIsNetworkOrBroadcast {
+                addr,
+                prefix: subnet.prefix,
+            });
         }
         if let Some(gw) = gw {
             if gw == addr {
-                return Err(format!("gw={gw} is the same as addr="));
+                return Err(Rule::GatewayIsAddress { gw });
             }
             if !subnet.contains(gw) {
-                return Err(format!("gw={gw} is outside {subnet}"));
+                return Err(Rule::GatewayOutsideSubnet {
+                    gw,
+                    subnet: subnet.to_string(),
+                });
             }
         }
         if let DeviceConfig::TransientTap {
@@ -727,14 +667,13 @@ impl InterfaceConfig {
         } = self.device
         {
             if host == addr {
-                return Err(format!(
-                    "the transient TAP's host address {host} is lwIP's own address"
-                ));
+                return Err(Rule::HostIsLwip { host: host.into() });
             }
             if !subnet.contains(host) {
-                return Err(format!(
-                    "the transient TAP's host address {host} is outside {subnet}"
-                ));
+                return Err(Rule::HostOutsideSubnet {
+                    host,
+                    subnet: subnet.to_string(),
+                });
             }
         }
         Ok(())
@@ -748,44 +687,22 @@ impl InterfaceConfig {
         &self,
         host: Option<Ipv4Addr>,
         host6: Option<Ipv6Addr>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Rule> {
         match (self.addressing, host) {
-            (Addressing::Dhcp, _) => {
-                return Err(
-                    "a transient TAP needs a static address: its host side has no \
-                            DHCP server to lease one"
-                        .into(),
-                )
-            }
-            (Addressing::Static { .. }, None) => {
-                return Err(
-                    "a transient TAP with an IPv4 address needs a host-side IPv4 \
-                            address (gw=)"
-                        .into(),
-                )
-            }
-            (Addressing::None, Some(host)) => {
-                return Err(format!(
-                    "the transient TAP's host address {host} needs an IPv4 address (addr=)"
-                ))
-            }
+            (Addressing::Dhcp, _) => return Err(Rule::TransientNeedsStatic),
+            (Addressing::Static { .. }, None) => return Err(Rule::TransientNeedsHostIpv4),
+            (Addressing::None, Some(host)) => return Err(Rule::HostNeedsAddress { host }),
             _ => {}
         }
         match host6 {
-            None if !self.ipv6.addresses.is_empty() => Err(
-                "a transient TAP with addr6= needs a host-side IPv6 address (gw6=); without \
-                 one the host could not reach lwIP's address"
-                    .into(),
-            ),
-            None if host.is_none() => {
-                Err("a transient TAP needs a host-side address (gw= or gw6=)".into())
+            None if !self.ipv6.addresses.is_empty() => Err(Rule::TransientNeedsHostIpv6),
+            None if host.is_none() => Err(Rule::TransientNeedsHost),
+            Some(host6) if self.ipv6.addresses.contains(&host6) => {
+                Err(Rule::HostIsLwip { host: host6.into() })
             }
-            Some(host6) if self.ipv6.addresses.contains(&host6) => Err(format!(
-                "the transient TAP's host address {host6} is lwIP's own address"
-            )),
-            Some(host6) if !self.ipv6.on_link(host6) => Err(format!(
-                "the transient TAP's host address {host6} is outside the /64 of every addr6="
-            )),
+            Some(host6) if !self.ipv6.on_link(host6) => {
+                Err(Rule::HostOutsideIpv6Prefixes { host: host6 })
+            }
             Some(host6) => check_ipv6_unicast("gw6", host6),
             None => Ok(()),
         }
@@ -809,26 +726,25 @@ impl DeviceConfig {
 
 /// Linux's rules for interface names (dev_valid_name): 1–15 bytes, not `.`
 /// or `..`, no `/`, `:` or white space.
-pub fn check_name(value: &str) -> Result<(), String> {
+pub fn check_name(value: &str) -> Result<(), Rule> {
     if value.is_empty() {
-        return Err("name is empty".into());
+        return Err(Rule::NameEmpty);
     }
+    let name = || value.to_string();
     if value.len() >= IFNAMSIZ {
-        return Err(format!(
-            "name '{value}' is too long (at most {} characters)",
-            IFNAMSIZ - 1
-        ));
+        return Err(Rule::NameTooLong { name: name() });
     }
     if value == "." || value == ".." {
-        return Err(format!("name '{value}' is not a valid interface name"));
+        return Err(Rule::NameInvalid { name: name() });
     }
-    if let Some(c) = value
+    if let Some(character) = value
         .chars()
         .find(|c| *c == '/' || *c == ':' || c.is_whitespace() || c.is_control() || *c == '%')
     {
-        return Err(format!(
-            "name '{value}' contains '{c}', which is not allowed in an interface name"
-        ));
+        return Err(Rule::NameCharacter {
+            name: name(),
+            character,
+        });
     }
     Ok(())
 }
@@ -921,16 +837,20 @@ mod tests {
         let e = static_on(host("10.0.1.1"), "10.0.0.2", None)
             .validate()
             .unwrap_err();
-        assert!(e.contains("outside 10.0.0.0/24"), "{e}");
+        assert!(e.to_string().contains("outside 10.0.0.0/24"), "{e}");
         let e = static_on(host("10.0.0.2"), "10.0.0.2", None)
             .validate()
             .unwrap_err();
-        assert!(e.contains("lwIP's own address"), "{e}");
+        assert!(e.to_string().contains("lwIP's own address"), "{e}");
         let dhcp = InterfaceConfig {
             addressing: Addressing::Dhcp,
             ..static_on(host("10.0.0.1"), "10.0.0.2", None)
         };
-        assert!(dhcp.validate().unwrap_err().contains("static address"));
+        assert!(dhcp
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("static address"));
     }
 
     #[test]
@@ -948,7 +868,9 @@ mod tests {
         let e = config.validate().unwrap_err();
         assert_eq!(e.interface, Some(0));
         assert!(
-            e.message.contains("needs offload=on on every interface"),
+            e.rule
+                .to_string()
+                .contains("needs offload=on on every interface"),
             "{e:?}"
         );
         config.interfaces[1].offload = Some(true);
@@ -974,7 +896,7 @@ mod tests {
     #[test]
     fn set_rules() {
         let e = Config::default().validate().unwrap_err();
-        assert!(e.message.contains("no interface"), "{e:?}");
+        assert!(e.rule.to_string().contains("no interface"), "{e:?}");
         let config = Config {
             interfaces: vec![
                 static_on(tap("a"), "10.0.0.2", None),
@@ -992,7 +914,7 @@ mod tests {
             ..Config::default()
         };
         let e = crate::Error::from(config.validate().unwrap_err()).to_string();
-        assert!(e.contains("interface 0: mtu=67"), "{e}");
+        assert!(e.to_string().contains("interface 0: mtu=67"), "{e}");
     }
 
     #[test]
@@ -1013,7 +935,9 @@ mod tests {
         config.interfaces[0].offload = Some(true);
         let e = config.validate().unwrap_err();
         assert!(
-            e.message.contains("cannot be combined with impairment"),
+            e.rule
+                .to_string()
+                .contains("cannot be combined with impairment"),
             "{e:?}"
         );
         config.interfaces[0].offload = Some(false);
@@ -1038,7 +962,8 @@ mod tests {
         .validate()
         .unwrap_err();
         assert!(
-            e.contains("jitter-in=20 ms is more than delay-in=10 ms"),
+            e.to_string()
+                .contains("jitter-in=20 ms is more than delay-in=10 ms"),
             "{e}"
         );
         let e = with(Impairment {
@@ -1047,21 +972,24 @@ mod tests {
         })
         .validate()
         .unwrap_err();
-        assert!(e.contains("delay-in=60001 ms is over 60000 ms"), "{e}");
+        assert!(
+            e.to_string().contains("delay-in=60001 ms is over 60000 ms"),
+            "{e}"
+        );
         let e = with(Impairment {
             rate: Some(999),
             ..Impairment::default()
         })
         .validate()
         .unwrap_err();
-        assert!(e.contains("rate-in= is below"), "{e}");
+        assert!(e.to_string().contains("rate-in= is below"), "{e}");
         let e = with(Impairment {
             max_frame: Some(0),
             ..Impairment::default()
         })
         .validate()
         .unwrap_err();
-        assert!(e.contains("max-frame-in=0"), "{e}");
+        assert!(e.to_string().contains("max-frame-in=0"), "{e}");
         with(Impairment {
             delay: ms(50),
             jitter: ms(50),
@@ -1097,10 +1025,29 @@ mod tests {
         interface.capture.as_mut().unwrap().snaplen = 0;
         let e = interface.validate().unwrap_err();
         assert!(
-            e.contains("snaplen=0 is not a number from 1 to 65535"),
+            e.to_string()
+                .contains("snaplen=0 is not a number from 1 to 65535"),
             "{e}"
         );
         interface.capture = Some(CaptureConfig::new(""));
-        assert!(interface.validate().unwrap_err().contains("pcap= is empty"));
+        assert!(interface
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("pcap= is empty"));
+    }
+
+    #[test]
+    fn a_broken_rule_is_a_value_to_match_on() {
+        let e = Config::default().validate().unwrap_err();
+        assert_eq!((e.interface, e.rule), (None, Rule::NoInterfaces));
+        let mut interface = static_on(tap("tap0"), "10.0.0.2", None);
+        interface.mtu = Some(10);
+        let config = Config {
+            interfaces: vec![interface],
+            ..Config::default()
+        };
+        let e = config.validate().unwrap_err();
+        assert_eq!((e.interface, e.rule), (Some(0), Rule::Mtu { mtu: 10 }));
     }
 }
