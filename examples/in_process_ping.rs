@@ -15,6 +15,12 @@ use std::net::Ipv4Addr;
 
 use lwip_tap::config::{Addressing, Config, InterfaceConfig};
 use lwip_tap::stack::Stack;
+use lwip_tap::wire::arp::{self, ArpPacket};
+use lwip_tap::wire::builder::{self, IpFields};
+use lwip_tap::wire::checksum;
+use lwip_tap::wire::icmp::IcmpMessage;
+use lwip_tap::wire::ipv4::Ipv4Header;
+use lwip_tap::wire::{EtherType, EthernetFrame, IpProtocol};
 use lwip_tap::Error;
 
 const LWIP_A: [u8; 6] = [0x02, 0, 0, 0, 1, 1];
@@ -98,12 +104,9 @@ fn receive_as(
     let port = stack.in_process_port(side).expect("in-process");
     loop {
         let frame = port.take_sent().expect("lwIP sends a frame");
-        let arp_request_for_host =
-            frame[12..14] == [0x08, 0x06] && frame[21] == 1 && frame[38..42] == addr.octets();
-        if !arp_request_for_host {
+        let Some(lwip_mac) = arp_request_for(&frame, addr) else {
             return Ok(frame);
-        }
-        let lwip_mac: [u8; 6] = frame[6..12].try_into().expect("6 bytes");
+        };
         stack.inject(side, &arp_reply(mac, lwip_mac, addr, lwip_addr), false)?;
     }
 }
@@ -121,71 +124,44 @@ fn icmp_echo(
     seq: u16,
     payload: &[u8],
 ) -> Vec<u8> {
-    let mut icmp = vec![kind, 0, 0, 0];
-    icmp.extend_from_slice(&id.to_be_bytes());
-    icmp.extend_from_slice(&seq.to_be_bytes());
-    icmp.extend_from_slice(payload);
-    let sum = checksum(&icmp);
-    icmp[2..4].copy_from_slice(&sum.to_be_bytes());
-
-    let total = (20 + icmp.len()) as u16;
-    let mut ip = vec![0x45, 0];
-    ip.extend_from_slice(&total.to_be_bytes());
-    ip.extend_from_slice(&[0, 1, 0x40, 0, 64, 1, 0, 0]);
-    ip.extend_from_slice(&src.octets());
-    ip.extend_from_slice(&dst.octets());
-    let sum = checksum(&ip);
-    ip[10..12].copy_from_slice(&sum.to_be_bytes());
-
-    let mut frame = ethernet(dst_mac, src_mac, 0x0800);
-    frame.extend_from_slice(&ip);
-    frame.extend_from_slice(&icmp);
-    frame
+    let rest = (u32::from(id) << 16) | u32::from(seq);
+    let icmp = builder::icmp(src.into(), dst.into(), kind, 0, rest, payload);
+    let packet = builder::ip(
+        &IpFields::new(src.into(), dst.into()),
+        IpProtocol::Icmp,
+        &icmp,
+    )
+    .expect("a small packet");
+    builder::ethernet(dst_mac, src_mac, EtherType::Ipv4, &packet)
 }
 
 /// An ARP reply from `mac`/`addr` to `to_mac`/`to`.
 fn arp_reply(mac: [u8; 6], to_mac: [u8; 6], addr: Ipv4Addr, to: Ipv4Addr) -> Vec<u8> {
-    let mut frame = ethernet(to_mac, mac, 0x0806);
-    frame.extend_from_slice(&[0, 1, 0x08, 0, 6, 4, 0, 2]);
-    frame.extend_from_slice(&mac);
-    frame.extend_from_slice(&addr.octets());
-    frame.extend_from_slice(&to_mac);
-    frame.extend_from_slice(&to.octets());
-    frame
+    let reply = builder::arp(arp::REPLY, (mac, addr), (to_mac, to));
+    builder::ethernet(to_mac, mac, EtherType::Arp, &reply)
 }
 
-fn ethernet(dst: [u8; 6], src: [u8; 6], ethertype: u16) -> Vec<u8> {
-    let mut frame = dst.to_vec();
-    frame.extend_from_slice(&src);
-    frame.extend_from_slice(&ethertype.to_be_bytes());
-    frame
+/// lwIP's ARP request for `addr` in `frame`, if it is one.
+fn arp_request_for(frame: &[u8], addr: Ipv4Addr) -> Option<[u8; 6]> {
+    let frame = EthernetFrame::new_checked(frame).ok()?;
+    let request = ArpPacket::new_checked(frame.payload()).ok()?;
+    (frame.ethertype() == EtherType::Arp
+        && request.operation() == arp::REQUEST
+        && request.target_ip() == addr)
+        .then(|| request.sender_mac())
 }
 
 /// TTL, ICMP type, id and sequence of an IPv4 ICMP echo frame whose IP and
 /// ICMP checksums are right; `None` otherwise.
 fn parse_icmp(frame: &[u8]) -> Option<(u8, u8, u16, u16)> {
-    let ip = frame.get(14..)?;
-    if frame[12..14] != [0x08, 0x00] || ip.len() < 28 || ip[9] != 1 {
+    let frame = EthernetFrame::new_checked(frame).ok()?;
+    let ip = Ipv4Header::new_checked(frame.payload()).ok()?;
+    if frame.ethertype() != EtherType::Ipv4 || ip.protocol() != IpProtocol::Icmp {
         return None;
     }
-    let header = usize::from(ip[0] & 0x0f) * 4;
-    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
-    let icmp = ip.get(header..total)?;
-    if checksum(&ip[..header]) != 0 || checksum(icmp) != 0 || icmp.len() < 8 {
+    let icmp = IcmpMessage::new_checked(ip.payload()).ok()?;
+    if !ip.verify_checksum() || !checksum::verifies(icmp.as_bytes()) {
         return None;
     }
-    let word = |i: usize| u16::from_be_bytes([icmp[i], icmp[i + 1]]);
-    Some((ip[8], icmp[0], word(4), word(6)))
-}
-
-/// The Internet checksum of `data`.
-fn checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = data
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
+    Some((ip.ttl(), icmp.msg_type(), icmp.echo_id(), icmp.echo_seq()))
 }

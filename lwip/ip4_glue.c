@@ -26,7 +26,7 @@
  * sends the packet (src/netif.rs, src/checksum.rs).
  *
  * The cargo feature `stock_lwip` (LWIP_TAP_STOCK_LWIP) builds ip4.c as
- * shipped (README, "Forwarding").
+ * shipped (docs/forwarding.md).
  */
 #ifndef LWIP_TAP_STOCK_LWIP
 

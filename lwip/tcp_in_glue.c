@@ -10,7 +10,7 @@
  * upstream reader here; on a tree that has the fix it changes nothing.
  *
  * The cargo feature `stock_lwip` (which defines LWIP_TAP_STOCK_LWIP) builds
- * the stock code, to see the over-read (README, "Reliability").
+ * the stock code, to see the over-read (docs/reliability.md).
  *
  * How: tcp_get_next_optbyte is a static function defined as
  * `tcp_get_next_optbyte(void)` and called as `tcp_get_next_optbyte()`. A

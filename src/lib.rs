@@ -1,7 +1,7 @@
 //! lwip-tap: the lwIP TCP/IP stack in user space on Linux TAP devices, and
 //! lwip-drill, which runs packetdrill scripts against it on a virtual clock.
 //!
-//! The layers, each using only those below it (docs/ARCHITECTURE.md says
+//! The layers, each using only those below it (ARCHITECTURE.md says
 //! where each kind of change goes):
 //! - [`stack`]: lwIP, its interfaces, the services and clients, and the
 //!   one-thread event loop;

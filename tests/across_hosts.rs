@@ -1,4 +1,4 @@
-//! The README's "Across machines": two network namespaces play two hosts,
+//! docs/topologies.md, "Across machines": two network namespaces play two hosts,
 //! joined by a veth pair as the underlay (192.0.2.1 and 192.0.2.2). Each
 //! runs a switch with lwIP nodes on TAPs, and the switches are joined by
 //! VXLAN (VNI 42, UDP port 4789): a kernel `vxlan` device on a Linux bridge,
@@ -55,7 +55,7 @@ impl Lab {
             }
             host.sh("ip link set dev ul0 up");
             match kind {
-                // The README's Linux commands: the vxlan device takes its
+                // docs/topologies.md's Linux commands: the vxlan device takes its
                 // MTU from the underlay's, less 50.
                 Switch::Linux => {
                     host.sh(&format!("ip addr add {local}/24 dev ul0"));
@@ -66,7 +66,7 @@ impl Lab {
                     ));
                     host.add_port(kind, segment, "vx0");
                 }
-                // The README's Open vSwitch commands: the underlay port and
+                // docs/topologies.md's Open vSwitch commands: the underlay port and
                 // address on br-phy, the VXLAN port on the segment's bridge.
                 Switch::Ovs => {
                     host.add_switch(kind, "br-phy", Some(&format!("{local}/24")));
@@ -212,7 +212,7 @@ fn nodes_on_two_hosts_reach_each_other(kind: Switch) {
     eprintln!("{kind:?}: nodes across hosts: {:?}", started.elapsed());
 }
 
-/// The README's two-stack router split over the hosts: the router on host
+/// docs/topologies.md's two-stack router split over the hosts: the router on host
 /// A between its br0 (the host's own segment) and br1, which VXLAN
 /// stretches to host B, where the leaf is. Host A reaches the leaf through
 /// lwIP and the tunnel. The TAPs on br1 use mtu=1450, so VXLAN fits in a

@@ -10,7 +10,7 @@
 //! cuts the left's fragments again. The first datagram of each test goes
 //! through a router that has not resolved the right host yet, so lwIP
 //! queues it until ARP answers. (lwIP's ip4_forward clears the checksums of
-//! what it forwards, see README, "Forwarding".)
+//! what it forwards, see docs/forwarding.md.)
 //!
 //! The bridges' ports towards the hosts segment and checksum in software,
 //! so each host receives what a wire would carry. By default lwip-tap

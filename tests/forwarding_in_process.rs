@@ -17,35 +17,45 @@
 //! runs that build, so a future lwIP that stops (or changes) clearing them
 //! is noticed.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::process::Command;
 
 use lwip_tap::config::{Addressing, Config, InterfaceConfig};
 use lwip_tap::netif::Counters;
 use lwip_tap::stack::Stack;
+use lwip_tap::wire::arp::{self, ArpPacket};
+use lwip_tap::wire::builder::{self, TcpSegment};
+use lwip_tap::wire::ipv4::Ipv4Header;
+use lwip_tap::wire::tcp::TcpFlags;
+use lwip_tap::wire::{icmp, tcp, udp, EtherType, EthernetFrame, IpProtocol};
 
 const LWIP_LEFT: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
 const LWIP_RIGHT: [u8; 6] = [0x02, 0, 0, 0, 1, 0x01];
 const HOST_LEFT: [u8; 6] = [0x02, 0, 0, 0, 0, 0x64];
 const HOST_RIGHT: [u8; 6] = [0x02, 0, 0, 0, 1, 0x64];
-const LEFT: [u8; 4] = [172, 16, 0, 100];
-const RIGHT: [u8; 4] = [172, 16, 1, 100];
+const LEFT: Ipv4Addr = Ipv4Addr::new(172, 16, 0, 100);
+const RIGHT: Ipv4Addr = Ipv4Addr::new(172, 16, 1, 100);
 const RIGHT_MTU: usize = 576;
 /// The interfaces' places in the stack.
 const LEFT_SIDE: usize = 0;
 const RIGHT_SIDE: usize = 1;
 
-const ICMP: u8 = 1;
-const TCP: u8 = 6;
-const UDP: u8 = 17;
-/// The flags and fragment offset field: don't fragment.
-const DF: u16 = 0x4000;
+/// How a packet is fragmented: don't fragment, or not, or a later
+/// fragment at this offset (bytes).
+#[derive(Clone, Copy)]
+enum Frag {
+    DontFragment,
+    May,
+    LaterAt(usize),
+}
+use Frag::{DontFragment as DF, May};
 
 const STOCK: bool = cfg!(feature = "stock_lwip");
 
 /// The one's complement sum of `data` (big-endian words, an odd tail
-/// padded with zero), folded to 16 bits.
+/// padded with zero), folded to 16 bits: the test's own, to check the
+/// checksums the code under test computes.
 fn sum(data: &[u8]) -> u16 {
     let mut acc: u32 = data
         .chunks(2)
@@ -60,114 +70,104 @@ fn sum(data: &[u8]) -> u16 {
 /// An IPv4 packet with a correct header checksum; `options` are appended
 /// to the 20-byte header (a multiple of 4 bytes).
 fn ipv4(
-    src: [u8; 4],
-    dst: [u8; 4],
-    proto: u8,
-    frag: u16,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    protocol: IpProtocol,
+    frag: Frag,
     options: &[u8],
     payload: &[u8],
 ) -> Vec<u8> {
     let header_len = 20 + options.len();
-    let total = (header_len + payload.len()) as u16;
-    let mut p = vec![0x40 | (header_len / 4) as u8, 0];
-    p.extend_from_slice(&total.to_be_bytes());
-    p.extend_from_slice(&[0xab, 0xcd]);
-    p.extend_from_slice(&frag.to_be_bytes());
-    p.extend_from_slice(&[64, proto, 0, 0]);
-    p.extend_from_slice(&src);
-    p.extend_from_slice(&dst);
-    p.extend_from_slice(options);
-    let checksum = !sum(&p);
-    p[10..12].copy_from_slice(&checksum.to_be_bytes());
+    let mut p = vec![0; header_len];
+    p[20..].copy_from_slice(options);
+    let mut ip = Ipv4Header::new_unchecked(&mut p[..]);
+    ip.set_version_and_header_len(header_len);
+    ip.set_total_len((header_len + payload.len()) as u16);
+    ip.set_ident(0xabcd);
+    match frag {
+        Frag::DontFragment => ip.set_fragment(true, false, 0),
+        Frag::May => ip.set_fragment(false, false, 0),
+        Frag::LaterAt(offset) => ip.set_fragment(false, false, offset),
+    }
+    ip.set_ttl(64);
+    ip.set_protocol(protocol);
+    ip.set_src(src);
+    ip.set_dst(dst);
+    ip.fill_checksum();
     p.extend_from_slice(payload);
     p
 }
 
-/// A TCP or UDP header and data with the checksum over the pseudo header;
-/// `header` has its checksum field zero.
-fn transport(src: [u8; 4], dst: [u8; 4], proto: u8, header: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut segment = header.to_vec();
-    segment.extend_from_slice(data);
-    let mut pseudo = src.to_vec();
-    pseudo.extend_from_slice(&dst);
-    pseudo.extend_from_slice(&[0, proto]);
-    pseudo.extend_from_slice(&(segment.len() as u16).to_be_bytes());
-    pseudo.extend_from_slice(&segment);
-    let checksum = !sum(&pseudo);
-    let at = if proto == UDP { 6 } else { 16 };
-    segment[at..at + 2].copy_from_slice(&checksum.to_be_bytes());
-    segment
+fn udp(src: Ipv4Addr, dst: Ipv4Addr, data: &[u8]) -> Vec<u8> {
+    builder::udp(src.into(), dst.into(), 40000, 9000, data).unwrap()
 }
 
-fn udp(src: [u8; 4], dst: [u8; 4], data: &[u8]) -> Vec<u8> {
-    let len = (8 + data.len()) as u16;
-    let mut header = vec![0x9c, 0x40, 0x23, 0x28];
-    header.extend_from_slice(&len.to_be_bytes());
-    header.extend_from_slice(&[0, 0]);
-    transport(src, dst, UDP, &header, data)
-}
-
-fn tcp(src: [u8; 4], dst: [u8; 4], data: &[u8]) -> Vec<u8> {
-    let header = [
-        0x9c, 0x41, 0x1f, 0x90, 0, 0, 0x10, 0, 0, 0, 0x20, 0, 0x50, 0x18, 0x80, 0, 0, 0, 0, 0,
-    ];
-    transport(src, dst, TCP, &header, data)
+fn tcp(src: Ipv4Addr, dst: Ipv4Addr, data: &[u8]) -> Vec<u8> {
+    TcpSegment {
+        src_port: 40001,
+        dst_port: 8080,
+        seq: 0x1000,
+        ack: 0x2000,
+        flags: TcpFlags::PSH | TcpFlags::ACK,
+        window: 0x8000,
+        payload: data,
+        ..TcpSegment::default()
+    }
+    .emit(src.into(), dst.into())
+    .unwrap()
 }
 
 fn icmp_echo(data: &[u8]) -> Vec<u8> {
-    let mut m = vec![8, 0, 0, 0, 0x12, 0x34, 0, 1];
-    m.extend_from_slice(data);
-    let checksum = !sum(&m);
-    m[2..4].copy_from_slice(&checksum.to_be_bytes());
-    m
+    let any = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+    builder::icmp(any, any, icmp::v4::ECHO_REQUEST, 0, 0x1234_0001, data)
 }
 
-fn ethernet(dst: [u8; 6], src: [u8; 6], ethertype: u16, payload: &[u8]) -> Vec<u8> {
-    let mut f = dst.to_vec();
-    f.extend_from_slice(&src);
-    f.extend_from_slice(&ethertype.to_be_bytes());
-    f.extend_from_slice(payload);
-    f
-}
-
-/// Answers the ARP request lwIP sent on `interface` (the next frame it
-/// sent there) as `mac`/`addr`.
-fn answer_arp(stack: &mut Stack, side: usize, mac: [u8; 6], addr: [u8; 4]) {
+/// Answers the ARP request lwIP sent on interface `side` (the next frame
+/// it sent there) as `mac`/`addr`.
+fn answer_arp(stack: &mut Stack, side: usize, mac: [u8; 6], addr: Ipv4Addr) {
     let port = stack.in_process_port(side).unwrap();
-    let request = port.take_sent().expect("an ARP request");
-    assert_eq!(&request[12..14], &[0x08, 0x06], "ARP");
-    assert_eq!(&request[20..22], &[0, 1], "a request");
-    assert_eq!(&request[38..42], &addr, "for {addr:?}");
-    let lwip_mac: [u8; 6] = request[6..12].try_into().unwrap();
-    let mut reply = vec![0, 1, 0x08, 0, 6, 4, 0, 2];
-    reply.extend_from_slice(&mac);
-    reply.extend_from_slice(&addr);
-    reply.extend_from_slice(&request[22..32]);
-    stack
-        .inject(side, &ethernet(lwip_mac, mac, 0x0806, &reply), false)
-        .unwrap();
+    let frame = port.take_sent().expect("an ARP request");
+    let frame = EthernetFrame::new_checked(&frame[..]).unwrap();
+    assert_eq!(frame.ethertype(), EtherType::Arp);
+    let request = ArpPacket::new_checked(frame.payload()).unwrap();
+    assert_eq!(request.operation(), arp::REQUEST, "a request");
+    assert_eq!(request.target_ip(), addr, "for {addr}");
+    let reply = builder::arp(
+        arp::REPLY,
+        (mac, addr),
+        (request.sender_mac(), request.sender_ip()),
+    );
+    let reply = builder::ethernet(request.sender_mac(), mac, EtherType::Arp, &reply);
+    stack.inject(side, &reply, false).unwrap();
+}
+
+/// An Ethernet frame from the host at `mac` to lwIP's `lwip_mac`.
+fn ethernet(lwip_mac: [u8; 6], mac: [u8; 6], packet: &[u8]) -> Vec<u8> {
+    builder::ethernet(lwip_mac, mac, EtherType::Ipv4, packet)
 }
 
 /// The IPv4 packet in a frame lwIP sent to `mac`.
 fn ip_of(frame: &[u8], mac: [u8; 6]) -> Vec<u8> {
-    assert_eq!(&frame[..6], &mac, "to the next hop");
-    assert_eq!(&frame[12..14], &[0x08, 0x00], "IPv4");
-    let ip = &frame[14..];
-    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
-    ip[..total].to_vec()
+    let frame = EthernetFrame::new_checked(frame).unwrap();
+    assert_eq!(frame.dst(), mac, "to the next hop");
+    assert_eq!(frame.ethertype(), EtherType::Ipv4);
+    let ip = Ipv4Header::new_checked(frame.payload()).unwrap();
+    let total = usize::from(ip.total_len());
+    frame.payload()[..total].to_vec()
 }
 
 fn header_len(ip: &[u8]) -> usize {
-    usize::from(ip[0] & 0x0f) * 4
+    Ipv4Header::new_checked(ip).unwrap().header_len()
 }
 
 /// Where `ip4_forward` writes its zero into the transport checksum field.
 fn transport_field(ip: &[u8]) -> usize {
-    header_len(ip)
-        + match ip[9] {
-            ICMP => 2,
-            TCP => 16,
-            _ => 6,
+    let header = Ipv4Header::new_unchecked(ip);
+    header.header_len()
+        + match header.protocol() {
+            IpProtocol::Icmp => icmp::CHECKSUM_OFFSET,
+            IpProtocol::Tcp => tcp::CHECKSUM_OFFSET,
+            _ => udp::CHECKSUM_OFFSET,
         }
 }
 
@@ -246,12 +246,19 @@ fn forwarded_packets_leave_as_they_came_but_for_ttl_and_header_checksum() {
     let left = stack.in_process_port(LEFT_SIDE).unwrap();
     let right = stack.in_process_port(RIGHT_SIDE).unwrap();
     while left.take_sent().is_some() || right.take_sent().is_some() {}
-    let from_left = |ip: &[u8]| ethernet(LWIP_LEFT, HOST_LEFT, 0x0800, ip);
+    let from_left = |ip: &[u8]| ethernet(LWIP_LEFT, HOST_LEFT, ip);
 
     // The first packet to the right host waits in lwIP's ARP queue until
     // the host answers; then it goes out.
     let before = stack.interfaces()[RIGHT_SIDE].counters();
-    let sent = ipv4(LEFT, RIGHT, UDP, 0, &[], &udp(LEFT, RIGHT, &[0x5a; 100]));
+    let sent = ipv4(
+        LEFT,
+        RIGHT,
+        IpProtocol::Udp,
+        May,
+        &[],
+        &udp(LEFT, RIGHT, &[0x5a; 100]),
+    );
     stack.inject(LEFT_SIDE, &from_left(&sent), false).unwrap();
     answer_arp(&mut stack, RIGHT_SIDE, HOST_RIGHT, RIGHT);
     let out = right.take_sent().expect("the queued datagram");
@@ -268,17 +275,44 @@ fn forwarded_packets_leave_as_they_came_but_for_ttl_and_header_checksum() {
     let cases = [
         (
             "TCP",
-            ipv4(LEFT, RIGHT, TCP, DF, &[], &tcp(LEFT, RIGHT, &data)),
+            ipv4(
+                LEFT,
+                RIGHT,
+                IpProtocol::Tcp,
+                DF,
+                &[],
+                &tcp(LEFT, RIGHT, &data),
+            ),
         ),
-        ("ICMP", ipv4(LEFT, RIGHT, ICMP, 0, &[], &icmp_echo(&data))),
+        (
+            "ICMP",
+            ipv4(LEFT, RIGHT, IpProtocol::Icmp, May, &[], &icmp_echo(&data)),
+        ),
         (
             "UDP with IP options",
-            ipv4(LEFT, RIGHT, UDP, 0, &[1, 1, 1, 0], &udp(LEFT, RIGHT, &data)),
+            ipv4(
+                LEFT,
+                RIGHT,
+                IpProtocol::Udp,
+                May,
+                &[1, 1, 1, 0],
+                &udp(LEFT, RIGHT, &data),
+            ),
         ),
-        ("a later fragment", ipv4(LEFT, RIGHT, UDP, 185, &[], &data)),
+        (
+            "a later fragment",
+            ipv4(
+                LEFT,
+                RIGHT,
+                IpProtocol::Udp,
+                Frag::LaterAt(185 * 8),
+                &[],
+                &data,
+            ),
+        ),
         (
             "a short packet with options",
-            ipv4(LEFT, RIGHT, TCP, 0, &[1; 20], &data[..10]),
+            ipv4(LEFT, RIGHT, IpProtocol::Tcp, May, &[1; 20], &data[..10]),
         ),
     ];
     for (what, sent) in &cases {
@@ -292,13 +326,16 @@ fn forwarded_packets_leave_as_they_came_but_for_ttl_and_header_checksum() {
 
     // The other way, also after ARP.
     let before = stack.interfaces()[LEFT_SIDE].counters();
-    let sent = ipv4(RIGHT, LEFT, TCP, DF, &[], &tcp(RIGHT, LEFT, &data));
+    let sent = ipv4(
+        RIGHT,
+        LEFT,
+        IpProtocol::Tcp,
+        DF,
+        &[],
+        &tcp(RIGHT, LEFT, &data),
+    );
     stack
-        .inject(
-            RIGHT_SIDE,
-            &ethernet(LWIP_RIGHT, HOST_RIGHT, 0x0800, &sent),
-            false,
-        )
+        .inject(RIGHT_SIDE, &ethernet(LWIP_RIGHT, HOST_RIGHT, &sent), false)
         .unwrap();
     answer_arp(&mut stack, LEFT_SIDE, HOST_LEFT, LEFT);
     let out = left.take_sent().expect("the queued segment");
@@ -311,7 +348,14 @@ fn forwarded_packets_leave_as_they_came_but_for_ttl_and_header_checksum() {
     // cleared UDP checksum in a stock build.
     let before = stack.interfaces()[RIGHT_SIDE].counters();
     let data: Vec<u8> = (0..1372).map(|i| (i % 251 + 1) as u8).collect();
-    let sent = ipv4(LEFT, RIGHT, UDP, 0, &[], &udp(LEFT, RIGHT, &data));
+    let sent = ipv4(
+        LEFT,
+        RIGHT,
+        IpProtocol::Udp,
+        May,
+        &[],
+        &udp(LEFT, RIGHT, &data),
+    );
     stack.inject(LEFT_SIDE, &from_left(&sent), false).unwrap();
     let mut payload = Vec::new();
     while let Some(frame) = right.take_sent() {
@@ -333,7 +377,14 @@ fn forwarded_packets_leave_as_they_came_but_for_ttl_and_header_checksum() {
     // header as it left it: TTL decremented, header checksum cleared (the
     // UDP checksum too, in a stock build).
     let before = stack.interfaces()[LEFT_SIDE].counters();
-    let sent = ipv4(LEFT, RIGHT, UDP, DF, &[], &udp(LEFT, RIGHT, &data));
+    let sent = ipv4(
+        LEFT,
+        RIGHT,
+        IpProtocol::Udp,
+        DF,
+        &[],
+        &udp(LEFT, RIGHT, &data),
+    );
     stack.inject(LEFT_SIDE, &from_left(&sent), false).unwrap();
     let error = ip_of(&left.take_sent().expect("an ICMP error"), HOST_LEFT);
     assert_eq!(right.take_sent(), None);
@@ -352,7 +403,14 @@ fn forwarded_packets_leave_as_they_came_but_for_ttl_and_header_checksum() {
 
     // A packet whose TTL runs out is not forwarded: lwIP clears nothing.
     let before = stack.interfaces()[LEFT_SIDE].counters();
-    let mut sent = ipv4(LEFT, RIGHT, UDP, 0, &[], &udp(LEFT, RIGHT, b"ttl"));
+    let mut sent = ipv4(
+        LEFT,
+        RIGHT,
+        IpProtocol::Udp,
+        May,
+        &[],
+        &udp(LEFT, RIGHT, b"ttl"),
+    );
     sent[8] = 1;
     sent[10..12].copy_from_slice(&[0, 0]);
     let checksum = !sum(&sent[..20]);

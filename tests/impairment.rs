@@ -11,6 +11,8 @@ use common::tools::parse_ping;
 use common::{LwipTap, Netns, TempDir, LWIP_ADDR, TRANSIENT_SPEC};
 use lwip_tap::config::{Addressing, CaptureConfig, Config, InterfaceConfig};
 use lwip_tap::stack::Stack;
+use lwip_tap::wire::arp::{self, ArpPacket};
+use lwip_tap::wire::{builder, EtherType, EthernetFrame};
 
 /// The counters of one direction ("in" or "out") from the last
 /// `stats: IFACE impair in: … ; out: …` line in the log.
@@ -216,12 +218,19 @@ fn bad_impairment_arguments_are_refused_in_one_line() {
 fn in_process_a_delayed_frame_reaches_lwip_when_due_and_is_captured() {
     const LWIP_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
     const HOST_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
-    let mut arp_request = vec![0xff; 6];
-    arp_request.extend_from_slice(&HOST_MAC);
-    arp_request.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1]);
-    arp_request.extend_from_slice(&HOST_MAC);
-    arp_request.extend_from_slice(&[10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 10, 0, 0, 2]);
-    let is_arp_reply = |f: &[u8]| f.len() >= 22 && f[12..14] == [8, 6] && f[20..22] == [0, 2];
+    let request = builder::arp(
+        arp::REQUEST,
+        (HOST_MAC, Ipv4Addr::new(10, 0, 0, 1)),
+        ([0; 6], Ipv4Addr::new(10, 0, 0, 2)),
+    );
+    let arp_request = builder::ethernet([0xff; 6], HOST_MAC, EtherType::Arp, &request);
+    let is_arp_reply = |f: &[u8]| {
+        EthernetFrame::new_checked(f).is_ok_and(|frame| {
+            frame.ethertype() == EtherType::Arp
+                && ArpPacket::new_checked(frame.payload())
+                    .is_ok_and(|a| a.operation() == arp::REPLY)
+        })
+    };
 
     let dir = TempDir::new("inproc");
     let file = dir.path().join("a.pcapng");

@@ -7,19 +7,19 @@ use std::net::Ipv4Addr;
 
 use lwip_tap::config::{Addressing, Config, InterfaceConfig};
 use lwip_tap::stack::Stack;
+use lwip_tap::wire::arp::{self, ArpPacket};
+use lwip_tap::wire::{builder, EtherType, EthernetFrame};
 
 const LWIP_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
 const HOST_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
 
 fn arp_request() -> Vec<u8> {
-    let mut f = vec![0xff; 6];
-    f.extend_from_slice(&HOST_MAC);
-    f.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1]);
-    f.extend_from_slice(&HOST_MAC);
-    f.extend_from_slice(&[172, 16, 0, 1]);
-    f.extend_from_slice(&[0; 6]);
-    f.extend_from_slice(&[172, 16, 0, 2]);
-    f
+    let request = builder::arp(
+        arp::REQUEST,
+        (HOST_MAC, Ipv4Addr::new(172, 16, 0, 1)),
+        ([0; 6], Ipv4Addr::new(172, 16, 0, 2)),
+    );
+    builder::ethernet([0xff; 6], HOST_MAC, EtherType::Arp, &request)
 }
 
 #[test]
@@ -52,11 +52,17 @@ fn an_in_process_interface_answers_arp_and_survives_garbage() {
     assert_eq!(after.rx_frames, before.rx_frames + 1);
     assert_eq!(after.tx_frames, before.tx_frames + 1, "one frame out");
     let reply = port.take_sent().expect("an ARP reply");
-    assert_eq!(&reply[..6], &HOST_MAC, "to the host");
-    assert_eq!(&reply[6..12], &LWIP_MAC, "from lwIP");
-    assert_eq!(&reply[12..14], &[0x08, 0x06]);
-    assert_eq!(&reply[20..22], &[0, 2], "opcode: reply");
-    assert_eq!(&reply[28..32], &[172, 16, 0, 2], "for lwIP's address");
+    let frame = EthernetFrame::new_checked(&reply[..]).unwrap();
+    assert_eq!(frame.dst(), HOST_MAC, "to the host");
+    assert_eq!(frame.src(), LWIP_MAC, "from lwIP");
+    assert_eq!(frame.ethertype(), EtherType::Arp);
+    let arp = ArpPacket::new_checked(frame.payload()).unwrap();
+    assert_eq!(arp.operation(), arp::REPLY);
+    assert_eq!(
+        arp.sender_ip(),
+        Ipv4Addr::new(172, 16, 0, 2),
+        "for lwIP's address"
+    );
 
     // The same request cut short inside its ARP header (a TAP passes such
     // runts on) is padded with zeros to Ethernet's 60 bytes, as on a wire,
@@ -69,8 +75,12 @@ fn an_in_process_interface_answers_arp_and_survives_garbage() {
     assert_eq!(counters(&stack).rx_padded, padded + 1);
 
     // An ARP request for someone else gets no answer.
-    let mut other = arp_request();
-    other[41] = 3;
+    let other = builder::arp(
+        arp::REQUEST,
+        (HOST_MAC, Ipv4Addr::new(172, 16, 0, 1)),
+        ([0; 6], Ipv4Addr::new(172, 16, 0, 3)),
+    );
+    let other = builder::ethernet([0xff; 6], HOST_MAC, EtherType::Arp, &other);
     stack.inject(0, &other, false).unwrap();
     assert_eq!(counters(&stack).tx_frames, after.tx_frames);
     assert_eq!(port.take_sent(), None);

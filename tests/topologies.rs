@@ -1,4 +1,4 @@
-//! The README's topologies, each on a Linux bridge and on Open vSwitch
+//! The topologies of docs/topologies.md, each on a Linux bridge and on Open vSwitch
 //! (userspace datapath), built in a fresh namespace and torn down after.
 
 mod common;
@@ -162,7 +162,7 @@ fn two_lwip_stacks_on_one_bridge(kind: Switch) {
         // Open vSwitch's userspace datapath passes on what a veth sends
         // without finishing the checksums the veth left to offload, so the
         // client's TCP would reach B with a wrong checksum, and B forwards
-        // packets as they are (see README, "Forwarding").
+        // packets as they are (see docs/forwarding.md, "What comes out").
         client.sh("ethtool -K veth1 tx off >/dev/null");
     }
     client.sh("ip route add default via 172.16.1.1");

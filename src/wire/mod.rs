@@ -17,7 +17,7 @@
 //! included.
 //!
 //! This is the design of smoltcp's `wire` module, written for lwip-tap's
-//! needs (see docs/ARCHITECTURE.md for why not smoltcp's or etherparse's):
+//! needs (see ARCHITECTURE.md for why not smoltcp's or etherparse's):
 //! header-only views, TCP options kept whole and in order (four SACK
 //! blocks, unknown and malformed options shown as they are), and views that
 //! write fields in place.
