@@ -4,6 +4,8 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "kernel/drill.rs"]
+mod drill;
 #[path = "kernel/lab.rs"]
 mod lab;
 
@@ -27,6 +29,7 @@ pair), all inside network namespaces created (and removed) by the benchmark.
   bench/run [--rounds N] [--time T] [--quick] [--same-core]
   bench/run --sink [--rounds N] [--time T] [--same-core]
   bench/run --soak SECONDS [--same-core]
+  bench/run --drill
 
 bench/run is `cargo bench --bench kernel -- ARGS` (benches/kernel.rs). Needs
 root, iperf (iperf2), ping (iputils), ab (apache2-utils), nc
@@ -51,6 +54,9 @@ the filter's cost.
   --sink           the sink rows alone (iperf into lwip-tap at MTU 1500 and
                    65000, each against the kernel), interleaved, 5 rounds
                    unless --rounds says otherwise
+  --drill          lwip-drill's rows alone (no root needed): the wall time of
+                   our corpus of scripts and of one spanning over 120 s of
+                   virtual time
   --soak SECONDS   reliability soak: one lwip-tap, mixed bounded load in a
                    loop (1 MiB echo + cmp, 200 ab requests, 2 s iperf),
                    RSS sampled every 10 s; exits non-zero on any error
@@ -86,6 +92,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if cfg.drill_only {
+        return drill_rows(&cfg);
+    }
     if let Err(e) = check_machine() {
         eprintln!("{ME}: {e}");
         return ExitCode::FAILURE;
@@ -137,6 +146,8 @@ struct Config {
     soak: Option<u64>,
     /// Only the sink rows (`--sink`).
     sink_only: bool,
+    /// Only lwip-drill's rows (`--drill`).
+    drill_only: bool,
     /// lwip-tap and the kernel's iperf -s.
     srv_cpu: usize,
     /// iperf -c, ping, ab, nc.
@@ -149,6 +160,7 @@ impl Config {
     fn from_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, String> {
         let (mut rounds, mut time, mut soak) = (None, None, None);
         let (mut quick, mut same_core, mut sink_only) = (false, false, false);
+        let mut drill_only = false;
         let positive = |value: Option<String>, what: &str| -> Result<u64, String> {
             // (`cargo bench` appends --bench: a missing value, too.)
             let value = value
@@ -166,6 +178,7 @@ impl Config {
                 "--soak" => soak = Some(positive(args.next(), "--soak")?),
                 "--quick" => quick = true,
                 "--sink" => sink_only = true,
+                "--drill" => drill_only = true,
                 "--same-core" => same_core = true,
                 "-h" | "--help" => return Ok(None),
                 // `cargo bench` adds this for harness = false targets.
@@ -197,6 +210,7 @@ impl Config {
             ping_n,
             soak,
             sink_only,
+            drill_only,
             srv_cpu,
             cli_cpu: 0,
             placement,
@@ -823,6 +837,7 @@ fn benchmark(cfg: &Config) -> Result<bool, String> {
         b.kernel_iperf(JUMBO_MTU);
         lab::router(cfg, &mut b.res);
         lab::loop_costs(cfg, &mut b.res)?;
+        drill::measure(&mut b.res);
     }
     let instances = if cfg.rounds == 1 { CROWD / 4 } else { CROWD };
     let crowd = lab::crowd(cfg, instances)?;
@@ -848,6 +863,49 @@ fn benchmark(cfg: &Config) -> Result<bool, String> {
         eprintln!("  - {f}");
     }
     Ok(false)
+}
+
+/// lwip-drill's rows of the table.
+fn drill_table_rows(res: &Results, single: &mut impl FnMut(String, String)) {
+    let f = |x: Option<f64>, digits: usize| x.map_or("n/a".into(), |x| format!("{x:.digits$}"));
+    let n = res.median("drill_scripts").unwrap_or(0.0);
+    single(
+        format!("lwip-drill: our corpus, {n:.0} scripts, one at a time (s)"),
+        f(res.median("drill_corpus_j1_s"), 2),
+    );
+    single(
+        format!("lwip-drill: our corpus, {n:.0} scripts, on every core (s)"),
+        f(res.median("drill_corpus_jn_s"), 2),
+    );
+    single(
+        format!(
+            "lwip-drill: {}, {} s of virtual time (ms)",
+            drill::LONG_SCRIPT,
+            f(res.median("drill_long_virtual_s"), 0)
+        ),
+        f(res.median("drill_long_ms"), 1),
+    );
+}
+
+/// `--drill`: lwip-drill's rows alone, over `cfg.rounds` rounds.
+fn drill_rows(cfg: &Config) -> ExitCode {
+    let mut res = Results::default();
+    println!("Raw values per round:");
+    for round in 1..=cfg.rounds {
+        res.round = round;
+        drill::measure(&mut res);
+    }
+    let mut rows: Vec<[String; 2]> = Vec::new();
+    drill_table_rows(&res, &mut |name, cell| rows.push([name, cell]));
+    println!("\n| measurement | value |\n| --- | ---: |");
+    for [name, cell] in rows {
+        println!("| {name} | {cell} |");
+    }
+    if res.fails.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 /// `--sink`: the sink rows alone, interleaved (lwip-tap at MTU 1500, the
@@ -1010,6 +1068,8 @@ fn table(res: &Results, cfg: &Config, jumbo: bool, crowd: &lab::Crowd) -> String
             mb("lw_rss_jumbo_kb"),
         );
     }
+
+    drill_table_rows(res, &mut single);
 
     let mut out = String::from("| measurement | lwip-tap | Linux kernel (veth) | ratio |\n");
     let filter = filter_table(res);
