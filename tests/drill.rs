@@ -8,25 +8,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const LWIP_DRILL: &str = env!("CARGO_BIN_EXE_lwip-drill");
+mod common;
 
-/// Every `.pkt` file below `dir`, sorted.
-fn scripts(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "pkt") {
-                found.push(path);
-            }
-        }
-    }
-    found.sort();
-    found
-}
+use common::drill_scripts as scripts;
+
+const LWIP_DRILL: &str = env!("CARGO_BIN_EXE_lwip-drill");
 
 fn tests_dir(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -7,29 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use super::common::drill_scripts as scripts;
 use super::Results;
 
 const LWIP_DRILL: &str = env!("CARGO_BIN_EXE_lwip-drill");
 /// The script that spans the most virtual time (RTO back-off to give-up).
 pub const LONG_SCRIPT: &str = "tests/drill/tcp/rto_backoff_to_give_up.pkt";
-
-/// Every `.pkt` below `dir`.
-fn scripts(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "pkt") {
-                found.push(path);
-            }
-        }
-    }
-    found.sort();
-    found
-}
 
 /// Seconds `lwip-drill ARGS` takes, if every script passed.
 fn timed(args: &[&str], scripts: &[PathBuf]) -> Option<f64> {

@@ -23,6 +23,17 @@ pub(crate) enum Layer {
     Transport,
 }
 
+/// Where the copy of up to `wanted` bytes at position `from` of a chain
+/// falls in the buffer holding its bytes `start..start + len`: the index
+/// in that buffer and how many bytes, if any.
+fn piece(start: usize, len: usize, from: usize, wanted: usize) -> Option<(usize, usize)> {
+    if wanted == 0 || from < start || from >= start + len {
+        return None;
+    }
+    let at = from - start;
+    Some((at, (len - at).min(wanted)))
+}
+
 /// A pbuf chain we own: freed (its reference released) when dropped.
 pub(crate) struct Pbuf {
     ptr: NonNull<sys::pbuf>,
@@ -116,15 +127,16 @@ impl Pbuf {
         let mut start = 0;
         let mut written = 0;
         for segment in self.segments_mut() {
-            let end = start + segment.len();
-            let from = offset + written;
-            if from < end && written < bytes.len() {
-                let at = from - start;
-                let n = (segment.len() - at).min(bytes.len() - written);
+            if let Some((at, n)) = piece(
+                start,
+                segment.len(),
+                offset + written,
+                bytes.len() - written,
+            ) {
                 segment[at..at + n].copy_from_slice(&bytes[written..written + n]);
                 written += n;
             }
-            start = end;
+            start += segment.len();
         }
         written
     }
@@ -272,15 +284,12 @@ impl<'a> PbufRef<'a> {
         let mut start = 0;
         let mut copied = 0;
         for segment in self.segments() {
-            let end = start + segment.len();
-            let from = offset + copied;
-            if from < end && copied < out.len() {
-                let at = from - start;
-                let n = (segment.len() - at).min(out.len() - copied);
+            if let Some((at, n)) = piece(start, segment.len(), offset + copied, out.len() - copied)
+            {
                 out[copied..copied + n].copy_from_slice(&segment[at..at + n]);
                 copied += n;
             }
-            start = end;
+            start += segment.len();
         }
         copied
     }
@@ -343,5 +352,21 @@ impl<'a> PbufMut<'a> {
             }
             std::slice::from_raw_parts_mut(q.payload.cast::<u8>(), usize::from(q.len))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::piece;
+
+    #[test]
+    fn a_copy_falls_in_the_buffers_it_spans() {
+        // Bytes 5..15 of a chain of buffers 0..8, 8..12, 12..20.
+        assert_eq!(piece(0, 8, 5, 10), Some((5, 3)));
+        assert_eq!(piece(8, 4, 8, 7), Some((0, 4)));
+        assert_eq!(piece(12, 8, 12, 3), Some((0, 3)));
+        assert_eq!(piece(12, 8, 15, 0), None, "nothing left to copy");
+        assert_eq!(piece(0, 8, 8, 5), None, "after this buffer");
+        assert_eq!(piece(8, 4, 3, 5), None, "before this buffer");
     }
 }

@@ -1006,3 +1006,21 @@ pub fn start_lwip_tap(ns: &Netns, args: &[&str]) -> LwipTap {
     }
     lwip
 }
+
+/// Every `.pkt` file below `dir` (lwip-drill's scripts), sorted.
+pub fn drill_scripts(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "pkt") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
