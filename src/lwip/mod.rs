@@ -176,10 +176,13 @@ pub(crate) fn check(code: sys::err_t) -> Result<(), LwipError> {
     }
 }
 
+/// `ERR_OK`, for callbacks to return.
+pub(crate) const OK: sys::err_t = sys::ERR_OK as sys::err_t;
+
 /// The `err_t` a callback returns for `result`.
 pub(crate) fn code_of(result: Result<(), LwipError>) -> sys::err_t {
     match result {
-        Ok(()) => sys::ERR_OK as sys::err_t,
+        Ok(()) => OK,
         Err(e) => e.code(),
     }
 }

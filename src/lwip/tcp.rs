@@ -20,7 +20,7 @@ use std::rc::Rc;
 
 use super::addr::{from_ip_addr, ip_addr};
 use super::pbuf::Pbuf;
-use super::{check, LwipError};
+use super::{check, LwipError, OK};
 use crate::sys;
 
 /// The events of a TCP PCB. Every method has a default: data is taken
@@ -529,9 +529,9 @@ fn dispatch(tcp: &Tcp, event: impl FnOnce(&mut dyn TcpHandler, &Tcp)) -> sys::er
         None => event(&mut DefaultHandler, tcp),
     }
     if tcp.inner.aborted.take() {
-        sys::ERR_ABRT as sys::err_t
+        LwipError::Aborted.code()
     } else {
-        sys::ERR_OK as sys::err_t
+        OK
     }
 }
 
@@ -547,11 +547,11 @@ unsafe extern "C" fn on_accept(
 ) -> sys::err_t {
     // SAFETY: the listener's argument, made by `adopt`.
     let Some(listener) = (unsafe { tcp_of(arg) }) else {
-        return sys::ERR_VAL as sys::err_t;
+        return LwipError::Value.code();
     };
     if check(err).is_err() || newpcb.is_null() {
         // lwIP had no PCB for the connection; nothing to accept.
-        return sys::ERR_VAL as sys::err_t;
+        return LwipError::Value.code();
     }
     let conn = Tcp::adopt(newpcb);
     conn.install_callbacks();
@@ -561,9 +561,9 @@ unsafe extern "C" fn on_accept(
     });
     if conn.inner.aborted.take() {
         // The handler aborted the new connection: lwIP must not touch it.
-        sys::ERR_ABRT as sys::err_t
+        LwipError::Aborted.code()
     } else {
-        sys::ERR_OK as sys::err_t
+        OK
     }
 }
 
@@ -575,7 +575,7 @@ unsafe extern "C" fn on_connected(
     // SAFETY: our argument.
     match unsafe { tcp_of(arg) } {
         Some(tcp) => dispatch(&tcp, |handler, tcp| handler.connected(tcp)),
-        None => sys::ERR_OK as sys::err_t,
+        None => OK,
     }
 }
 
@@ -590,7 +590,7 @@ unsafe extern "C" fn on_recv(
     // SAFETY: our argument.
     match unsafe { tcp_of(arg) } {
         Some(tcp) => dispatch(&tcp, |handler, tcp| handler.received(tcp, data)),
-        None => sys::ERR_OK as sys::err_t,
+        None => OK,
     }
 }
 
@@ -598,7 +598,7 @@ unsafe extern "C" fn on_sent(arg: *mut c_void, _pcb: *mut sys::tcp_pcb, len: u16
     // SAFETY: our argument.
     match unsafe { tcp_of(arg) } {
         Some(tcp) => dispatch(&tcp, |handler, tcp| handler.sent(tcp, len)),
-        None => sys::ERR_OK as sys::err_t,
+        None => OK,
     }
 }
 
@@ -606,7 +606,7 @@ unsafe extern "C" fn on_poll(arg: *mut c_void, _pcb: *mut sys::tcp_pcb) -> sys::
     // SAFETY: our argument.
     match unsafe { tcp_of(arg) } {
         Some(tcp) => dispatch(&tcp, |handler, tcp| handler.poll(tcp)),
-        None => sys::ERR_OK as sys::err_t,
+        None => OK,
     }
 }
 
