@@ -576,7 +576,9 @@ fn tcp_call(tcp: &mut TcpSocket, call: &Call, progress: &mut Progress) -> TcpRes
             }
             drop(events);
             if tcp.shut_write {
-                return fail(Errno::EPIPE);
+                // After the FIN, tcp_write refuses (tcp_write_checks:
+                // ERR_CONN), which lwIP's sockets layer reports as it is.
+                return fail(Errno::ENOTCONN);
             }
             let len = *len;
             while progress.written < len {
