@@ -636,6 +636,15 @@ pub(crate) fn check(sent: &Sent, flow: &Flow, expected: &Packet) -> Result<(), M
     if let Some(defect) = &sent.defect {
         return Err(mismatch(format!("the packet has {defect}")));
     }
+    if let Some((src, dst)) = expected.ports {
+        let got = (sent.src.port(), sent.dst.port());
+        if (src, dst) != got {
+            return Err(mismatch(format!(
+                "ports: expected {src}>{dst} but the packet has {}>{}",
+                got.0, got.1
+            )));
+        }
+    }
     check_ip(&sent.ip, &expected.ip).map_err(&mismatch)?;
     match (&expected.body, &actual.body) {
         (PacketBody::Tcp(want), PacketBody::Tcp(got)) => {

@@ -35,6 +35,10 @@ use super::Verdict;
 /// to its wait (`*`, a blocking call without `...`).
 const OPEN_WAIT: i64 = 3_600_000_000;
 
+/// How long, in virtual time, a blocking call may go on returning after
+/// the script's last line (packetdrill waits a second for it).
+const END_WAIT: i64 = 1_000_000;
+
 /// The first port the runner's end uses for connections it opens.
 const FIRST_REMOTE_PORT: u16 = 48_000;
 
@@ -99,12 +103,24 @@ struct Run<'a> {
 
 impl Run<'_> {
     fn events(&mut self, script: &Script) -> Verdict {
+        let verdict = |stop| match stop {
+            Stop::Fail(line, message) => Verdict::Fail { line, message },
+            Stop::Skip(line, reason) => Verdict::Skipped { line, reason },
+        };
         for event in &script.events {
             if let Err(stop) = self.event(event) {
-                return match stop {
-                    Stop::Fail(line, message) => Verdict::Fail { line, message },
-                    Stop::Skip(line, reason) => Verdict::Skipped { line, reason },
-                };
+                return verdict(stop);
+            }
+        }
+        if let Some(pending) = &self.pending {
+            // A blocking call may still return after the last line, as
+            // packetdrill waits up to a second for it at the end.
+            let (line, limit) = (
+                pending.line,
+                pending.end.1.min(self.target.now() + END_WAIT),
+            );
+            if let Err(stop) = self.advance_to(line, limit) {
+                return verdict(stop);
             }
         }
         if let Some(pending) = &self.pending {

@@ -181,8 +181,12 @@ struct TcpEvents {
     connected: bool,
     /// What ended the connection (lwIP freed the PCB).
     lost: Option<LwipError>,
-    /// The error SO_ERROR reports (and clears).
+    /// The error SO_ERROR reports (and clears): lwIP's `pending_err`,
+    /// which write() and a read() finding nothing else also take.
     pending: Option<Errno>,
+    /// The error's message in the receive mailbox (lwIP's err_tcp posts
+    /// one), for the first read() that finds no data.
+    message: bool,
 }
 
 /// Collects a TCP PCB's events into its socket's [`TcpEvents`].
@@ -222,6 +226,7 @@ impl TcpHandler for Collect {
         let mut events = self.0.borrow_mut();
         events.lost = Some(error);
         events.pending = Some(Errno::of(error));
+        events.message = true;
     }
 }
 
@@ -433,7 +438,9 @@ impl Sockets {
                     r |= POLLIN;
                 }
                 if events.lost.is_some() {
-                    r |= POLLIN | POLLERR | POLLHUP;
+                    // err_tcp sets the socket's error, receive and send
+                    // events; lwIP's poll has no POLLHUP.
+                    r |= POLLIN | POLLOUT | POLLERR;
                 }
                 if events.connected
                     && events.lost.is_none()
@@ -535,9 +542,14 @@ fn tcp_call(tcp: &mut TcpSocket, call: &Call, progress: &mut Progress) -> TcpRes
                 return fail(Errno::EISCONN);
             }
             if let Some(lost) = events.lost {
-                drop(events);
-                tcp.events.borrow_mut().pending = None;
-                return fail(Errno::of(lost));
+                // A blocking connect() fails with the error (err_tcp sets
+                // its result); a later one finds no PCB (ERR_CLSD). The
+                // pending error stays for SO_ERROR.
+                return fail(if progress.started {
+                    Errno::of(lost)
+                } else {
+                    Errno::ENOTCONN
+                });
             }
             drop(events);
             if tcp.connecting {
@@ -559,16 +571,12 @@ fn tcp_call(tcp: &mut TcpSocket, call: &Call, progress: &mut Progress) -> TcpRes
         }
         Call::Write { len, .. } => {
             let events = tcp.events.borrow();
-            if let Some(lost) = events.lost {
+            if events.lost.is_some() {
                 drop(events);
-                return match tcp.events.borrow_mut().pending.take() {
-                    Some(errno) => fail(errno),
-                    None => fail(if lost == LwipError::Reset {
-                        Errno::EPIPE
-                    } else {
-                        Errno::of(lost)
-                    }),
-                };
+                // lwip_netconn_do_write: the pending error, once; then the
+                // PCB is gone (ERR_CONN).
+                let pending = tcp.events.borrow_mut().pending.take();
+                return fail(pending.unwrap_or(Errno::ENOTCONN));
             }
             if !events.connected {
                 drop(events);
@@ -576,7 +584,9 @@ fn tcp_call(tcp: &mut TcpSocket, call: &Call, progress: &mut Progress) -> TcpRes
             }
             drop(events);
             if tcp.shut_write {
-                return fail(Errno::EPIPE);
+                // After the FIN, tcp_write refuses (tcp_write_checks:
+                // ERR_CONN), which lwIP's sockets layer reports as it is.
+                return fail(Errno::ENOTCONN);
             }
             let len = *len;
             while progress.written < len {
@@ -616,11 +626,17 @@ fn tcp_call(tcp: &mut TcpSocket, call: &Call, progress: &mut Progress) -> TcpRes
             if events.fin {
                 return done(Outcome::Value(0));
             }
-            if events.lost.is_some() {
-                if let Some(errno) = events.pending.take() {
-                    return fail(errno);
+            if let Some(lost) = events.lost {
+                // netconn_recv_data: the error's message, then the pending
+                // error, then ERR_CONN; ERR_CLSD reads as the end (0).
+                let message = std::mem::take(&mut events.message);
+                if message || events.pending.take().is_some() {
+                    if lost == LwipError::Closed {
+                        return done(Outcome::Value(0));
+                    }
+                    return fail(Errno::of(lost));
                 }
-                return done(Outcome::Value(0));
+                return fail(Errno::ENOTCONN);
             }
             if !events.connected {
                 return fail(Errno::ENOTCONN);
