@@ -180,3 +180,42 @@ fn pcap_files_show_every_frame_at_its_virtual_time() {
     assert!(times.iter().all(|t| t.as_secs() < 3600), "{times:?}");
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
 }
+
+#[test]
+fn an_icmp_error_quotes_the_udp_datagram_of_the_flow_it_is_about() {
+    use pcap_file::pcapng::{Block, PcapNgReader};
+    let script = script_file(
+        "icmp_quotes_udp.pkt",
+        "0 socket(..., SOCK_DGRAM, IPPROTO_UDP) = 3\n\
+         +0 bind(3, ..., ...) = 0\n\
+         +0 connect(3, ..., ...) = 0\n\
+         +0 send(3, ..., 20, 0) = 20\n\
+         +0 > udp (20)\n\
+         +0.1 < icmp unreachable port_unreachable [udp (20)]\n",
+    );
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("drill-icmp-quote");
+    let _ = std::fs::remove_dir_all(&dir);
+    let output = drill(
+        &["--pcap", dir.to_str().unwrap()],
+        std::slice::from_ref(&script),
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let file = std::fs::File::open(dir.join("icmp_quotes_udp.pcapng")).unwrap();
+    let mut reader = PcapNgReader::new(file).unwrap();
+    let mut quoted_ports = Vec::new();
+    while let Some(block) = reader.next_block() {
+        if let Block::EnhancedPacket(packet) = block.unwrap() {
+            let frame = &packet.data;
+            // Ethernet, IPv4 (20 bytes), ICMP (8), the quoted IPv4 header
+            // (20) and the quoted UDP header's ports.
+            if frame.len() >= 14 + 20 + 8 + 20 + 4 && frame[12..14] == [8, 0] && frame[23] == 1 {
+                let at = 14 + 20 + 8 + 20;
+                let port = |i: usize| u16::from_be_bytes([frame[at + i], frame[at + i + 1]]);
+                quoted_ports.push((port(0), port(2)));
+            }
+        }
+    }
+    // The datagram went from lwIP's 8080 to the remote end's 8080: the
+    // ICMP error quotes those ports.
+    assert_eq!(quoted_ports, [(8080, 8080)]);
+}

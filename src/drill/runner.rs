@@ -21,7 +21,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use super::packets::{self, Flow, Sent, REMOTE_ISN};
 use super::script::{
-    Action, Direction, Event, EventTime, Expr, Packet, PacketBody, Script, Syscall,
+    Action, Direction, Echoed, Event, EventTime, Expr, Packet, PacketBody, Script, Syscall,
 };
 use super::settings::Settings;
 use super::sockets::{
@@ -391,7 +391,17 @@ impl Run<'_> {
     fn flow_for_inbound(&mut self, packet: &Packet) -> Flow {
         let local_ip = self.target.local();
         let remote_ip = self.target.remote();
-        let udp = matches!(packet.body, PacketBody::Udp { .. });
+        // An ICMP error is about the flow of the packet it quotes; one that
+        // quotes none is about the newest flow.
+        let udp = match &packet.body {
+            PacketBody::Udp { .. } => true,
+            PacketBody::Tcp(_) => false,
+            PacketBody::Icmp(icmp) => match icmp.echoed {
+                Some(Echoed::Udp { .. }) => true,
+                Some(Echoed::Tcp { .. }) => false,
+                _ => self.current.is_some_and(|i| self.flows[i].udp),
+            },
+        };
         let syn_only = matches!(&packet.body, PacketBody::Tcp(t) if t.flags.syn && !t.flags.ack);
         if let Some((src, dst)) = packet.ports {
             let (local, remote) = (
