@@ -435,10 +435,12 @@ impl Sockets {
                 if events.lost.is_some() {
                     r |= POLLIN | POLLERR | POLLHUP;
                 }
-                if events.connected
-                    && events.lost.is_none()
-                    && !tcp.shut_write
-                    && tcp.pcb.sndbuf() > 0
+                // Writable: room to queue, or a write that fails at once
+                // (the write side shut, the connection lost), as lwIP's
+                // sockets layer reports it (err_tcp signals SENDPLUS) and
+                // Linux too.
+                if events.lost.is_some()
+                    || (events.connected && (tcp.shut_write || tcp.pcb.sndbuf() > 0))
                 {
                     r |= POLLOUT;
                 }
