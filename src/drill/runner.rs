@@ -959,7 +959,7 @@ fn constant(word: &str) -> Option<i64> {
         "MSG_DONTWAIT" => 0x40,
         "MSG_PEEK" => 0x02,
         "MSG_NOSIGNAL" => 0x4000,
-        _ => return None,
+        _ => return super::errno::linux_number(word),
     })
 }
 
@@ -1007,4 +1007,18 @@ pub(crate) fn seconds(us: i64) -> String {
     let us = us.unsigned_abs();
     let _ = write!(text, "{sign}{}.{:06}", us / 1_000_000, us % 1_000_000);
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errno_names_are_constants_as_in_packetdrill() {
+        let word = |w: &str| value(&Expr::Word(w.to_string()));
+        assert_eq!(word("ECONNREFUSED"), Some(111));
+        assert_eq!(word("ENOTCONN"), Some(107));
+        assert_eq!(word("POLLIN"), Some(1));
+        assert_eq!(word("NO_SUCH_NAME"), None);
+    }
 }
