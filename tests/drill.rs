@@ -121,6 +121,8 @@ fn what_lwip_drill_cannot_act_out_is_skipped_with_its_name() {
         ("syscall.pkt", "0 epoll_create(1) = 3\n", "unsupported system call epoll_create()"),
         ("option.pkt", "--strict_segments\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n", "unsupported option --strict_segments"),
         ("sockopt.pkt", "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 setsockopt(3, SOL_SOCKET, SO_RCVBUF, [1000], 4) = 0\n", "unsupported setsockopt option SO_RCVBUF"),
+        ("unknown_sockopt.pkt", "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 setsockopt(3, SOL_TCP, TCP_FASTOPEN, [2], 4) = 0\n", "unsupported setsockopt option TCP_FASTOPEN"),
+        ("unknown_level.pkt", "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 setsockopt(3, SOL_IP, IP_FREEBIND, [1], 4) = 0\n", "unsupported setsockopt option IP_FREEBIND"),
     ];
     for (name, source, expected) in cases {
         let path = script_file(name, source);

@@ -685,14 +685,19 @@ impl Run<'_> {
             }
             "close" => Call::Close { fd: fd(0)? },
             "setsockopt" | "getsockopt" => {
-                let level = int(1)?;
-                let option = int(2)?;
-                let option = sock_opt(level, option).ok_or_else(|| {
-                    unsupported(format!(
-                        "{name} option {}",
-                        args.get(2).map_or(String::new(), |e| e.to_string())
-                    ))
-                })?;
+                // A level or option this runner has no number for is
+                // named as one it cannot act out.
+                let level = args.get(1).and_then(value);
+                let option = args.get(2).and_then(value);
+                let option = level
+                    .zip(option)
+                    .and_then(|(l, o)| sock_opt(l, o))
+                    .ok_or_else(|| {
+                        unsupported(format!(
+                            "{name} option {}",
+                            args.get(2).map_or(String::new(), |e| e.to_string())
+                        ))
+                    })?;
                 if name == "getsockopt" {
                     Call::GetSockOpt { fd: fd(0)?, option }
                 } else {
