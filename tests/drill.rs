@@ -122,6 +122,7 @@ fn what_lwip_drill_cannot_act_out_is_skipped_with_its_name() {
         ("option.pkt", "--strict_segments\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n", "unsupported option --strict_segments"),
         ("sockopt.pkt", "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 setsockopt(3, SOL_SOCKET, SO_RCVBUF, [1000], 4) = 0\n", "unsupported setsockopt option SO_RCVBUF"),
         ("unknown_sockopt.pkt", "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 setsockopt(3, SOL_TCP, TCP_FASTOPEN, [2], 4) = 0\n", "unsupported setsockopt option TCP_FASTOPEN"),
+        ("fastopen.pkt", "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 sendto(3, ..., 0, MSG_FASTOPEN, ..., ...) = -1 EINPROGRESS (Operation is now in progress)\n", "unsupported sendto() with MSG_FASTOPEN (TCP Fast Open)"),
         ("unknown_level.pkt", "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 setsockopt(3, SOL_IP, IP_FREEBIND, [1], 4) = 0\n", "unsupported setsockopt option IP_FREEBIND"),
     ];
     for (name, source, expected) in cases {

@@ -35,6 +35,9 @@ use super::Verdict;
 /// to its wait (`*`, a blocking call without `...`).
 const OPEN_WAIT: i64 = 3_600_000_000;
 
+/// Linux's sendto() flag for a TCP Fast Open connect with data.
+const MSG_FASTOPEN: i64 = 0x2000_0000;
+
 /// The first port the runner's end uses for connections it opens.
 const FIRST_REMOTE_PORT: u16 = 48_000;
 
@@ -652,6 +655,11 @@ impl Run<'_> {
                 len: count(2)?,
             },
             "sendto" => {
+                if args.get(3).and_then(value).unwrap_or(0) & MSG_FASTOPEN != 0 {
+                    return Err(unsupported(
+                        "sendto() with MSG_FASTOPEN (TCP Fast Open)".into(),
+                    ));
+                }
                 let to = match args.get(4) {
                     None | Some(Expr::Int(0)) | Some(Expr::Word(_)) => None,
                     Some(addr) => Some(
@@ -964,6 +972,8 @@ fn constant(word: &str) -> Option<i64> {
         "MSG_DONTWAIT" => 0x40,
         "MSG_PEEK" => 0x02,
         "MSG_NOSIGNAL" => 0x4000,
+        "MSG_ZEROCOPY" => 0x4000000,
+        "MSG_FASTOPEN" => MSG_FASTOPEN,
         _ => return super::errno::linux_number(word),
     })
 }

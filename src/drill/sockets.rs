@@ -559,7 +559,9 @@ fn tcp_call(tcp: &mut TcpSocket, call: &Call, progress: &mut Progress) -> TcpRes
                 blocked
             }
         }
-        Call::Write { len, .. } => {
+        // lwIP's sockets layer sends on a TCP socket whatever the address
+        // sendto() names (lwip_sendto calls lwip_send).
+        Call::Write { len, .. } | Call::SendTo { len, .. } => {
             let events = tcp.events.borrow();
             if let Some(lost) = events.lost {
                 drop(events);
@@ -630,7 +632,6 @@ fn tcp_call(tcp: &mut TcpSocket, call: &Call, progress: &mut Progress) -> TcpRes
             drop(events);
             would_block(tcp)
         }
-        Call::SendTo { .. } => fail(Errno::EISCONN),
         Call::Shutdown { read, write, .. } => {
             if !tcp.events.borrow().connected {
                 return fail(Errno::ENOTCONN);
