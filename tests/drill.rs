@@ -222,3 +222,28 @@ fn an_icmp_error_quotes_the_udp_datagram_of_the_flow_it_is_about() {
     // ICMP error quotes those ports.
     assert_eq!(quoted_ports, [(8080, 8080)]);
 }
+
+#[test]
+fn a_scripts_descriptor_numbers_are_names_for_the_stacks_as_in_packetdrill() {
+    // socket() gives lwIP's first descriptor (3), accept() the next: the
+    // script's 5, 7 and 9 name them, as packetdrill maps script to live fds.
+    let path = script_file(
+        "fd_names.pkt",
+        "0 socket(..., SOCK_DGRAM, IPPROTO_UDP) = 5\n\
+         +0 bind(5, ..., ...) = 0\n\
+         +0.1 < udp (10)\n\
+         +0 poll([{fd=5, events=POLLIN, revents=POLLIN}], 1, 0) = 1\n\
+         +0 read(5, ..., 100) = 10\n\
+         +0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 7\n\
+         +0 bind(7, ..., ...) = 0\n\
+         +0 listen(7, 1) = 0\n\
+         +0.1 < S 0:0(0) win 65535 <mss 1460>\n\
+         +0 > S. 0:0(0) ack 1 <mss 1460>\n\
+         +0.1 < . 1:1(0) ack 1 win 65535\n\
+         +0 accept(7, ..., ...) = 9\n\
+         +0 write(9, ..., 10) = 10\n\
+         +0 > P. 1:11(10) ack 1\n",
+    );
+    let output = drill(&[], std::slice::from_ref(&path));
+    assert!(output.status.success(), "{}", text(&output));
+}

@@ -16,6 +16,7 @@
 //! expects is a failure (where packetdrill would only notice it if it got
 //! in the way of the next expected packet).
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
@@ -61,6 +62,7 @@ pub(crate) fn run(script: &Script, settings: &Settings, log: &mut Vec<String>) -
         pending: None,
         previous: None,
         last_scripted: 0,
+        fds: BTreeMap::new(),
         log,
     };
     run.events(script)
@@ -97,6 +99,10 @@ struct Run<'a> {
     previous: Option<(i64, bool)>,
     /// The scripted time of the previous event, for the tolerance.
     last_scripted: i64,
+    /// The script's descriptors and lwIP's: as in packetdrill, the value
+    /// a script gives socket() or accept() names the new descriptor, and
+    /// later calls use that name. A name never given is used as it is.
+    fds: BTreeMap<i64, i32>,
     log: &'a mut Vec<String>,
 }
 
@@ -601,7 +607,7 @@ impl Run<'_> {
                 .and_then(value)
                 .ok_or_else(|| unsupported(format!("argument {} of {}()", index + 1, syscall.name)))
         };
-        let fd = |index: usize| -> Step<i32> { int(index).map(|v| v as i32) };
+        let fd = |index: usize| -> Step<i32> { int(index).map(|v| self.live_fd(v)) };
         let count = |index: usize| -> Step<usize> { int(index).map(|v| v.max(0) as usize) };
         let name = syscall.name.as_str();
         let call = match name {
@@ -747,7 +753,7 @@ impl Run<'_> {
                         return Err(unsupported("poll() entry".into()));
                     };
                     fds.push((
-                        field(fields, "fd").unwrap_or(-1) as i32,
+                        field(fields, "fd").map_or(-1, |fd| self.live_fd(fd)),
                         field(fields, "events").unwrap_or(0) as i16,
                     ));
                 }
@@ -759,6 +765,11 @@ impl Run<'_> {
             other => return Err(unsupported(format!("system call {other}()"))),
         };
         Ok(call)
+    }
+
+    /// lwIP's descriptor for the script's `fd`.
+    fn live_fd(&self, fd: i64) -> i32 {
+        self.fds.get(&fd).copied().unwrap_or(fd as i32)
     }
 
     /// `...` (the script's address and port) or a sockaddr struct.
@@ -803,6 +814,14 @@ impl Run<'_> {
         outcome: &Outcome,
     ) -> Step {
         let expected = &syscall.result;
+        // A new descriptor: the script's number names it (packetdrill
+        // checks only that it is one).
+        if let (Call::Socket { .. } | Call::Accept { .. }, Outcome::Value(live), Some(name)) =
+            (call, outcome, value(expected).filter(|n| *n >= 0))
+        {
+            self.fds.insert(name, *live as i32);
+            return Ok(());
+        }
         let shown = |outcome: &Outcome| match outcome {
             Outcome::Value(v) | Outcome::Option(v, _) => {
                 if matches!(outcome, Outcome::Option(..)) {
