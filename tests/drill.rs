@@ -107,6 +107,9 @@ fn what_lwip_drill_cannot_act_out_is_skipped_with_its_name() {
         ("syscall.pkt", "0 epoll_create(1) = 3\n", "unsupported system call epoll_create()"),
         ("option.pkt", "--strict_segments\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n", "unsupported option --strict_segments"),
         ("sockopt.pkt", "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 setsockopt(3, SOL_SOCKET, SO_RCVBUF, [1000], 4) = 0\n", "unsupported setsockopt option SO_RCVBUF"),
+        ("unknown_sockopt.pkt", "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 setsockopt(3, SOL_TCP, TCP_FASTOPEN, [2], 4) = 0\n", "unsupported setsockopt option TCP_FASTOPEN"),
+        ("fastopen.pkt", "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 sendto(3, ..., 0, MSG_FASTOPEN, ..., ...) = -1 EINPROGRESS (Operation is now in progress)\n", "unsupported sendto() with MSG_FASTOPEN (TCP Fast Open)"),
+        ("unknown_level.pkt", "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 setsockopt(3, SOL_IP, IP_FREEBIND, [1], 4) = 0\n", "unsupported setsockopt option IP_FREEBIND"),
     ];
     for (name, source, expected) in cases {
         let path = script_file(name, source);
@@ -165,4 +168,68 @@ fn pcap_files_show_every_frame_at_its_virtual_time() {
     // after 1970, not today.
     assert!(times.iter().all(|t| t.as_secs() < 3600), "{times:?}");
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+}
+
+#[test]
+fn an_icmp_error_quotes_the_udp_datagram_of_the_flow_it_is_about() {
+    use pcap_file::pcapng::{Block, PcapNgReader};
+    let script = script_file(
+        "icmp_quotes_udp.pkt",
+        "0 socket(..., SOCK_DGRAM, IPPROTO_UDP) = 3\n\
+         +0 bind(3, ..., ...) = 0\n\
+         +0 connect(3, ..., ...) = 0\n\
+         +0 send(3, ..., 20, 0) = 20\n\
+         +0 > udp (20)\n\
+         +0.1 < icmp unreachable port_unreachable [udp (20)]\n",
+    );
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("drill-icmp-quote");
+    let _ = std::fs::remove_dir_all(&dir);
+    let output = drill(
+        &["--pcap", dir.to_str().unwrap()],
+        std::slice::from_ref(&script),
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let file = std::fs::File::open(dir.join("icmp_quotes_udp.pcapng")).unwrap();
+    let mut reader = PcapNgReader::new(file).unwrap();
+    let mut quoted_ports = Vec::new();
+    while let Some(block) = reader.next_block() {
+        if let Block::EnhancedPacket(packet) = block.unwrap() {
+            let frame = &packet.data;
+            // Ethernet, IPv4 (20 bytes), ICMP (8), the quoted IPv4 header
+            // (20) and the quoted UDP header's ports.
+            if frame.len() >= 14 + 20 + 8 + 20 + 4 && frame[12..14] == [8, 0] && frame[23] == 1 {
+                let at = 14 + 20 + 8 + 20;
+                let port = |i: usize| u16::from_be_bytes([frame[at + i], frame[at + i + 1]]);
+                quoted_ports.push((port(0), port(2)));
+            }
+        }
+    }
+    // The datagram went from lwIP's 8080 to the remote end's 8080: the
+    // ICMP error quotes those ports.
+    assert_eq!(quoted_ports, [(8080, 8080)]);
+}
+
+#[test]
+fn a_scripts_descriptor_numbers_are_names_for_the_stacks_as_in_packetdrill() {
+    // socket() gives lwIP's first descriptor (3), accept() the next: the
+    // script's 5, 7 and 9 name them, as packetdrill maps script to live fds.
+    let path = script_file(
+        "fd_names.pkt",
+        "0 socket(..., SOCK_DGRAM, IPPROTO_UDP) = 5\n\
+         +0 bind(5, ..., ...) = 0\n\
+         +0.1 < udp (10)\n\
+         +0 poll([{fd=5, events=POLLIN, revents=POLLIN}], 1, 0) = 1\n\
+         +0 read(5, ..., 100) = 10\n\
+         +0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 7\n\
+         +0 bind(7, ..., ...) = 0\n\
+         +0 listen(7, 1) = 0\n\
+         +0.1 < S 0:0(0) win 65535 <mss 1460>\n\
+         +0 > S. 0:0(0) ack 1 <mss 1460>\n\
+         +0.1 < . 1:1(0) ack 1 win 65535\n\
+         +0 accept(7, ..., ...) = 9\n\
+         +0 write(9, ..., 10) = 10\n\
+         +0 > P. 1:11(10) ack 1\n",
+    );
+    let output = drill(&[], std::slice::from_ref(&path));
+    assert!(output.status.success(), "{}", text(&output));
 }

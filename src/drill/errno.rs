@@ -52,30 +52,7 @@ impl Errno {
 
     /// The number Linux gives it (for `getsockopt(SO_ERROR)`).
     pub fn number(self) -> i64 {
-        i64::from(match self.0 {
-            "EAGAIN" => libc::EAGAIN,
-            "EBADF" => libc::EBADF,
-            "EINVAL" => libc::EINVAL,
-            "EINPROGRESS" => libc::EINPROGRESS,
-            "EALREADY" => libc::EALREADY,
-            "EISCONN" => libc::EISCONN,
-            "ENOTCONN" => libc::ENOTCONN,
-            "EPIPE" => libc::EPIPE,
-            "EOPNOTSUPP" => libc::EOPNOTSUPP,
-            "EAFNOSUPPORT" => libc::EAFNOSUPPORT,
-            "EPROTONOSUPPORT" => libc::EPROTONOSUPPORT,
-            "ENOPROTOOPT" => libc::ENOPROTOOPT,
-            "EDESTADDRREQ" => libc::EDESTADDRREQ,
-            "ENOMEM" => libc::ENOMEM,
-            "ENOBUFS" => libc::ENOBUFS,
-            "EHOSTUNREACH" => libc::EHOSTUNREACH,
-            "EADDRINUSE" => libc::EADDRINUSE,
-            "ECONNABORTED" => libc::ECONNABORTED,
-            "ECONNRESET" => libc::ECONNRESET,
-            "ETIMEDOUT" => libc::ETIMEDOUT,
-            "ECONNREFUSED" => libc::ECONNREFUSED,
-            _ => libc::EIO,
-        })
+        linux_number(self.0).unwrap_or(i64::from(libc::EIO))
     }
 
     /// Whether the script's name for an errno means this one (`EWOULDBLOCK`
@@ -83,6 +60,37 @@ impl Errno {
     pub fn is(self, name: &str) -> bool {
         self.0 == name || (self.0 == "EAGAIN" && name == "EWOULDBLOCK")
     }
+}
+
+/// Linux's number for an errno name the runner knows (scripts write them
+/// as constants too: `getsockopt(..., SO_ERROR, [ECONNREFUSED], [4])`).
+pub(crate) fn linux_number(name: &str) -> Option<i64> {
+    Some(i64::from(match name {
+        "EAGAIN" => libc::EAGAIN,
+        "EBADF" => libc::EBADF,
+        "EINVAL" => libc::EINVAL,
+        "EINPROGRESS" => libc::EINPROGRESS,
+        "EALREADY" => libc::EALREADY,
+        "EISCONN" => libc::EISCONN,
+        "ENOTCONN" => libc::ENOTCONN,
+        "EPIPE" => libc::EPIPE,
+        "EOPNOTSUPP" => libc::EOPNOTSUPP,
+        "EAFNOSUPPORT" => libc::EAFNOSUPPORT,
+        "EPROTONOSUPPORT" => libc::EPROTONOSUPPORT,
+        "ENOPROTOOPT" => libc::ENOPROTOOPT,
+        "EDESTADDRREQ" => libc::EDESTADDRREQ,
+        "ENOMEM" => libc::ENOMEM,
+        "ENOBUFS" => libc::ENOBUFS,
+        "EHOSTUNREACH" => libc::EHOSTUNREACH,
+        "EADDRINUSE" => libc::EADDRINUSE,
+        "ECONNABORTED" => libc::ECONNABORTED,
+        "ECONNRESET" => libc::ECONNRESET,
+        "ETIMEDOUT" => libc::ETIMEDOUT,
+        "ECONNREFUSED" => libc::ECONNREFUSED,
+        "EWOULDBLOCK" => libc::EWOULDBLOCK,
+        "EIO" => libc::EIO,
+        _ => return None,
+    }))
 }
 
 impl std::fmt::Display for Errno {
@@ -121,5 +129,14 @@ mod tests {
             assert_eq!(Errno::of(*error), *errno, "{error}");
         }
         assert!(Errno::EAGAIN.is("EWOULDBLOCK"));
+    }
+
+    #[test]
+    fn names_are_linux_numbers() {
+        assert_eq!(linux_number("ENOTCONN"), Some(107));
+        assert_eq!(linux_number("ECONNREFUSED"), Some(111));
+        assert_eq!(linux_number("EWOULDBLOCK"), linux_number("EAGAIN"));
+        assert_eq!(linux_number("SO_ERROR"), None);
+        assert_eq!(Errno::ECONNRESET.number(), 104);
     }
 }

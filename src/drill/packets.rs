@@ -94,9 +94,15 @@ pub(crate) enum OwnedOption {
 
 /// Reads an IP packet the stack sent. `None` for what is not IPv4 or IPv6.
 pub(crate) fn read_sent(packet: &[u8]) -> Option<Sent> {
-    let (src, dst, protocol, payload, ip, mut defect) = match packet.first()? >> 4 {
+    // A fragment (the stack fragmented a packet too big for the link) is
+    // read as far as it goes, and never matches: no line can expect one.
+    let mut fragment = None;
+    let (src, dst, mut protocol, mut payload, ip, mut defect) = match packet.first()? >> 4 {
         4 => {
             let ip = Ipv4Header::new_checked(packet).ok()?;
+            if ip.is_fragment() {
+                fragment = Some((ip.fragment_offset(), ip.more_fragments()));
+            }
             let defect =
                 (!ip.verify_checksum()).then(|| "a wrong IPv4 header checksum".to_string());
             let info = IpInfo {
@@ -122,6 +128,33 @@ pub(crate) fn read_sent(packet: &[u8]) -> Option<Sent> {
         }
         _ => return None,
     };
+    if protocol == IpProtocol::Fragment {
+        let header = payload.get(..8)?;
+        let field = u16::from_be_bytes([header[2], header[3]]);
+        fragment = Some((usize::from(field & !7), field & 1 != 0));
+        protocol = IpProtocol::from(header[0]);
+        payload = &payload[8..];
+    }
+    if let Some((offset, more)) = fragment {
+        defect = Some(format!(
+            "{} (offset {offset}, {}): the stack fragmented a packet too big for the link",
+            if src.is_ipv6() {
+                "an IPv6 fragment header"
+            } else {
+                "IPv4 fragment fields"
+            },
+            if more { "more to come" } else { "the last" }
+        ));
+        if offset != 0 {
+            return Some(Sent {
+                src: SocketAddr::new(src, 0),
+                dst: SocketAddr::new(dst, 0),
+                ip,
+                body: SentBody::Other(u8::from(protocol)),
+                defect,
+            });
+        }
+    }
     let (sport, dport, body) = match protocol {
         IpProtocol::Tcp => {
             let tcp = TcpHeader::new_checked(payload).ok()?;

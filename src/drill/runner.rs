@@ -16,12 +16,13 @@
 //! expects is a failure (where packetdrill would only notice it if it got
 //! in the way of the next expected packet).
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
 use super::packets::{self, Flow, Sent, REMOTE_ISN};
 use super::script::{
-    Action, Direction, Event, EventTime, Expr, Packet, PacketBody, Script, Syscall,
+    Action, Direction, Echoed, Event, EventTime, Expr, Packet, PacketBody, Script, Syscall,
 };
 use super::settings::Settings;
 use super::sockets::{
@@ -38,6 +39,9 @@ const OPEN_WAIT: i64 = 3_600_000_000;
 /// How long, in virtual time, a blocking call may go on returning after
 /// the script's last line (packetdrill waits a second for it).
 const END_WAIT: i64 = 1_000_000;
+
+/// Linux's sendto() flag for a TCP Fast Open connect with data.
+const MSG_FASTOPEN: i64 = 0x2000_0000;
 
 /// The first port the runner's end uses for connections it opens.
 const FIRST_REMOTE_PORT: u16 = 48_000;
@@ -62,6 +66,7 @@ pub(crate) fn run(script: &Script, settings: &Settings, log: &mut Vec<String>) -
         pending: None,
         previous: None,
         last_scripted: 0,
+        fds: BTreeMap::new(),
         log,
     };
     run.events(script)
@@ -98,6 +103,10 @@ struct Run<'a> {
     previous: Option<(i64, bool)>,
     /// The scripted time of the previous event, for the tolerance.
     last_scripted: i64,
+    /// The script's descriptors and lwIP's: as in packetdrill, the value
+    /// a script gives socket() or accept() names the new descriptor, and
+    /// later calls use that name. A name never given is used as it is.
+    fds: BTreeMap<i64, i32>,
     log: &'a mut Vec<String>,
 }
 
@@ -407,7 +416,17 @@ impl Run<'_> {
     fn flow_for_inbound(&mut self, packet: &Packet) -> Flow {
         let local_ip = self.target.local();
         let remote_ip = self.target.remote();
-        let udp = matches!(packet.body, PacketBody::Udp { .. });
+        // An ICMP error is about the flow of the packet it quotes; one that
+        // quotes none is about the newest flow.
+        let udp = match &packet.body {
+            PacketBody::Udp { .. } => true,
+            PacketBody::Tcp(_) => false,
+            PacketBody::Icmp(icmp) => match icmp.echoed {
+                Some(Echoed::Udp { .. }) => true,
+                Some(Echoed::Tcp { .. }) => false,
+                _ => self.current.is_some_and(|i| self.flows[i].udp),
+            },
+        };
         let syn_only = matches!(&packet.body, PacketBody::Tcp(t) if t.flags.syn && !t.flags.ack);
         if let Some((src, dst)) = packet.ports {
             let (local, remote) = (
@@ -604,7 +623,7 @@ impl Run<'_> {
                 .and_then(value)
                 .ok_or_else(|| unsupported(format!("argument {} of {}()", index + 1, syscall.name)))
         };
-        let fd = |index: usize| -> Step<i32> { int(index).map(|v| v as i32) };
+        let fd = |index: usize| -> Step<i32> { int(index).map(|v| self.live_fd(v)) };
         let count = |index: usize| -> Step<usize> { int(index).map(|v| v.max(0) as usize) };
         let name = syscall.name.as_str();
         let call = match name {
@@ -658,6 +677,11 @@ impl Run<'_> {
                 len: count(2)?,
             },
             "sendto" => {
+                if args.get(3).and_then(value).unwrap_or(0) & MSG_FASTOPEN != 0 {
+                    return Err(unsupported(
+                        "sendto() with MSG_FASTOPEN (TCP Fast Open)".into(),
+                    ));
+                }
                 let to = match args.get(4) {
                     None | Some(Expr::Int(0)) | Some(Expr::Word(_)) => None,
                     Some(addr) => Some(
@@ -691,14 +715,19 @@ impl Run<'_> {
             }
             "close" => Call::Close { fd: fd(0)? },
             "setsockopt" | "getsockopt" => {
-                let level = int(1)?;
-                let option = int(2)?;
-                let option = sock_opt(level, option).ok_or_else(|| {
-                    unsupported(format!(
-                        "{name} option {}",
-                        args.get(2).map_or(String::new(), |e| e.to_string())
-                    ))
-                })?;
+                // A level or option this runner has no number for is
+                // named as one it cannot act out.
+                let level = args.get(1).and_then(value);
+                let option = args.get(2).and_then(value);
+                let option = level
+                    .zip(option)
+                    .and_then(|(l, o)| sock_opt(l, o))
+                    .ok_or_else(|| {
+                        unsupported(format!(
+                            "{name} option {}",
+                            args.get(2).map_or(String::new(), |e| e.to_string())
+                        ))
+                    })?;
                 if name == "getsockopt" {
                     Call::GetSockOpt { fd: fd(0)?, option }
                 } else {
@@ -740,7 +769,7 @@ impl Run<'_> {
                         return Err(unsupported("poll() entry".into()));
                     };
                     fds.push((
-                        field(fields, "fd").unwrap_or(-1) as i32,
+                        field(fields, "fd").map_or(-1, |fd| self.live_fd(fd)),
                         field(fields, "events").unwrap_or(0) as i16,
                     ));
                 }
@@ -752,6 +781,11 @@ impl Run<'_> {
             other => return Err(unsupported(format!("system call {other}()"))),
         };
         Ok(call)
+    }
+
+    /// lwIP's descriptor for the script's `fd`.
+    fn live_fd(&self, fd: i64) -> i32 {
+        self.fds.get(&fd).copied().unwrap_or(fd as i32)
     }
 
     /// `...` (the script's address and port) or a sockaddr struct.
@@ -796,6 +830,14 @@ impl Run<'_> {
         outcome: &Outcome,
     ) -> Step {
         let expected = &syscall.result;
+        // A new descriptor: the script's number names it (packetdrill
+        // checks only that it is one).
+        if let (Call::Socket { .. } | Call::Accept { .. }, Outcome::Value(live), Some(name)) =
+            (call, outcome, value(expected).filter(|n| *n >= 0))
+        {
+            self.fds.insert(name, *live as i32);
+            return Ok(());
+        }
         let shown = |outcome: &Outcome| match outcome {
             Outcome::Value(v) | Outcome::Option(v, _) => {
                 if matches!(outcome, Outcome::Option(..)) {
@@ -965,7 +1007,9 @@ fn constant(word: &str) -> Option<i64> {
         "MSG_DONTWAIT" => 0x40,
         "MSG_PEEK" => 0x02,
         "MSG_NOSIGNAL" => 0x4000,
-        _ => return None,
+        "MSG_ZEROCOPY" => 0x4000000,
+        "MSG_FASTOPEN" => MSG_FASTOPEN,
+        _ => return super::errno::linux_number(word),
     })
 }
 
@@ -1013,4 +1057,18 @@ pub(crate) fn seconds(us: i64) -> String {
     let us = us.unsigned_abs();
     let _ = write!(text, "{sign}{}.{:06}", us / 1_000_000, us % 1_000_000);
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errno_names_are_constants_as_in_packetdrill() {
+        let word = |w: &str| value(&Expr::Word(w.to_string()));
+        assert_eq!(word("ECONNREFUSED"), Some(111));
+        assert_eq!(word("ENOTCONN"), Some(107));
+        assert_eq!(word("POLLIN"), Some(1));
+        assert_eq!(word("NO_SUCH_NAME"), None);
+    }
 }

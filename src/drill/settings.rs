@@ -150,11 +150,23 @@ impl Settings {
         } else {
             IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))
         });
-        let gateway = gateway.unwrap_or(if ipv6 {
+        let default_gateway = if ipv6 {
             IpAddr::V6(Ipv6Addr::new(0xfd3d, 0xfa7b, 0xd17d, 0x8888, 0, 0, 0, 0))
         } else {
             IpAddr::V4(Ipv4Addr::new(192, 168, 0, 1))
-        });
+        };
+        let gateway = match gateway {
+            Some(gateway) => gateway,
+            // A script may give the stack the default gateway's own address
+            // (--local_ip=192.168.0.1), which Linux takes; lwIP cannot be
+            // its own gateway, so the gateway moves to the next address (the
+            // runner answers for every address but the stack's anyway).
+            None if default_gateway == local => match local {
+                IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from(u32::from(a).wrapping_add(1))),
+                IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(u128::from(a).wrapping_add(1))),
+            },
+            None => default_gateway,
+        };
         if local.is_ipv6() != ipv6 || remote.is_ipv6() != ipv6 {
             return Err(OptionError {
                 line: 0,
@@ -201,4 +213,28 @@ pub(crate) struct OptionError {
     pub message: String,
     /// An option lwip-drill does not act on (the script is skipped).
     pub unknown: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stack_at_the_default_gateways_address_gets_another_gateway() {
+        let header = [("local_ip".to_string(), Some("192.168.0.1".to_string()), 1)];
+        let settings = Settings::resolve(&Options::default(), &header).unwrap();
+        assert_eq!(
+            settings.addresses.local,
+            IpAddr::V4(Ipv4Addr::new(192, 168, 0, 1))
+        );
+        assert_eq!(
+            settings.addresses.gateway,
+            IpAddr::V4(Ipv4Addr::new(192, 168, 0, 2))
+        );
+        let settings = Settings::resolve(&Options::default(), &[]).unwrap();
+        assert_eq!(
+            settings.addresses.gateway,
+            IpAddr::V4(Ipv4Addr::new(192, 168, 0, 1))
+        );
+    }
 }

@@ -365,9 +365,7 @@ impl Sockets {
             Call::Poll { fds, timeout_ms } => {
                 let revents: Vec<i16> = fds
                     .iter()
-                    .map(|(fd, events)| {
-                        self.readiness(*fd) & (*events | POLLERR | POLLHUP | POLLNVAL)
-                    })
+                    .map(|(fd, events)| self.readiness(*fd) & (*events | POLLERR | POLLNVAL))
                     .collect();
                 let ready = revents.iter().filter(|r| **r != 0).count() as i64;
                 if ready > 0 || *timeout_ms == 0 {
@@ -442,16 +440,17 @@ impl Sockets {
                     // events; lwIP's poll has no POLLHUP.
                     r |= POLLIN | POLLOUT | POLLERR;
                 }
-                if events.connected
-                    && events.lost.is_none()
-                    && !tcp.shut_write
-                    && tcp.pcb.sndbuf() > 0
+                // Writable: room to queue, or a write that fails at once
+                // (the write side shut, the connection lost), as lwIP's
+                // sockets layer reports it (err_tcp signals SENDPLUS) and
+                // Linux too.
+                if events.lost.is_some()
+                    || (events.connected && (tcp.shut_write || tcp.pcb.sndbuf() > 0))
                 {
                     r |= POLLOUT;
                 }
-                if events.fin && tcp.shut_write {
-                    r |= POLLHUP;
-                }
+                // lwIP's poll never reports POLLHUP (sockets.c,
+                // lwip_pollscan: only POLLIN, POLLOUT and POLLERR).
                 r
             }
         }
@@ -569,7 +568,9 @@ fn tcp_call(tcp: &mut TcpSocket, call: &Call, progress: &mut Progress) -> TcpRes
                 blocked
             }
         }
-        Call::Write { len, .. } => {
+        // lwIP's sockets layer sends on a TCP socket whatever the address
+        // sendto() names (lwip_sendto calls lwip_send).
+        Call::Write { len, .. } | Call::SendTo { len, .. } => {
             let events = tcp.events.borrow();
             if events.lost.is_some() {
                 drop(events);
@@ -644,7 +645,6 @@ fn tcp_call(tcp: &mut TcpSocket, call: &Call, progress: &mut Progress) -> TcpRes
             drop(events);
             would_block(tcp)
         }
-        Call::SendTo { .. } => fail(Errno::EISCONN),
         Call::Shutdown { read, write, .. } => {
             if !tcp.events.borrow().connected {
                 return fail(Errno::ENOTCONN);
