@@ -181,8 +181,12 @@ struct TcpEvents {
     connected: bool,
     /// What ended the connection (lwIP freed the PCB).
     lost: Option<LwipError>,
-    /// The error SO_ERROR reports (and clears).
+    /// The error SO_ERROR reports (and clears): lwIP's `pending_err`,
+    /// which a write or SO_ERROR takes.
     pending: Option<Errno>,
+    /// The error message lwIP's `err_tcp` also posts to the receive
+    /// mailbox: the next read returns it, whoever took `pending`.
+    unread_error: Option<Errno>,
 }
 
 /// Collects a TCP PCB's events into its socket's [`TcpEvents`].
@@ -222,6 +226,7 @@ impl TcpHandler for Collect {
         let mut events = self.0.borrow_mut();
         events.lost = Some(error);
         events.pending = Some(Errno::of(error));
+        events.unread_error = Some(Errno::of(error));
     }
 }
 
@@ -617,7 +622,10 @@ fn tcp_call(tcp: &mut TcpSocket, call: &Call, progress: &mut Progress) -> TcpRes
                 return done(Outcome::Value(0));
             }
             if events.lost.is_some() {
-                if let Some(errno) = events.pending.take() {
+                // The mailbox's error message first; once read, the
+                // pending error if nothing took it (netconn_recv_data).
+                let errno = events.unread_error.take().or_else(|| events.pending.take());
+                if let Some(errno) = errno {
                     return fail(errno);
                 }
                 return done(Outcome::Value(0));
