@@ -221,6 +221,22 @@ lwip_tap_tcp_state(const struct tcp_pcb *pcb)
   return (int)pcb->state;
 }
 
+int
+lwip_tap_tcp_pcb_held(const struct tcp_pcb *pcb, const void *arg)
+{
+  struct tcp_pcb *const *lists[] = {&tcp_active_pcbs, &tcp_tw_pcbs};
+  size_t i;
+  for (i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+    const struct tcp_pcb *p;
+    for (p = *lists[i]; p != NULL; p = p->next) {
+      if (p == pcb) {
+        return p->callback_arg == arg;
+      }
+    }
+  }
+  return 0;
+}
+
 void
 lwip_tap_tcp_endpoints(const struct tcp_pcb *pcb, ip_addr_t *local, u16_t *local_port,
                        ip_addr_t *remote, u16_t *remote_port)

@@ -86,6 +86,10 @@ u32_t lwip_tap_tcp_open_connections(void);
 u32_t lwip_tap_tcp_sndqueuelen(const struct tcp_pcb *pcb);
 /* The PCB's state (enum tcp_state: CLOSED 0 ... TIME_WAIT 10). */
 int lwip_tap_tcp_state(const struct tcp_pcb *pcb);
+/* Whether `pcb` is a connection lwIP still has (active or TIME-WAIT) with
+ * `arg` as its callback argument. Only compares pointers: `pcb` may have
+ * been freed (lwIP frees a TIME-WAIT PCB without calling back). */
+int lwip_tap_tcp_pcb_held(const struct tcp_pcb *pcb, const void *arg);
 /* The PCB's local and remote address and port. */
 void lwip_tap_tcp_endpoints(const struct tcp_pcb *pcb, ip_addr_t *local, u16_t *local_port,
                             ip_addr_t *remote, u16_t *remote_port);

@@ -11,6 +11,13 @@
 //! after which lwIP finishes the connection on its own without calling
 //! back. A `Tcp` whose PCB is gone says so ([`LwipError::Closed`]) instead
 //! of touching freed memory.
+//!
+//! One way out has no callback: a connection shut for sending
+//! ([`Tcp::shutdown_write`]) that the peer then closes goes to TIME-WAIT,
+//! and lwIP frees it 2 MSL later without a word. So once a PCB is shut for
+//! sending, every use first asks lwIP whether it still has it (its active
+//! and TIME-WAIT lists, and the callback argument, which tells a reused
+//! PCB from ours); lwIP's reference is released when it no longer does.
 
 use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
@@ -129,6 +136,9 @@ struct Inner {
     /// `abort` was called while lwIP was calling back about this PCB: the
     /// callback must return ERR_ABRT.
     aborted: Cell<bool>,
+    /// Shut for sending: lwIP may free the PCB silently (see the module's
+    /// documentation).
+    write_shut: Cell<bool>,
 }
 
 impl Tcp {
@@ -150,6 +160,7 @@ impl Tcp {
             pcb: Cell::new(pcb),
             handler: RefCell::new(None),
             aborted: Cell::new(false),
+            write_shut: Cell::new(false),
         });
         let arg = Rc::into_raw(Rc::clone(&inner)) as *mut c_void;
         // SAFETY: a live PCB; `arg` stays valid while lwIP holds it (its
@@ -177,16 +188,25 @@ impl Tcp {
     fn pcb(&self) -> Result<*mut sys::tcp_pcb, LwipError> {
         let pcb = self.inner.pcb.get();
         if pcb.is_null() {
-            Err(LwipError::Closed)
-        } else {
-            Ok(pcb)
+            return Err(LwipError::Closed);
         }
+        if self.inner.write_shut.get() {
+            let arg = Rc::as_ptr(&self.inner) as *const c_void;
+            // SAFETY: compares pointers only; `pcb` is not dereferenced.
+            if unsafe { sys::lwip_tap_tcp_pcb_held(pcb, arg) } == 0 {
+                // lwIP freed it at the end of TIME-WAIT, without a callback
+                // and so without one to come: its reference is ours to drop.
+                self.release();
+                return Err(LwipError::Closed);
+            }
+        }
+        Ok(pcb)
     }
 
     /// Whether lwIP still has the PCB (it has not been closed, aborted or
     /// lost).
     pub(crate) fn is_open(&self) -> bool {
-        !self.inner.pcb.get().is_null()
+        self.pcb().is_ok()
     }
 
     /// True if `other` is the same PCB.
@@ -411,8 +431,14 @@ impl Tcp {
         let pcb = self.pcb()?;
         // SAFETY: a live PCB. Only the sending side is shut: lwIP frees a
         // PCB whose receiving side is shut without calling back, which
-        // `close` handles by letting go first.
-        check(unsafe { sys::tcp_shutdown(pcb, 0, 1) })
+        // `close` handles by letting go first. Past this, the PCB can also
+        // end in TIME-WAIT and be freed silently: `write_shut` makes every
+        // later use check that lwIP still has it.
+        let result = check(unsafe { sys::tcp_shutdown(pcb, 0, 1) });
+        if result.is_ok() {
+            self.inner.write_shut.set(true);
+        }
+        result
     }
 
     /// Closes the connection (a FIN after the queued data) and lets go of

@@ -552,6 +552,12 @@ extern "C" {
     pub fn lwip_tap_tcp_state(pcb: *const tcp_pcb) -> ::std::os::raw::c_int;
 }
 extern "C" {
+    pub fn lwip_tap_tcp_pcb_held(
+        pcb: *const tcp_pcb,
+        arg: *const ::std::os::raw::c_void,
+    ) -> ::std::os::raw::c_int;
+}
+extern "C" {
     pub fn lwip_tap_tcp_endpoints(
         pcb: *const tcp_pcb,
         local: *mut ip_addr_t,
