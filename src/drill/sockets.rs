@@ -21,7 +21,7 @@ use std::rc::Rc;
 
 use super::errno::Errno;
 use crate::lwip::pbuf::Pbuf;
-use crate::lwip::tcp::{KeepaliveTimes, PcbOption, Tcp, TcpHandler};
+use crate::lwip::tcp::{KeepaliveTimes, PcbOption, Tcp, TcpHandler, TcpState};
 use crate::lwip::udp::Udp;
 use crate::lwip::LwipError;
 
@@ -187,6 +187,11 @@ struct TcpEvents {
     /// The error's message in the receive mailbox (lwIP's err_tcp posts
     /// one), for the first read() that finds no data.
     message: bool,
+    /// The receiving side is shut: by shutdown(SHUT_RD), or by a read()
+    /// that returned the end (lwIP's sockets layer then shuts it,
+    /// `netconn_recv_data_tcp`). Later reads fail and data that still
+    /// comes resets the connection.
+    rx_closed: bool,
 }
 
 /// Collects a TCP PCB's events into its socket's [`TcpEvents`].
@@ -209,8 +214,18 @@ impl TcpHandler for Collect {
         self.0.borrow_mut().connected = true;
     }
 
-    fn received(&mut self, _tcp: &Tcp, data: Option<Pbuf>) {
+    fn received(&mut self, tcp: &Tcp, data: Option<Pbuf>) {
         let mut events = self.0.borrow_mut();
+        if events.rx_closed && data.is_some() {
+            // What lwIP's tcp_input does with data for a PCB whose
+            // receiving side is shut (TF_RXCLOSED): it aborts, with an RST.
+            // The runner keeps lwIP's flag off, as with it lwIP frees a
+            // closed PCB without calling back.
+            drop(events);
+            tcp.abort();
+            self.error(LwipError::Aborted);
+            return;
+        }
         match data {
             // The window opens when the script reads (see `read`).
             Some(data) => {
@@ -236,8 +251,9 @@ struct TcpSocket {
     nonblocking: bool,
     listening: bool,
     connecting: bool,
-    shut_read: bool,
     shut_write: bool,
+    /// lwIP's sockets layer closed the connection (both sides shut).
+    closed: bool,
     /// SO_LINGER: on, with this time in seconds.
     linger: Option<i64>,
 }
@@ -322,8 +338,8 @@ impl Sockets {
                                 nonblocking: *nonblocking,
                                 listening: false,
                                 connecting: false,
-                                shut_read: false,
                                 shut_write: false,
+                                closed: false,
                                 linger: None,
                             }))
                         }
@@ -403,8 +419,8 @@ impl Sockets {
                                         nonblocking: false,
                                         listening: false,
                                         connecting: false,
-                                        shut_read: false,
                                         shut_write: false,
+                                        closed: false,
                                         linger: None,
                                     })),
                                 );
@@ -439,6 +455,11 @@ impl Sockets {
                     // err_tcp sets the socket's error, receive and send
                     // events; lwIP's poll has no POLLHUP.
                     r |= POLLIN | POLLOUT | POLLERR;
+                }
+                if tcp.closed {
+                    // Closed by shutting both sides: the error event lwIP's
+                    // lwip_netconn_do_close_internal sets, and never clears.
+                    r |= POLLERR;
                 }
                 // Writable: room to queue, or a write that fails at once
                 // (the write side shut, the connection lost), as lwIP's
@@ -485,6 +506,36 @@ fn close_tcp(tcp: &TcpSocket) {
     }
     let abortive = tcp.linger == Some(0);
     if abortive || (tcp.pcb.is_open() && tcp.pcb.close().is_err()) {
+        tcp.pcb.abort();
+    }
+}
+
+/// Shuts the receiving side, as lwIP's sockets layer does for
+/// shutdown(SHUT_RD) and for a read() that returned the end
+/// (`netconn_close_shutdown`): unread data is dropped without opening the
+/// window, later reads fail, data that still comes resets the connection
+/// (see [`Collect`]), and in FIN-WAIT-1, FIN-WAIT-2 or CLOSING the
+/// connection is closed.
+fn close_receiving(tcp: &mut TcpSocket) {
+    {
+        let mut events = tcp.events.borrow_mut();
+        events.rx_closed = true;
+        events.rx.clear();
+    }
+    if matches!(
+        tcp.pcb.state(),
+        TcpState::FinWait1 | TcpState::FinWait2 | TcpState::Closing
+    ) {
+        close_connection(tcp);
+    }
+}
+
+/// The sockets layer's close of a connection whose both sides are shut:
+/// `tcp_close`, and the socket's error event, which stays (POLLERR).
+fn close_connection(tcp: &mut TcpSocket) {
+    tcp.shut_write = true;
+    tcp.closed = true;
+    if tcp.pcb.is_open() && tcp.pcb.close().is_err() {
         tcp.pcb.abort();
     }
 }
@@ -614,8 +665,10 @@ fn tcp_call(tcp: &mut TcpSocket, call: &Call, progress: &mut Progress) -> TcpRes
         }
         Call::Read { len, .. } => {
             let mut events = tcp.events.borrow_mut();
-            if tcp.shut_read {
-                return done(Outcome::Value(0));
+            if events.rx_closed {
+                // netconn_recv_data on a shut mailbox: the pending error
+                // once, then ERR_CONN.
+                return fail(events.pending.take().unwrap_or(Errno::ENOTCONN));
             }
             if !events.rx.is_empty() {
                 let n = (*len).min(events.rx.len());
@@ -625,6 +678,8 @@ fn tcp_call(tcp: &mut TcpSocket, call: &Call, progress: &mut Progress) -> TcpRes
                 return done(Outcome::Value(n as i64));
             }
             if events.fin {
+                drop(events);
+                close_receiving(tcp);
                 return done(Outcome::Value(0));
             }
             if let Some(lost) = events.lost {
@@ -649,10 +704,16 @@ fn tcp_call(tcp: &mut TcpSocket, call: &Call, progress: &mut Progress) -> TcpRes
             if !tcp.events.borrow().connected {
                 return fail(Errno::ENOTCONN);
             }
+            let rx_was_closed = tcp.events.borrow().rx_closed;
             if *read {
-                tcp.shut_read = true;
+                close_receiving(tcp);
             }
-            if *write && !tcp.shut_write {
+            // lwIP's sockets layer closes outright once both sides are
+            // shut (lwip_netconn_do_close_internal); a read shut in
+            // FIN-WAIT or CLOSING closed already (close_receiving).
+            if *write && (*read || rx_was_closed) {
+                close_connection(tcp);
+            } else if *write && !tcp.shut_write {
                 tcp.shut_write = true;
                 if let Err(e) = tcp.pcb.shutdown_write() {
                     return fail(Errno::of(e));
