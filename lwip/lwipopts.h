@@ -119,9 +119,13 @@ const struct ip6_addr *lwip_tap_nd6_gateway(struct netif *netif, const struct ip
 #define TCP_SND_QUEUELEN                (4 * TCP_SND_BUF / TCP_MSS)
 /* lwIP keeps the send low-water mark in 16 bits even with window scaling. */
 #define TCP_SNDLOWAT                    (16 * TCP_MSS)
-/* Window updates once a quarter of the window is free, not every 4 MSS:
- * with 64 KiB receive offload segments that is one ACK per segment. */
-#define TCP_WND_UPDATE_THRESHOLD        (TCP_WND / 4)
+/* Window updates once a quarter of the connection's largest window is free,
+ * not every 4 MSS (with 64 KiB receive offload segments that is one ACK per
+ * segment). A quarter of the connection's own: without window scaling the
+ * window stops at 65535, and a fixed TCP_WND / 4 (64 KiB) would never be
+ * reached, so a closed window would reopen unannounced. Every lwIP release
+ * uses this only in tcp_recved(), where `pcb` is the connection. */
+#define TCP_WND_UPDATE_THRESHOLD        (TCP_WND_MAX(pcb) / 4)
 #define TCP_QUEUE_OOSEQ                 1
 #define LWIP_TCP_SACK_OUT               1
 #define TCP_LISTEN_BACKLOG              1
