@@ -106,7 +106,9 @@ pub fn run_text(text: &str, options: &Options) -> Report {
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))
         .collect();
-    let script = match script::parse_with_definitions(text, &defines) {
+    let parsed = script::parse_with_definitions(text, &defines)
+        .and_then(|script| script::check_times(&script).map(|()| script));
+    let script = match parsed {
         Ok(script) => script,
         Err(e) => {
             return Report {

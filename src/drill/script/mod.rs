@@ -26,7 +26,7 @@ mod tests;
 use std::fmt;
 
 pub use ast::*;
-pub use parser::{parse, parse_with_definitions};
+pub use parser::{check_times, parse, parse_with_definitions};
 
 /// The first thing wrong with a script. Its `Display` is
 /// `LINE:COLUMN: MESSAGE`, for a caller to put the file name in front of.

@@ -164,6 +164,56 @@ fn describe(token: &Token) -> String {
     }
 }
 
+/// packetdrill's two rules on a script's times, which it checks as it runs
+/// (not as it parses, so single events parse alone): the first event is at
+/// 0, and an absolute time is not earlier than an absolute time just
+/// before it.
+pub fn check_times(script: &Script) -> std::result::Result<(), ParseError> {
+    let events = &script.events;
+    let start = |time: EventTime| match time {
+        EventTime::Absolute(t) | EventTime::AbsoluteRange(t, _) => Some(t),
+        _ => None,
+    };
+    let error = |event: &Event, message: String| ParseError {
+        line: event.line,
+        column: event.column,
+        message,
+    };
+    if let Some(first) = events.first() {
+        let at = match first.time {
+            EventTime::Relative(d) | EventTime::RelativeRange(d, _) => Some(d),
+            time => start(time),
+        };
+        if at.is_some_and(|t| t != 0) {
+            return Err(error(
+                first,
+                "the first event must be at time 0 (the script's start)".to_string(),
+            ));
+        }
+    }
+    for pair in events.windows(2) {
+        if let (Some(before), Some(after)) = (start(pair[0].time), start(pair[1].time)) {
+            if after < before {
+                return Err(error(
+                    &pair[1],
+                    format!(
+                        "time goes backwards: {} after {}",
+                        seconds(after),
+                        seconds(before)
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Microseconds as a script writes seconds (0.1, 2).
+fn seconds(us: i64) -> String {
+    let text = format!("{}.{:06}", us / 1_000_000, us % 1_000_000);
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 fn error_at(token: &Token, message: impl Into<String>) -> ParseError {
     ParseError {
         line: token.line,
@@ -2502,5 +2552,33 @@ mod tests {
             Some(9_223_372_036_854_000_000)
         );
         assert_eq!(microseconds("9223372036855"), None);
+    }
+
+    fn time_error(source: &str) -> String {
+        match check_times(&script(source)) {
+            Ok(()) => panic!("{source:?}: no error"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn time_starts_at_zero_and_never_goes_back() {
+        assert_eq!(
+            time_error("0.1 close(3) = 0"),
+            "1:1: the first event must be at time 0 (the script's start)"
+        );
+        assert_eq!(
+            time_error("+0.1 close(3) = 0"),
+            "1:1: the first event must be at time 0 (the script's start)"
+        );
+        assert_eq!(
+            time_error("0 close(3) = 0\n0.5 close(3) = 0\n0.25 close(3) = 0"),
+            "3:1: time goes backwards: 0.25 after 0.5"
+        );
+        // Only an absolute time right after an absolute one is checked, as
+        // packetdrill does: a relative time in between may end anywhere.
+        let relative_between =
+            script("0 close(3) = 0\n0.5 close(3) = 0\n+0 close(3) = 0\n0.25 close(3) = 0");
+        assert_eq!(check_times(&relative_between), Ok(()));
     }
 }
