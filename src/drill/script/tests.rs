@@ -55,12 +55,14 @@ fn pkt_files(dir: &Path, found: &mut Vec<PathBuf>) {
 /// Every `.pkt` file below `$LWIP_DRILL_EXTERNAL_SCRIPTS` (packetdrill's own
 /// tests, say) parses, and prints back to a script that parses the same.
 /// Prints how many have no unsupported event and what made the others so.
+/// Not in the suite (CI has no such scripts: packetdrill's are not ours to
+/// commit): `LWIP_DRILL_EXTERNAL_SCRIPTS=DIR cargo test external_scripts
+/// -- --ignored`.
 #[test]
+#[ignore = "needs LWIP_DRILL_EXTERNAL_SCRIPTS, a directory of packetdrill scripts"]
 fn external_scripts_parse() {
-    let Some(dir) = std::env::var_os("LWIP_DRILL_EXTERNAL_SCRIPTS") else {
-        println!("LWIP_DRILL_EXTERNAL_SCRIPTS is not set: no external scripts parsed");
-        return;
-    };
+    let dir = std::env::var_os("LWIP_DRILL_EXTERNAL_SCRIPTS")
+        .expect("LWIP_DRILL_EXTERNAL_SCRIPTS names a directory of .pkt files");
     let mut files = Vec::new();
     pkt_files(Path::new(&dir), &mut files);
     assert!(!files.is_empty(), "no .pkt files below {dir:?}");
