@@ -34,6 +34,25 @@ fn piece(start: usize, len: usize, from: usize, wanted: usize) -> Option<(usize,
     Some((at, (len - at).min(wanted)))
 }
 
+/// The payloads of a chain's buffers, in order, empty ones left out: the
+/// one walk over `next` that both kinds of segment iterator use.
+///
+/// # Safety
+/// `first` must start a valid chain that stays valid (and unchanged in
+/// shape) while the iterator is used.
+unsafe fn payloads(first: NonNull<sys::pbuf>) -> impl Iterator<Item = (*mut u8, usize)> {
+    let mut next = Some(first);
+    std::iter::from_fn(move || loop {
+        let p = next?;
+        // SAFETY: a buffer of the valid chain (the caller's promise).
+        let q = unsafe { &*p.as_ptr() };
+        next = NonNull::new(q.next);
+        if q.len > 0 && !q.payload.is_null() {
+            return Some((q.payload.cast::<u8>(), usize::from(q.len)));
+        }
+    })
+}
+
 /// A pbuf chain we own: freed (its reference released) when dropped.
 pub(crate) struct Pbuf {
     ptr: NonNull<sys::pbuf>,
@@ -105,19 +124,12 @@ impl Pbuf {
 
     /// The buffers of the chain, writable, in order.
     pub(crate) fn segments_mut(&mut self) -> impl Iterator<Item = &mut [u8]> + '_ {
-        let mut next = Some(self.ptr);
-        std::iter::from_fn(move || loop {
-            let p = next?;
-            // SAFETY: a valid chain that `self` owns and borrows mutably;
-            // each payload holds `len` bytes and the buffers do not overlap.
-            let q = unsafe { &*p.as_ptr() };
-            next = NonNull::new(q.next);
-            if q.len > 0 && !q.payload.is_null() {
-                // SAFETY: as above.
-                return Some(unsafe {
-                    std::slice::from_raw_parts_mut(q.payload.cast::<u8>(), usize::from(q.len))
-                });
-            }
+        // SAFETY: a valid chain that `self` owns and borrows mutably for the
+        // iterator's life.
+        unsafe { payloads(self.ptr) }.map(|(payload, len)| {
+            // SAFETY: each payload holds `len` bytes, the buffers do not
+            // overlap, and `&mut self` keeps everyone else out.
+            unsafe { std::slice::from_raw_parts_mut(payload, len) }
         })
     }
 
@@ -264,18 +276,10 @@ impl<'a> PbufRef<'a> {
 
     /// The buffers of the chain, in order (empty ones left out).
     pub(crate) fn segments(&self) -> impl Iterator<Item = &'a [u8]> {
-        let mut next = Some(self.ptr);
-        std::iter::from_fn(move || loop {
-            let p = next?;
-            // SAFETY: a valid chain for 'a; each payload holds `len` bytes.
-            let q = unsafe { &*p.as_ptr() };
-            next = NonNull::new(q.next);
-            if q.len > 0 && !q.payload.is_null() {
-                // SAFETY: as above.
-                return Some(unsafe {
-                    std::slice::from_raw_parts(q.payload.cast::<u8>(), usize::from(q.len))
-                });
-            }
+        // SAFETY: a valid chain for 'a.
+        unsafe { payloads(self.ptr) }.map(|(payload, len)| {
+            // SAFETY: each payload holds `len` bytes, valid for 'a.
+            unsafe { std::slice::from_raw_parts(payload.cast_const(), len) }
         })
     }
 
