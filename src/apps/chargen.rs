@@ -109,11 +109,7 @@ impl TcpHandler for Connection {
     fn received(&mut self, tcp: &Tcp, data: Option<Pbuf>) {
         match data {
             Some(data) => tcp.recved(data.tot_len()),
-            None => {
-                if tcp.close().is_err() {
-                    tcp.abort();
-                }
-            }
+            None => tcp.close_or_abort(),
         }
     }
 }

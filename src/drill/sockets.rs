@@ -500,13 +500,12 @@ enum TcpResult {
 fn close_tcp(tcp: &TcpSocket) {
     for (conn, _) in tcp.events.borrow_mut().accepted.drain(..) {
         conn.backlog_accepted();
-        if conn.close().is_err() {
-            conn.abort();
-        }
+        conn.close_or_abort();
     }
-    let abortive = tcp.linger == Some(0);
-    if abortive || (tcp.pcb.is_open() && tcp.pcb.close().is_err()) {
+    if tcp.linger == Some(0) {
         tcp.pcb.abort();
+    } else {
+        tcp.pcb.close_or_abort();
     }
 }
 
@@ -535,9 +534,7 @@ fn close_receiving(tcp: &mut TcpSocket) {
 fn close_connection(tcp: &mut TcpSocket) {
     tcp.shut_write = true;
     tcp.closed = true;
-    if tcp.pcb.is_open() && tcp.pcb.close().is_err() {
-        tcp.pcb.abort();
-    }
+    tcp.pcb.close_or_abort();
 }
 
 fn tcp_call(tcp: &mut TcpSocket, call: &Call, progress: &mut Progress) -> TcpResult {

@@ -457,6 +457,15 @@ impl Tcp {
         result
     }
 
+    /// [`close`](Tcp::close), or, when lwIP has no memory for the FIN,
+    /// [`abort`](Tcp::abort): either way the PCB is let go. Nothing for a
+    /// PCB already gone.
+    pub(crate) fn close_or_abort(&self) {
+        if self.close().is_err() {
+            self.abort();
+        }
+    }
+
     /// Resets the connection (an RST) and lets go of the PCB, which lwIP
     /// frees at once.
     pub(crate) fn abort(&self) {
