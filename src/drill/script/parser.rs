@@ -15,6 +15,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::ast::*;
 use super::lexer::{tokenize, Tok, Token};
+use super::print::Seconds;
 use super::ParseError;
 
 /// Parses a whole script. Definitions come from its `--define` header
@@ -198,20 +199,14 @@ pub fn check_times(script: &Script) -> std::result::Result<(), ParseError> {
                     &pair[1],
                     format!(
                         "time goes backwards: {} after {}",
-                        seconds(after),
-                        seconds(before)
+                        Seconds(after),
+                        Seconds(before)
                     ),
                 ));
             }
         }
     }
     Ok(())
-}
-
-/// Microseconds as a script writes seconds (0.1, 2).
-fn seconds(us: i64) -> String {
-    let text = format!("{}.{:06}", us / 1_000_000, us % 1_000_000);
-    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 fn error_at(token: &Token, message: impl Into<String>) -> ParseError {
