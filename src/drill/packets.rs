@@ -17,7 +17,7 @@ use crate::wire::builder::{self, IpFields, TcpSegment};
 use crate::wire::checksum;
 use crate::wire::icmp::{v4, v6, IcmpMessage};
 use crate::wire::ipv4::Ipv4Header;
-use crate::wire::ipv6::Ipv6Header;
+use crate::wire::ipv6::{self, Ipv6Header};
 use crate::wire::tcp::{SackBlocks, TcpFlags, TcpHeader, TcpOption};
 use crate::wire::udp::UdpHeader;
 use crate::wire::IpProtocol;
@@ -129,11 +129,10 @@ pub(crate) fn read_sent(packet: &[u8]) -> Option<Sent> {
         _ => return None,
     };
     if protocol == IpProtocol::Fragment {
-        let header = payload.get(..8)?;
-        let field = u16::from_be_bytes([header[2], header[3]]);
-        fragment = Some((usize::from(field & !7), field & 1 != 0));
-        protocol = IpProtocol::from(header[0]);
-        payload = &payload[8..];
+        let header = ipv6::FragmentHeader::new_checked(payload).ok()?;
+        fragment = Some((header.offset(), header.more_fragments()));
+        protocol = header.next_header();
+        payload = &payload[ipv6::FRAGMENT_HEADER_LEN..];
     }
     if let Some((offset, more)) = fragment {
         defect = Some(format!(

@@ -133,6 +133,41 @@ pub fn skip_extension_headers(mut next: IpProtocol, after: &[u8]) -> Result<(IpP
     }
 }
 
+/// The fragment extension header (RFC 8200 4.5), 8 bytes.
+pub const FRAGMENT_HEADER_LEN: usize = 8;
+
+/// A fragment header at the start of the buffer (where
+/// [`Ipv6Header::upper_layer`] stops at [`IpProtocol::Fragment`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FragmentHeader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> FragmentHeader<'a> {
+    /// A view of `buffer`, which must start with the whole 8-byte header.
+    pub fn new_checked(buffer: &'a [u8]) -> Result<FragmentHeader<'a>> {
+        match buffer.get(..FRAGMENT_HEADER_LEN) {
+            Some(bytes) => Ok(FragmentHeader { bytes }),
+            None => Err(Error::Truncated),
+        }
+    }
+
+    /// The header after this one (the fragmented packet's).
+    pub fn next_header(&self) -> IpProtocol {
+        IpProtocol::from(self.bytes[0])
+    }
+
+    /// Where this fragment's data goes in the original payload, in bytes.
+    pub fn offset(&self) -> usize {
+        usize::from(get_u16(self.bytes, 2) & !7)
+    }
+
+    /// The M flag: more fragments follow.
+    pub fn more_fragments(&self) -> bool {
+        get_u16(self.bytes, 2) & 1 != 0
+    }
+}
+
 impl<'a> Ipv6Header<&'a [u8]> {
     /// What follows the fixed header (see [`Self::payload`]), borrowed for
     /// as long as the buffer.
@@ -198,6 +233,25 @@ pub fn multicast_mac(addr: Ipv6Addr) -> [u8; 6] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fragment_header_gives_its_next_header_offset_and_more_flag() {
+        // Next header UDP, offset 1448 bytes (181 units of 8), M set.
+        let bytes = [17, 0, 0x05, 0xa9, 0xde, 0xad, 0xbe, 0xef, 0xff];
+        let fragment = FragmentHeader::new_checked(&bytes).unwrap();
+        assert_eq!(fragment.next_header(), IpProtocol::Udp);
+        assert_eq!(fragment.offset(), 1448);
+        assert!(fragment.more_fragments());
+        let last = [6, 0, 0x05, 0xa8, 0, 0, 0, 0];
+        let fragment = FragmentHeader::new_checked(&last).unwrap();
+        assert_eq!(fragment.next_header(), IpProtocol::Tcp);
+        assert_eq!(fragment.offset(), 1448);
+        assert!(!fragment.more_fragments());
+        assert_eq!(
+            FragmentHeader::new_checked(&bytes[..7]),
+            Err(Error::Truncated)
+        );
+    }
 
     #[test]
     fn a_built_header_reads_back_and_extension_headers_are_skipped() {
