@@ -221,19 +221,19 @@ impl LwipTarget {
 
     /// Keeps an IP packet if it is one of the script's: to the remote end.
     fn keep(&mut self, now: i64, packet: &[u8]) {
-        let to_remote = match packet.first().map(|b| b >> 4) {
+        let remote = self.addresses.remote;
+        let len = match packet.first().map(|b| b >> 4) {
             Some(4) => crate::wire::ipv4::Ipv4Header::new_checked(packet)
-                .is_ok_and(|ip| IpAddr::V4(ip.dst()) == self.addresses.remote),
-            Some(6) => Ipv6Header::new_checked(packet).is_ok_and(|ip| {
-                IpAddr::V6(ip.dst()) == self.addresses.remote && !is_neighbor_discovery(&ip)
-            }),
-            _ => false,
+                .ok()
+                .filter(|ip| IpAddr::V4(ip.dst()) == remote)
+                .map(|ip| usize::from(ip.total_len())),
+            Some(6) => Ipv6Header::new_checked(packet)
+                .ok()
+                .filter(|ip| IpAddr::V6(ip.dst()) == remote && !is_neighbor_discovery(ip))
+                .map(|ip| ipv6::HEADER_LEN + usize::from(ip.payload_len())),
+            _ => None,
         };
-        if to_remote {
-            let len = match packet[0] >> 4 {
-                4 => crate::wire::ipv4::Ipv4Header::new_unchecked(packet).total_len() as usize,
-                _ => ipv6::HEADER_LEN + Ipv6Header::new_unchecked(packet).payload_len() as usize,
-            };
+        if let Some(len) = len {
             self.sent
                 .push_back((now, packet[..len.min(packet.len())].to_vec()));
         }
