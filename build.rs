@@ -66,6 +66,13 @@ const LWIP_SOURCES: &[&str] = &[
     "src/netif/ethernet.c",
     "src/apps/http/httpd.c",
     "src/apps/http/fs.c",
+];
+
+/// lwIP's contrib apps we compile, relative to the root that has `contrib/`:
+/// the tree's own, or the pinned package's when the tree has none (lwIP
+/// 2.1.x shipped contrib as a separate archive, and Debian's source package
+/// carries only `src/`).
+const CONTRIB_SOURCES: &[&str] = &[
     "contrib/apps/tcpecho_raw/tcpecho_raw.c",
     "contrib/apps/udpecho_raw/udpecho_raw.c",
 ];
@@ -82,13 +89,10 @@ const GLUED_SOURCES: &[&str] = &[
 
 /// Include directories inside the lwIP tree. `src` comes last: only the
 /// glue files use it, to include lwIP's own `.c` files.
-const LWIP_INCLUDES: &[&str] = &[
-    "src/include",
-    "contrib/apps/tcpecho_raw",
-    "contrib/apps/udpecho_raw",
-    "src/apps/lwiperf",
-    "src",
-];
+const LWIP_INCLUDES: &[&str] = &["src/include", "src/apps/lwiperf", "src"];
+
+/// Include directories under the root that has `contrib/`.
+const CONTRIB_INCLUDES: &[&str] = &["contrib/apps/tcpecho_raw", "contrib/apps/udpecho_raw"];
 
 /// What bindgen binds (`buildtime_bindgen`); everything else in lwIP's
 /// headers stays out of Rust's sight.
@@ -229,6 +233,9 @@ struct Config {
 /// An lwIP source tree and where it came from.
 struct LwipTree {
     dir: PathBuf,
+    /// Where `contrib/` comes from: `dir`, or the pinned package's
+    /// directory when `dir` has no contrib apps.
+    contrib: PathBuf,
     /// `pinned package lwip 0.4.0` or `LWIP_SRC_DIR`.
     origin: String,
     /// The release its headers declare, e.g. `2.2.1 (development)`.
@@ -238,11 +245,24 @@ struct LwipTree {
 impl LwipTree {
     fn describe(&self) -> String {
         format!(
-            "lwIP {} from {} ({})",
+            "lwIP {} from {} ({}){}",
             self.version,
             self.origin,
-            self.dir.display()
+            self.dir.display(),
+            self.contrib_note()
         )
+    }
+
+    /// `; contrib apps from ...` when they do not come from the tree.
+    fn contrib_note(&self) -> String {
+        if self.contrib == self.dir {
+            String::new()
+        } else {
+            format!(
+                "; its echo apps from the pinned package's contrib/ ({}): the tree has none",
+                self.contrib.display()
+            )
+        }
     }
 }
 
@@ -276,27 +296,46 @@ fn fail(message: &str) -> ! {
 /// Where lwIP's sources are: `LWIP_SRC_DIR`, else the carrier package.
 fn find_lwip_sources(manifest_dir: &Path) -> Result<LwipTree, String> {
     println!("cargo:rerun-if-env-changed=LWIP_SRC_DIR");
+    let carrier = || {
+        carrier_dir(manifest_dir).map_err(|e| {
+            format!(
+                "cannot locate the lwIP sources: {e}. They come from the crates.io package \
+                 `{CARRIER} ={CARRIER_VERSION}` (run `cargo fetch` with access to crates.io), \
+                 or set LWIP_SRC_DIR to an lwIP 2.1.x or 2.2.x source tree that has src/"
+            )
+        })
+    };
     let (dir, origin) = match env::var_os("LWIP_SRC_DIR") {
         Some(dir) => (PathBuf::from(dir), "LWIP_SRC_DIR".to_string()),
-        None => {
-            let dir = carrier_dir(manifest_dir).map_err(|e| {
-                format!(
-                    "cannot locate the lwIP sources: {e}. They come from the crates.io package \
-                     `{CARRIER} ={CARRIER_VERSION}` (run `cargo fetch` with access to crates.io), \
-                     or set LWIP_SRC_DIR to an lwIP 2.2.x source tree that has src/ and contrib/"
-                )
-            })?;
-            (dir, format!("pinned package {CARRIER} {CARRIER_VERSION}"))
-        }
+        None => (
+            carrier()?,
+            format!("pinned package {CARRIER} {CARRIER_VERSION}"),
+        ),
     };
     let version = check_lwip_tree(&dir).map_err(|e| {
         format!(
-            "{origin} {}: {e}; it must be an lwIP 2.2.x tree that has src/ and contrib/",
+            "{origin} {}: {e}; it must be an lwIP 2.1.x or 2.2.x tree that has src/",
             dir.display()
         )
     })?;
+    let has_contrib = |root: &Path| CONTRIB_SOURCES.iter().all(|f| root.join(f).is_file());
+    let contrib = if has_contrib(&dir) {
+        dir.clone()
+    } else {
+        let carrier = carrier()?;
+        if !has_contrib(&carrier) {
+            return Err(format!(
+                "neither {} nor the pinned package ({}) has {}",
+                dir.display(),
+                carrier.display(),
+                CONTRIB_SOURCES[0]
+            ));
+        }
+        carrier
+    };
     Ok(LwipTree {
         dir,
+        contrib,
         origin,
         version,
     })
@@ -423,9 +462,10 @@ fn export_build_info(config: &Config) {
     let lwip = &config.lwip;
     println!("cargo:rustc-env=LWIP_TAP_LWIP_DIR={}", lwip.dir.display());
     println!(
-        "cargo:rustc-env=LWIP_TAP_LWIP_SOURCE={} ({})",
+        "cargo:rustc-env=LWIP_TAP_LWIP_SOURCE={} ({}){}",
         lwip.origin,
-        lwip.dir.display()
+        lwip.dir.display(),
+        lwip.contrib_note()
     );
     let opts = config.opts_file.as_deref().map(Path::display);
     println!(
@@ -439,6 +479,11 @@ fn export_build_info(config: &Config) {
 fn include_dirs(config: &Config) -> Vec<PathBuf> {
     let mut dirs = vec![config.port_dir.clone()];
     dirs.extend(LWIP_INCLUDES.iter().map(|dir| config.lwip.dir.join(dir)));
+    dirs.extend(
+        CONTRIB_INCLUDES
+            .iter()
+            .map(|dir| config.lwip.contrib.join(dir)),
+    );
     dirs
 }
 
@@ -894,6 +939,9 @@ fn check_ip4_glue(config: &Config) {
 fn compile_lwip(config: &Config, mut build: cc::Build) {
     for file in LWIP_SOURCES {
         build.file(config.lwip.dir.join(file));
+    }
+    for file in CONTRIB_SOURCES {
+        build.file(config.lwip.contrib.join(file));
     }
     let mut port_files: Vec<PathBuf> = fs::read_dir(&config.port_dir)
         .unwrap_or_else(|e| fail(&format!("cannot list {}: {e}", config.port_dir.display())))

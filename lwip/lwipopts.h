@@ -101,9 +101,14 @@ const struct ip6_addr *lwip_tap_nd6_gateway(struct netif *netif, const struct ip
  * second instead of after the ~2 s address-conflict check. */
 #define LWIP_DHCP_DOES_ACD_CHECK        0
 #define LWIP_ACD                        0
+/* The same for lwIP 2.1.x, which has no ACD module and names the check
+ * after ARP (2.2.x ignores this name). */
+#define DHCP_DOES_ARP_CHECK             0
 /* Run lwIP's DHCP lease timers every second instead of every minute, so a
  * renewal happens at T1 rather than up to a minute late; 32-bit tick counters
- * keep day-long leases from overflowing at that resolution. */
+ * keep day-long leases from overflowing at that resolution. (lwIP 2.1.x
+ * fixes both in dhcp.h: a minute, 16-bit counters; its compiler warns that
+ * the definition is overridden.) */
 #define DHCP_COARSE_TIMER_SECS          1
 #define DHCP_TIMEOUT_SIZE_T             u32_t
 #define LWIP_AUTOIP                     0
