@@ -10,11 +10,15 @@
 //! - `sockets`: the system calls, acted out on lwIP's raw API;
 //! - `target`: lwIP with one in-process interface, answering ARP and
 //!   neighbour discovery for the remote end;
-//! - [`settings`]: packetdrill's options.
+//! - [`settings`]: packetdrill's options;
+//! - [`targets`]: the other lwIPs (and Linux) scripts can run against,
+//!   built on demand;
+//! - [`compare`]: the side-by-side report of several targets.
 //!
 //! [`run_file`] runs one script in this process (lwIP is one per process:
 //! run each script in a process of its own).
 
+pub mod compare;
 mod errno;
 mod packets;
 mod runner;
@@ -22,6 +26,7 @@ pub mod script;
 pub mod settings;
 mod sockets;
 mod target;
+pub mod targets;
 
 use std::fmt;
 use std::path::Path;

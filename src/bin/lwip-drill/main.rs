@@ -7,6 +7,10 @@
 //! FILE:LINE`, `error: FILE:LINE:COLUMN: ...`), then `N passed, N failed,
 //! N skipped` (errors count as failed). Exit status 0 only when every
 //! script passed.
+//!
+//! `--target` runs the scripts against another lwIP (built on first use)
+//! or Linux; `--compare` runs them against several targets and prints one
+//! table (exit status 0 only when the targets agree on every script).
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -16,6 +20,8 @@ use std::time::{Duration, Instant};
 
 use clap::{Arg, ArgAction};
 
+use lwip_tap::drill::compare::{Cell, Comparison, Row};
+use lwip_tap::drill::targets::{self, Runner, TargetSpec};
 use lwip_tap::drill::{self, settings::KNOWN, Options, Verdict};
 
 /// How long one script may take on the wall clock before it is called
@@ -76,6 +82,46 @@ fn command() -> clap::Command {
                 .action(ArgAction::Append)
                 .help("a definition the scripts use (packetdrill's -D)"),
         )
+        .arg(Arg::new("target").long("target").value_name("TARGET").help(
+            "run against TARGET: lwip (the lwIP built in, the default), lwip-2.1.3 \
+                     (Debian's source, fetched and built on first use), linux, or the path of an \
+                     lwIP tree; an lwIP target may end in :FILE.h, an LWIP_TAP_OPTS options file",
+        ))
+        .arg(
+            Arg::new("lwip")
+                .long("lwip")
+                .value_name("PATH")
+                .conflicts_with_all(["target", "compare"])
+                .help("run against the lwIP tree at PATH (--target PATH)"),
+        )
+        .arg(
+            Arg::new("compare")
+                .long("compare")
+                .value_name("TARGET,TARGET,...")
+                .conflicts_with("target")
+                .help(
+                    "run every script on each target and print one table; exit status 0 only \
+                     when the targets agree on every script",
+                ),
+        )
+        .arg(
+            Arg::new("format")
+                .long("format")
+                .value_name("FORMAT")
+                .requires("compare")
+                .value_parser(["markdown", "json"])
+                .help("the --compare report: markdown (the default) or json"),
+        )
+        .arg(
+            Arg::new("cache")
+                .long("cache")
+                .value_name("DIR")
+                .value_parser(clap::value_parser!(PathBuf))
+                .help(
+                    "where other lwIP builds and Debian's source are kept (default: \
+                     $LWIP_DRILL_CACHE, else ~/.cache/lwip-drill)",
+                ),
+        )
         .arg(
             Arg::new("one")
                 .long("run-one")
@@ -131,8 +177,24 @@ fn main() -> ExitCode {
         .flatten()
         .cloned()
         .collect();
+    let parse = |text: &str| {
+        TargetSpec::parse(text).map_err(|e| {
+            eprintln!("lwip-drill: {e}");
+            ExitCode::from(2)
+        })
+    };
+    let target = match matches
+        .get_one::<String>("target")
+        .or(matches.get_one::<String>("lwip"))
+    {
+        Some(text) => match parse(text) {
+            Ok(spec) => Some(spec),
+            Err(code) => return code,
+        },
+        None => None,
+    };
     if matches.get_flag("one") {
-        return run_one(&scripts[0], &options);
+        return run_one(&scripts[0], &options, target.as_ref());
     }
     if let Some(dir) = &options.pcap {
         if let Err(e) = std::fs::create_dir_all(dir) {
@@ -147,17 +209,92 @@ fn main() -> ExitCode {
         .get_one::<u16>("jobs")
         .map(|j| usize::from(*j))
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    run_all(&scripts, jobs)
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            eprintln!("lwip-drill: cannot find its own executable: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let cache = matches
+        .get_one::<PathBuf>("cache")
+        .cloned()
+        .unwrap_or_else(targets::default_cache);
+    let prepare = |spec: &TargetSpec| {
+        targets::prepare(spec, &exe, &cache, &mut |line| {
+            eprintln!("lwip-drill: {spec}: {line}")
+        })
+        .map_err(|e| {
+            eprintln!("lwip-drill: {e}");
+            ExitCode::from(1)
+        })
+    };
+    if let Some(list) = matches.get_one::<String>("compare") {
+        let mut specs = Vec::new();
+        for text in list.split(',') {
+            match parse(text) {
+                Ok(spec) => specs.push(spec),
+                Err(code) => return code,
+            }
+        }
+        let mut runners = Vec::new();
+        for spec in &specs {
+            match prepare(spec) {
+                Ok(runner) => runners.push(runner),
+                Err(code) => return code,
+            }
+        }
+        let json = matches
+            .get_one::<String>("format")
+            .is_some_and(|f| f == "json");
+        return compare(&specs, &runners, &options, &scripts, jobs, json);
+    }
+    let runner = match &target {
+        Some(spec) => match prepare(spec) {
+            Ok(runner) => runner,
+            Err(code) => return code,
+        },
+        None => Runner {
+            exe: exe.clone(),
+            args: Vec::new(),
+        },
+    };
+    run_all(&runner, &forwarded(&options), &scripts, jobs)
+}
+
+/// The options a child gets to run one script as this run would.
+fn forwarded(options: &Options) -> Vec<String> {
+    let mut args = Vec::new();
+    for (name, value) in &options.values {
+        args.push(format!("--{name}={value}"));
+    }
+    for (name, value) in &options.defines {
+        args.push(format!("--define={name}={value}"));
+    }
+    if let Some(dir) = &options.pcap {
+        args.push(format!("--pcap={}", dir.display()));
+    }
+    if options.verbose {
+        args.push("--verbose".into());
+    }
+    args
 }
 
 /// Runs one script in this process and prints its report.
-fn run_one(path: &Path, options: &Options) -> ExitCode {
+fn run_one(path: &Path, options: &Options, target: Option<&TargetSpec>) -> ExitCode {
     let mut options = options.clone();
     if let Some(dir) = &options.pcap {
         let stem = path
             .file_stem()
             .map_or("script".into(), |s| s.to_string_lossy().into_owned());
         options.pcap = Some(dir.join(format!("{stem}.pcapng")));
+    }
+    if let Some(spec) = target.filter(|t| !t.is_built_in()) {
+        println!(
+            "FAIL {}:0: --run-one runs the lwIP built in or linux, not {spec}",
+            path.display()
+        );
+        return ExitCode::from(CHILD_FAIL as u8);
     }
     let report = drill::run_file(path, &options);
     for line in &report.log {
@@ -171,37 +308,149 @@ fn run_one(path: &Path, options: &Options) -> ExitCode {
     } as u8)
 }
 
+/// Runs every script on `runner`, `jobs` at a time; prints the reports in
+/// the scripts' order, then the summary.
+fn run_all(runner: &Runner, forwarded: &[String], scripts: &[PathBuf], jobs: usize) -> ExitCode {
+    let work: Vec<Job> = scripts
+        .iter()
+        .map(|script| Job {
+            runner,
+            forwarded,
+            script,
+        })
+        .collect();
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    schedule(&work, jobs, |_, status, text| {
+        print!("{text}");
+        match status {
+            CHILD_PASS => passed += 1,
+            CHILD_SKIPPED => skipped += 1,
+            _ => failed += 1,
+        }
+    });
+    println!("{passed} passed, {failed} failed, {skipped} skipped");
+    if failed == 0 && skipped == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// Runs every script on every target and prints the comparison.
+fn compare(
+    specs: &[TargetSpec],
+    runners: &[Runner],
+    options: &Options,
+    scripts: &[PathBuf],
+    jobs: usize,
+    json: bool,
+) -> ExitCode {
+    let forwarded: Vec<Vec<String>> = specs
+        .iter()
+        .map(|spec| {
+            let mut options = options.clone();
+            if let Some(dir) = &options.pcap {
+                let name: String = spec
+                    .name
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                options.pcap = Some(dir.join(name));
+            }
+            forwarded(&options)
+        })
+        .collect();
+    for args in &forwarded {
+        if let Some(dir) = args.iter().find_map(|a| a.strip_prefix("--pcap=")) {
+            if let Err(e) = std::fs::create_dir_all(dir) {
+                eprintln!("lwip-drill: --pcap {dir}: cannot create it: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let work: Vec<Job> = scripts
+        .iter()
+        .flat_map(|script| {
+            runners
+                .iter()
+                .zip(&forwarded)
+                .map(move |(runner, forwarded)| Job {
+                    runner,
+                    forwarded,
+                    script,
+                })
+        })
+        .collect();
+    let mut cells = Vec::with_capacity(work.len());
+    schedule(&work, jobs, |_, status, text| {
+        // The report from its verdict line on (log lines are indented).
+        let report: String = text
+            .lines()
+            .skip_while(|l| l.starts_with("  "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        cells.push(match status {
+            CHILD_PASS => Cell::Ok,
+            CHILD_SKIPPED => Cell::Skip(report),
+            _ => Cell::Fail(report),
+        });
+    });
+    let mut cells = cells.into_iter();
+    let comparison = Comparison {
+        targets: specs.iter().map(|s| s.name.clone()).collect(),
+        rows: scripts
+            .iter()
+            .map(|script| Row {
+                script: script.display().to_string(),
+                cells: cells.by_ref().take(specs.len()).collect(),
+            })
+            .collect(),
+    };
+    if json {
+        print!("{}", comparison.json());
+    } else {
+        print!("{}", comparison.markdown());
+    }
+    if comparison.agrees() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// One script to run on one target.
+struct Job<'a> {
+    runner: &'a Runner,
+    forwarded: &'a [String],
+    script: &'a PathBuf,
+}
+
 /// One script running in a child process.
 struct Running {
     child: Child,
     started: Instant,
 }
 
-/// Runs every script, `jobs` at a time, each in a child process; prints
-/// the reports in the scripts' order, then the summary.
-fn run_all(scripts: &[PathBuf], jobs: usize) -> ExitCode {
-    let exe = match std::env::current_exe() {
-        Ok(exe) => exe,
-        Err(e) => {
-            eprintln!("lwip-drill: cannot find its own executable: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    let forwarded: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !scripts.iter().any(|s| s.as_os_str() == a.as_str()))
-        .collect();
-    let forwarded = strip_jobs(forwarded);
+/// Runs each job in a child process, `parallel` at a time, and hands
+/// `done` each one's index, status and report in the jobs' order.
+fn schedule(work: &[Job], parallel: usize, mut done: impl FnMut(usize, i32, String)) {
     let mut running: BTreeMap<usize, Running> = BTreeMap::new();
-    let mut done: BTreeMap<usize, (i32, String)> = BTreeMap::new();
-    let (mut next, mut printed) = (0, 0);
-    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
-    while printed < scripts.len() {
-        while running.len() < jobs && next < scripts.len() {
-            let child = Command::new(&exe)
-                .args(&forwarded)
+    let mut finished: BTreeMap<usize, (i32, String)> = BTreeMap::new();
+    let (mut next, mut reported) = (0, 0);
+    while reported < work.len() {
+        while running.len() < parallel && next < work.len() {
+            let job = &work[next];
+            let child = Command::new(&job.runner.exe)
+                .args(&job.runner.args)
+                .args(job.forwarded)
                 .arg("--run-one")
-                .arg(&scripts[next])
+                .arg(job.script)
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
@@ -217,13 +466,13 @@ fn run_all(scripts: &[PathBuf], jobs: usize) -> ExitCode {
                     );
                 }
                 Err(e) => {
-                    done.insert(
+                    finished.insert(
                         next,
                         (
                             CHILD_FAIL,
                             format!(
-                                "FAIL {}:0: cannot start a process for it: {e}",
-                                scripts[next].display()
+                                "FAIL {}:0: cannot start a process for it: {e}\n",
+                                job.script.display()
                             ),
                         ),
                     );
@@ -231,7 +480,7 @@ fn run_all(scripts: &[PathBuf], jobs: usize) -> ExitCode {
             }
             next += 1;
         }
-        let finished: Vec<usize> = running
+        let ended: Vec<usize> = running
             .iter_mut()
             .filter_map(|(i, r)| match r.child.try_wait() {
                 Ok(Some(_)) => Some(*i),
@@ -242,29 +491,18 @@ fn run_all(scripts: &[PathBuf], jobs: usize) -> ExitCode {
                 _ => None,
             })
             .collect();
-        for i in finished {
+        for i in ended {
             if let Some(r) = running.remove(&i) {
-                done.insert(i, collect(r, &scripts[i]));
+                finished.insert(i, collect(r, work[i].script));
             }
         }
-        while let Some((status, text)) = done.remove(&printed) {
-            print!("{text}");
-            match status {
-                CHILD_PASS => passed += 1,
-                CHILD_SKIPPED => skipped += 1,
-                _ => failed += 1,
-            }
-            printed += 1;
+        while let Some((status, text)) = finished.remove(&reported) {
+            done(reported, status, text);
+            reported += 1;
         }
-        if printed < scripts.len() {
+        if reported < work.len() {
             std::thread::sleep(Duration::from_millis(2));
         }
-    }
-    println!("{passed} passed, {failed} failed, {skipped} skipped");
-    if failed == 0 && skipped == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
     }
 }
 
@@ -301,25 +539,4 @@ fn collect(mut r: Running, script: &Path) -> (i32, String) {
             )
         }
     }
-}
-
-/// The arguments without `-j N` / `--jobs N` (children run one script).
-fn strip_jobs(args: Vec<String>) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut skip = false;
-    for arg in args {
-        if skip {
-            skip = false;
-            continue;
-        }
-        if arg == "-j" || arg == "--jobs" {
-            skip = true;
-            continue;
-        }
-        if arg.starts_with("-j") || arg.starts_with("--jobs=") {
-            continue;
-        }
-        out.push(arg);
-    }
-    out
 }
