@@ -1,6 +1,9 @@
 //! lwip-drill: runs packetdrill scripts against the lwIP compiled into
-//! lwip-tap, in process, on a virtual clock. Each script runs in a process
-//! of its own (lwIP's state is global), several at a time.
+//! lwip-tap, in process, on a virtual clock; or, with `--target linux`,
+//! against the Linux kernel of this machine, each script in a network
+//! namespace of its own on the real clock. Each script runs in a process
+//! of its own (lwIP's state is global; the namespace is the process's),
+//! several at a time.
 //!
 //! Output: one line per script (`ok FILE`, `FAIL FILE:LINE: ...` with the
 //! expected and actual packet or result after it, `skipped: ... at
@@ -16,11 +19,15 @@ use std::time::{Duration, Instant};
 
 use clap::{Arg, ArgAction};
 
-use lwip_tap::drill::{self, settings::KNOWN, Options, Verdict};
+use lwip_tap::drill::{self, settings::KNOWN, Options, TargetKind, Verdict};
 
 /// How long one script may take on the wall clock before it is called
 /// hung (a script spanning an hour of virtual time takes a second).
 const SCRIPT_LIMIT: Duration = Duration::from_secs(60);
+
+/// The same for a script on Linux, which takes its own time (a SYN
+/// retried until the kernel gives up takes two minutes).
+const LINUX_SCRIPT_LIMIT: Duration = Duration::from_secs(600);
 
 /// Exit statuses of a child running one script.
 const CHILD_PASS: i32 = 0;
@@ -29,21 +36,37 @@ const CHILD_SKIPPED: i32 = 3;
 
 fn command() -> clap::Command {
     let mut command = clap::Command::new("lwip-drill")
-        .about("Runs packetdrill scripts against lwIP, in process, on a virtual clock")
+        .about(
+            "Runs packetdrill scripts against lwIP, in process, on a virtual clock \
+             (or against this machine's Linux kernel: --target linux)",
+        )
         .override_usage("lwip-drill [OPTIONS] SCRIPT...")
         .after_help(
             "Each script runs on a fresh lwIP in a process of its own; no root, TAP or network \
-             namespace is needed.\nOutput: one line per script (ok, FAIL, skipped, error), then a \
-             summary; exit status 0 only when every script passed.\npacketdrill's options \
-             (--ip_version=ipv4|ipv6, --local_ip, --remote_ip, --gateway_ip, --netmask_ip, --mtu, \
-             --tolerance_usecs, --tolerance_percent, --bind_port, --connect_port, --init_scripts) \
-             are accepted; a script's own header options win.",
+             namespace is needed.\nWith --target linux each script runs against this machine's \
+             kernel instead, as packetdrill's local mode does: in a network namespace of its own \
+             (root, or CAP_NET_ADMIN in a user namespace), through a TUN device tun0, on the real \
+             clock; its shell commands and --init_scripts run there with sh -c. Real time \
+             jitters: give a generous --tolerance_usecs on a busy machine.\nOutput: one line \
+             per script (ok, FAIL, skipped, error), then a summary; exit status 0 only when \
+             every script passed.\npacketdrill's options (--ip_version=ipv4|ipv6, --local_ip, \
+             --remote_ip, --gateway_ip, --netmask_ip, --mtu, --tolerance_usecs, \
+             --tolerance_percent, --bind_port, --connect_port, --init_scripts) are accepted; a \
+             script's own header options win.",
+        )
+        .arg(
+            Arg::new("target")
+                .long("target")
+                .value_name("STACK")
+                .value_parser(["lwip", "linux"])
+                .default_value("lwip")
+                .help("the stack the scripts run against: lwip (in process, virtual clock) or linux (this machine's kernel, real clock)"),
         )
         .arg(
             Arg::new("scripts")
                 .value_name("SCRIPT")
                 .num_args(1..)
-                .required(true)
+                .required_unless_present("probe")
                 .value_parser(clap::value_parser!(PathBuf)),
         )
         .arg(
@@ -81,6 +104,12 @@ fn command() -> clap::Command {
                 .long("run-one")
                 .action(ArgAction::SetTrue)
                 .hide(true),
+        )
+        .arg(
+            Arg::new("probe")
+                .long("probe-linux")
+                .action(ArgAction::SetTrue)
+                .hide(true),
         );
     for name in KNOWN.iter().filter(|n| **n != "define") {
         command = command.arg(
@@ -108,9 +137,25 @@ fn main() -> ExitCode {
         }
     };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    if matches.get_flag("probe") {
+        // A child that tells its parent whether a network namespace can
+        // be had here, before any script runs.
+        return match drill::linux::isolate() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("lwip-drill: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    let target = match matches.get_one::<String>("target").map(String::as_str) {
+        Some("linux") => TargetKind::Linux,
+        _ => TargetKind::Lwip,
+    };
     let mut options = Options {
         pcap: matches.get_one::<PathBuf>("pcap").cloned(),
         verbose: matches.get_flag("verbose"),
+        target,
         ..Options::default()
     };
     for name in KNOWN.iter().filter(|n| **n != "define") {
@@ -134,6 +179,12 @@ fn main() -> ExitCode {
     if matches.get_flag("one") {
         return run_one(&scripts[0], &options);
     }
+    if target == TargetKind::Linux {
+        if let Err(message) = probe_linux() {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    }
     if let Some(dir) = &options.pcap {
         if let Err(e) = std::fs::create_dir_all(dir) {
             eprintln!(
@@ -147,7 +198,32 @@ fn main() -> ExitCode {
         .get_one::<u16>("jobs")
         .map(|j| usize::from(*j))
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    run_all(&scripts, jobs)
+    let limit = match target {
+        TargetKind::Lwip => SCRIPT_LIMIT,
+        TargetKind::Linux => LINUX_SCRIPT_LIMIT,
+    };
+    run_all(&scripts, jobs, limit)
+}
+
+/// Whether a child of this process can have a network namespace of its
+/// own; the one line saying why not, if not.
+fn probe_linux() -> Result<(), String> {
+    let exe = std::env::current_exe()
+        .map_err(|e| format!("lwip-drill: cannot find its own executable: {e}"))?;
+    let output = Command::new(exe)
+        .arg("--probe-linux")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("lwip-drill: cannot start a process: {e}"))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    Err(stderr
+        .lines()
+        .next()
+        .unwrap_or("lwip-drill: --target linux cannot run here")
+        .to_string())
 }
 
 /// Runs one script in this process and prints its report.
@@ -179,7 +255,7 @@ struct Running {
 
 /// Runs every script, `jobs` at a time, each in a child process; prints
 /// the reports in the scripts' order, then the summary.
-fn run_all(scripts: &[PathBuf], jobs: usize) -> ExitCode {
+fn run_all(scripts: &[PathBuf], jobs: usize, limit: Duration) -> ExitCode {
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
         Err(e) => {
@@ -235,7 +311,7 @@ fn run_all(scripts: &[PathBuf], jobs: usize) -> ExitCode {
             .iter_mut()
             .filter_map(|(i, r)| match r.child.try_wait() {
                 Ok(Some(_)) => Some(*i),
-                Ok(None) if r.started.elapsed() > SCRIPT_LIMIT => {
+                Ok(None) if r.started.elapsed() > limit => {
                     let _ = r.child.kill();
                     Some(*i)
                 }
@@ -244,7 +320,7 @@ fn run_all(scripts: &[PathBuf], jobs: usize) -> ExitCode {
             .collect();
         for i in finished {
             if let Some(r) = running.remove(&i) {
-                done.insert(i, collect(r, &scripts[i]));
+                done.insert(i, collect(r, &scripts[i], limit));
             }
         }
         while let Some((status, text)) = done.remove(&printed) {
@@ -269,7 +345,7 @@ fn run_all(scripts: &[PathBuf], jobs: usize) -> ExitCode {
 }
 
 /// A finished (or killed) child's status and report.
-fn collect(mut r: Running, script: &Path) -> (i32, String) {
+fn collect(mut r: Running, script: &Path, limit: Duration) -> (i32, String) {
     let status = r.child.wait();
     let mut out = String::new();
     let mut err = String::new();
@@ -282,11 +358,11 @@ fn collect(mut r: Running, script: &Path) -> (i32, String) {
     let file = script.display();
     match status.ok().and_then(|s| s.code()) {
         Some(code) if [CHILD_PASS, CHILD_FAIL, CHILD_SKIPPED].contains(&code) => (code, out),
-        _ if r.started.elapsed() > SCRIPT_LIMIT => (
+        _ if r.started.elapsed() > limit => (
             CHILD_FAIL,
             format!(
-                "{out}FAIL {file}:0: did not finish in {} s (a hang in lwIP or the runner)\n",
-                SCRIPT_LIMIT.as_secs()
+                "{out}FAIL {file}:0: did not finish in {} s (a hang in the stack or the runner)\n",
+                limit.as_secs()
             ),
         ),
         _ => {
