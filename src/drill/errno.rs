@@ -106,7 +106,11 @@ const LINUX: &[(&str, i32)] = &[
 
 /// Linux's number for an errno name the runner knows.
 pub(crate) fn linux_number(name: &str) -> Option<i64> {
-    let name = if name == "EWOULDBLOCK" { "EAGAIN" } else { name };
+    let name = if name == "EWOULDBLOCK" {
+        "EAGAIN"
+    } else {
+        name
+    };
     LINUX
         .iter()
         .find(|(n, _)| *n == name)

@@ -27,18 +27,18 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
+use super::linux::LinuxTarget;
 use super::packets::{self, Flow, Sent, REMOTE_ISN};
 use super::script::{
     Action, Direction, Echoed, Event, EventTime, Expr, Packet, PacketBody, Script, Syscall,
 };
+use super::script::{TcpOption as ScriptOption, TcpOptions, TcpSpec};
 use super::settings::Settings;
+use super::settings::TargetKind;
 use super::sockets::{
     Attempt, Call, Outcome, Progress, SockOpt, O_NONBLOCK, POLLERR, POLLHUP, POLLIN, POLLNVAL,
     POLLOUT,
 };
-use super::linux::LinuxTarget;
-use super::script::{TcpOption as ScriptOption, TcpOptions, TcpSpec};
-use super::settings::TargetKind;
 use super::target::{LwipTarget, Target};
 use super::Verdict;
 
@@ -259,11 +259,9 @@ impl Run<'_> {
                     Action::Command(command) => match self.target.shell(&command.text) {
                         None => self.note(line, "shell command"),
                         Some(Err(message)) => return Err(Stop::Fail(line, message)),
-                        Some(Ok(())) => self.trace(format!(
-                            "{} `{}`",
-                            seconds(self.target.now()),
-                            command.text
-                        )),
+                        Some(Ok(())) => {
+                            self.trace(format!("{} `{}`", seconds(self.target.now()), command.text))
+                        }
                     },
                     Action::Code(_) => self.note(line, "%{ python }% block"),
                     Action::Unsupported { .. } => {}
@@ -379,9 +377,10 @@ impl Run<'_> {
                         self.update_flow(flow);
                     }
                 }
-                if let (Some(script), Some(live)) =
-                    (packets::script_ts_val(expected), packets::sent_ts_val(&sent))
-                {
+                if let (Some(script), Some(live)) = (
+                    packets::script_ts_val(expected),
+                    packets::sent_ts_val(&sent),
+                ) {
                     self.timestamps
                         .entry((flow.local, flow.remote))
                         .or_default()
@@ -740,7 +739,11 @@ impl Run<'_> {
             "bind" => Call::Bind {
                 fd: fd(0)?,
                 addr: self
-                    .sockaddr(args.get(1), self.settings.addresses.local, self.settings.bind_port)
+                    .sockaddr(
+                        args.get(1),
+                        self.settings.addresses.local,
+                        self.settings.bind_port,
+                    )
                     .ok_or_else(|| unsupported("address of bind()".into()))?,
             },
             "listen" => Call::Listen {
@@ -771,8 +774,12 @@ impl Run<'_> {
                 let to = match args.get(4) {
                     None | Some(Expr::Int(0)) | Some(Expr::Word(_)) => None,
                     Some(addr) => Some(
-                        self.sockaddr(Some(addr), self.settings.addresses.remote, self.settings.connect_port)
-                            .ok_or_else(|| unsupported("address of sendto()".into()))?,
+                        self.sockaddr(
+                            Some(addr),
+                            self.settings.addresses.remote,
+                            self.settings.connect_port,
+                        )
+                        .ok_or_else(|| unsupported("address of sendto()".into()))?,
                     ),
                 };
                 match to {

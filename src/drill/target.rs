@@ -11,7 +11,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::sockets::{Attempt, Call, Endpoints, Progress, Sockets};
-use crate::wire::ipv4::Ipv4Header;
 use crate::clock::Clock;
 use crate::config::{Addressing, CaptureConfig, Config, InterfaceConfig};
 use crate::device::InProcessPort;
@@ -19,6 +18,7 @@ use crate::stack::Stack;
 use crate::wire::arp::{self, ArpPacket};
 use crate::wire::builder;
 use crate::wire::icmp::{v6, IcmpMessage, NeighborMessage};
+use crate::wire::ipv4::Ipv4Header;
 use crate::wire::ipv6::{self, Ipv6Header};
 use crate::wire::{EtherType, EthernetFrame, IpProtocol};
 

@@ -140,7 +140,7 @@ fn main() -> ExitCode {
     if matches.get_flag("probe") {
         // A child that tells its parent whether a network namespace can
         // be had here, before any script runs.
-        return match drill::linux::isolate() {
+        return match drill::linux::probe() {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("lwip-drill: {e}");

@@ -50,8 +50,19 @@ pub fn isolate() -> Result<(), String> {
     let Err(first) = direct else {
         return Ok(());
     };
-    os::unshare_network(true)
-        .map_err(|second| format!("{NEEDS_PRIVILEGE} (unshare: {first}; with a user namespace: {second})"))
+    os::unshare_network(true).map_err(|second| {
+        format!("{NEEDS_PRIVILEGE} (unshare: {first}; with a user namespace: {second})")
+    })
+}
+
+/// Whether this process can run scripts on Linux: a network namespace
+/// (which this process moves into, see [`isolate`]) with a TUN device in
+/// it. An error is [`NEEDS_PRIVILEGE`] and why.
+pub fn probe() -> Result<(), String> {
+    isolate()?;
+    TapDevice::create_tun(TUN_NAME)
+        .map(drop)
+        .map_err(|e| format!("{NEEDS_PRIVILEGE} ({e:#})"))
 }
 
 /// A blocked call's wake-up: the descriptors and events it waits for,
@@ -236,11 +247,15 @@ fn complete_checksum(packet: &mut [u8], header: &VnetHeader) {
 fn network(addr: IpAddr, prefix_len: u8) -> IpAddr {
     match addr {
         IpAddr::V4(a) => {
-            let mask = u32::MAX.checked_shl(32 - u32::from(prefix_len)).unwrap_or(0);
+            let mask = u32::MAX
+                .checked_shl(32 - u32::from(prefix_len))
+                .unwrap_or(0);
             IpAddr::V4((u32::from(a) & mask).into())
         }
         IpAddr::V6(a) => {
-            let mask = u128::MAX.checked_shl(128 - u32::from(prefix_len)).unwrap_or(0);
+            let mask = u128::MAX
+                .checked_shl(128 - u32::from(prefix_len))
+                .unwrap_or(0);
             IpAddr::V6((u128::from(a) & mask).into())
         }
     }

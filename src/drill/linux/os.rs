@@ -89,13 +89,19 @@ fn socket_addr(storage: &libc::sockaddr_storage) -> io::Result<SocketAddr> {
         libc::AF_INET => {
             // SAFETY: the family says the storage holds a sockaddr_in, and
             // sockaddr_storage is aligned for it.
-            let sin = unsafe { &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let sin =
+                unsafe { &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
             let ip = Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
-            Ok(SocketAddr::V4(SocketAddrV4::new(ip, u16::from_be(sin.sin_port))))
+            Ok(SocketAddr::V4(SocketAddrV4::new(
+                ip,
+                u16::from_be(sin.sin_port),
+            )))
         }
         libc::AF_INET6 => {
             // SAFETY: as above, for sockaddr_in6.
-            let sin6 = unsafe { &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            let sin6 = unsafe {
+                &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
+            };
             Ok(SocketAddr::V6(SocketAddrV6::new(
                 Ipv6Addr::from(sin6.sin6_addr.s6_addr),
                 u16::from_be(sin6.sin6_port),
@@ -179,9 +185,9 @@ pub(crate) fn send(
         }
         None => (None, 0),
     };
-    let addr = storage
-        .as_ref()
-        .map_or(std::ptr::null(), |s| (s as *const libc::sockaddr_storage).cast());
+    let addr = storage.as_ref().map_or(std::ptr::null(), |s| {
+        (s as *const libc::sockaddr_storage).cast()
+    });
     // SAFETY: `data` is readable for its length; `addr` is null or holds a
     // sockaddr of `len` bytes.
     check_size(unsafe {

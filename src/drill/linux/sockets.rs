@@ -36,7 +36,10 @@ impl LinuxSockets {
     /// Tries `call` (again) at script time `now`.
     pub(crate) fn attempt(&mut self, call: &Call, progress: &mut Progress, now: i64) -> Attempt {
         match call {
-            Call::Socket { stream, nonblocking } => {
+            Call::Socket {
+                stream,
+                nonblocking,
+            } => {
                 let mut kind = if *stream {
                     libc::SOCK_STREAM
                 } else {
@@ -339,4 +342,3 @@ fn on_socket(fd: BorrowedFd<'_>, blocking: bool, call: &Call, progress: &mut Pro
     };
     Answer::Attempt(attempt)
 }
-
