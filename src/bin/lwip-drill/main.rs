@@ -176,8 +176,12 @@ fn main() -> ExitCode {
         .flatten()
         .cloned()
         .collect();
+    let Some(first) = scripts.first() else {
+        eprintln!("lwip-drill: give at least one SCRIPT");
+        return ExitCode::from(2);
+    };
     if matches.get_flag("one") {
-        return run_one(&scripts[0], &options);
+        return run_one(first, &options);
     }
     if target == TargetKind::Linux {
         if let Err(message) = probe_linux() {
