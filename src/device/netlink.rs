@@ -1,7 +1,9 @@
-//! The host side's IPv6 address, set through rtnetlink (`RTM_NEWADDR`).
-//! The interface ioctls cover IPv4 (src/device/tap.rs) but cannot ask the
-//! kernel to skip duplicate address detection; netlink can (`IFA_F_NODAD`).
-//! Messages are built and parsed by the rust-netlink crates.
+//! The host side's IPv6 address (`RTM_NEWADDR`) and routes through a device
+//! (`RTM_NEWROUTE`), set through rtnetlink. The interface ioctls cover IPv4
+//! addresses (src/device/tap.rs) but cannot ask the kernel to skip
+//! duplicate address detection; netlink can (`IFA_F_NODAD`), and adds IPv4
+//! and IPv6 routes alike. Messages are built and parsed by the rust-netlink
+//! crates.
 
 use std::io;
 use std::net::{IpAddr, Ipv6Addr};
@@ -12,6 +14,9 @@ use netlink_packet_core::{
 };
 use netlink_packet_route::address::{
     AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope,
+};
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
@@ -34,12 +39,40 @@ pub(crate) fn add_ipv6_address(index: u32, addr: Ipv6Addr, prefix_len: u8) -> io
         AddressAttribute::Address(IpAddr::V6(addr)),
         AddressAttribute::Flags(AddressFlags::Nodad),
     ];
+    request(RouteNetlinkMessage::NewAddress(message))
+}
+
+/// Routes `dst/prefix_len` through the interface with index `index`, via
+/// `gateway`, and waits for the kernel's answer.
+pub(crate) fn add_route(
+    index: u32,
+    dst: IpAddr,
+    prefix_len: u8,
+    gateway: IpAddr,
+) -> io::Result<()> {
+    let mut message = RouteMessage::default();
+    message.header.address_family = match dst {
+        IpAddr::V4(_) => AddressFamily::Inet,
+        IpAddr::V6(_) => AddressFamily::Inet6,
+    };
+    message.header.destination_prefix_length = prefix_len;
+    message.header.table = RouteHeader::RT_TABLE_MAIN;
+    message.header.protocol = RouteProtocol::Static;
+    message.header.scope = RouteScope::Universe;
+    message.header.kind = RouteType::Unicast;
+    message.attributes = vec![
+        RouteAttribute::Destination(RouteAddress::from(dst)),
+        RouteAttribute::Gateway(RouteAddress::from(gateway)),
+        RouteAttribute::Oif(index),
+    ];
+    request(RouteNetlinkMessage::NewRoute(message))
+}
+
+/// Sends one request that creates something and waits for its answer.
+fn request(message: RouteNetlinkMessage) -> io::Result<()> {
     let mut header = NetlinkHeader::default();
     header.flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
-    let mut request = NetlinkMessage::new(
-        header,
-        NetlinkPayload::from(RouteNetlinkMessage::NewAddress(message)),
-    );
+    let mut request = NetlinkMessage::new(header, NetlinkPayload::from(message));
     request.finalize();
     let mut buf = vec![0; request.buffer_len()];
     request.serialize(&mut buf);

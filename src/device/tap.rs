@@ -1,11 +1,13 @@
 //! The Linux TAP device: open `/dev/net/tun`, attach to a named TAP or create
 //! a transient one, read its MAC and MTU, configure its host side, and move
-//! Ethernet frames in and out with `readv`/`writev`.
+//! Ethernet frames in and out with `readv`/`writev`. The same device in TUN
+//! mode (IP packets, no Ethernet) is lwip-drill's link to the Linux kernel
+//! under test ([`TapDevice::create_tun`]).
 //!
 //! This module knows nothing about lwIP; `netif.rs` connects the two.
 
 use std::io::{self, IoSlice, IoSliceMut};
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use super::FramePath;
@@ -100,12 +102,26 @@ impl TapDevice {
         Ok(tap)
     }
 
+    /// Creates a TUN device `name` (IP packets, each after a virtio-net
+    /// header, no Ethernet): it disappears when this is dropped, or when
+    /// the process dies.
+    pub(crate) fn create_tun(name: &str) -> Result<TapDevice, Error> {
+        let mut tun = Self::open_mode(name, libc::IFF_TUN)?;
+        tun.transient = true;
+        Ok(tun)
+    }
+
     fn open(name: &str) -> Result<TapDevice, Error> {
+        Self::open_mode(name, libc::IFF_TAP)
+    }
+
+    /// Opens `name` as a TAP (`IFF_TAP`) or TUN (`IFF_TUN`) device.
+    fn open_mode(name: &str, mode: libc::c_int) -> Result<TapDevice, Error> {
         let fd = open_tun().map_err(|e| tun_error(name, e))?;
         let mut req = IfReq::new(name);
         // Every frame carries a virtio-net header (see `VnetHeader`), which is
         // how the kernel can hand over checksum-less and 64 KiB frames.
-        req.set_short((libc::IFF_TAP | libc::IFF_NO_PI | libc::IFF_VNET_HDR) as i16);
+        req.set_short((mode | libc::IFF_NO_PI | libc::IFF_VNET_HDR) as i16);
         // SAFETY: TUNSETIFF reads and writes a struct ifreq, which `req` is.
         let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETIFF, &mut req as *mut IfReq) };
         if rc < 0 {
@@ -166,10 +182,25 @@ impl TapDevice {
 
     /// Brings the host side up.
     pub fn bring_up(&self) -> Result<(), Error> {
-        let mut req = IfReq::new(&self.name);
-        self.control(libc::SIOCGIFFLAGS, &mut req, "read the flags")?;
-        req.set_short(req.short() | libc::IFF_UP as i16);
-        self.control(libc::SIOCSIFFLAGS, &mut req, "bring the device up")
+        bring_up(&self.name)
+    }
+
+    /// Routes `dst/prefix_len` through this device, via `gateway`
+    /// (rtnetlink, IPv4 or IPv6).
+    pub(crate) fn route_via(
+        &self,
+        dst: IpAddr,
+        prefix_len: u8,
+        gateway: IpAddr,
+    ) -> Result<(), Error> {
+        let index = self.index()?;
+        super::netlink::add_route(index, dst, prefix_len, gateway).map_err(|e| {
+            Error::tap_io(
+                &self.name,
+                format!("cannot add the route to {dst}/{prefix_len} via {gateway}"),
+                e,
+            )
+        })
     }
 
     /// The host side's interface index.
@@ -179,22 +210,34 @@ impl TapDevice {
         Ok(req.int() as u32)
     }
 
-    /// One interface ioctl on a throwaway AF_INET socket.
     fn control(&self, request: libc::Ioctl, req: &mut IfReq, what: &str) -> Result<(), Error> {
-        let fail = |err: io::Error| Error::tap_io(&self.name, format!("cannot {what}"), err);
-        // SAFETY: plain socket(2) call; the result is checked.
-        let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-        if raw < 0 {
-            return Err(fail(io::Error::last_os_error()));
-        }
-        // SAFETY: `raw` is a fresh descriptor that nothing else owns.
-        let sock = unsafe { OwnedFd::from_raw_fd(raw) };
-        // SAFETY: every request used here takes a struct ifreq.
-        if unsafe { libc::ioctl(sock.as_raw_fd(), request, req as *mut IfReq) } < 0 {
-            return Err(fail(io::Error::last_os_error()));
-        }
-        Ok(())
+        control(&self.name, request, req, what)
     }
+}
+
+/// Brings the interface `name` up (any interface: `lo` too).
+pub(crate) fn bring_up(name: &str) -> Result<(), Error> {
+    let mut req = IfReq::new(name);
+    control(name, libc::SIOCGIFFLAGS, &mut req, "read the flags")?;
+    req.set_short(req.short() | libc::IFF_UP as i16);
+    control(name, libc::SIOCSIFFLAGS, &mut req, "bring the device up")
+}
+
+/// One interface ioctl on a throwaway AF_INET socket.
+fn control(name: &str, request: libc::Ioctl, req: &mut IfReq, what: &str) -> Result<(), Error> {
+    let fail = |err: io::Error| Error::tap_io(name, format!("cannot {what}"), err);
+    // SAFETY: plain socket(2) call; the result is checked.
+    let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if raw < 0 {
+        return Err(fail(io::Error::last_os_error()));
+    }
+    // SAFETY: `raw` is a fresh descriptor that nothing else owns.
+    let sock = unsafe { OwnedFd::from_raw_fd(raw) };
+    // SAFETY: every request used here takes a struct ifreq.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), request, req as *mut IfReq) } < 0 {
+        return Err(fail(io::Error::last_os_error()));
+    }
+    Ok(())
 }
 
 impl TapDevice {

@@ -62,35 +62,72 @@ impl Errno {
     }
 }
 
-/// Linux's number for an errno name the runner knows (scripts write them
+/// Linux's numbers of the errno names the runner knows (scripts write them
 /// as constants too: `getsockopt(..., SO_ERROR, [ECONNREFUSED], [4])`).
+/// `EWOULDBLOCK` is `EAGAIN`'s number, found by name only.
+const LINUX: &[(&str, i32)] = &[
+    ("EPERM", libc::EPERM),
+    ("ENOENT", libc::ENOENT),
+    ("EINTR", libc::EINTR),
+    ("EIO", libc::EIO),
+    ("EBADF", libc::EBADF),
+    ("EAGAIN", libc::EAGAIN),
+    ("ENOMEM", libc::ENOMEM),
+    ("EACCES", libc::EACCES),
+    ("EFAULT", libc::EFAULT),
+    ("EINVAL", libc::EINVAL),
+    ("ENOSPC", libc::ENOSPC),
+    ("EPIPE", libc::EPIPE),
+    ("ENOTSOCK", libc::ENOTSOCK),
+    ("EDESTADDRREQ", libc::EDESTADDRREQ),
+    ("EMSGSIZE", libc::EMSGSIZE),
+    ("EPROTOTYPE", libc::EPROTOTYPE),
+    ("ENOPROTOOPT", libc::ENOPROTOOPT),
+    ("EPROTONOSUPPORT", libc::EPROTONOSUPPORT),
+    ("EOPNOTSUPP", libc::EOPNOTSUPP),
+    ("EAFNOSUPPORT", libc::EAFNOSUPPORT),
+    ("EADDRINUSE", libc::EADDRINUSE),
+    ("EADDRNOTAVAIL", libc::EADDRNOTAVAIL),
+    ("ENETDOWN", libc::ENETDOWN),
+    ("ENETUNREACH", libc::ENETUNREACH),
+    ("ECONNABORTED", libc::ECONNABORTED),
+    ("ECONNRESET", libc::ECONNRESET),
+    ("ENOBUFS", libc::ENOBUFS),
+    ("EISCONN", libc::EISCONN),
+    ("ENOTCONN", libc::ENOTCONN),
+    ("ESHUTDOWN", libc::ESHUTDOWN),
+    ("ETIMEDOUT", libc::ETIMEDOUT),
+    ("ECONNREFUSED", libc::ECONNREFUSED),
+    ("EHOSTDOWN", libc::EHOSTDOWN),
+    ("EHOSTUNREACH", libc::EHOSTUNREACH),
+    ("EALREADY", libc::EALREADY),
+    ("EINPROGRESS", libc::EINPROGRESS),
+];
+
+/// Linux's number for an errno name the runner knows.
 pub(crate) fn linux_number(name: &str) -> Option<i64> {
-    Some(i64::from(match name {
-        "EAGAIN" => libc::EAGAIN,
-        "EBADF" => libc::EBADF,
-        "EINVAL" => libc::EINVAL,
-        "EINPROGRESS" => libc::EINPROGRESS,
-        "EALREADY" => libc::EALREADY,
-        "EISCONN" => libc::EISCONN,
-        "ENOTCONN" => libc::ENOTCONN,
-        "EPIPE" => libc::EPIPE,
-        "EOPNOTSUPP" => libc::EOPNOTSUPP,
-        "EAFNOSUPPORT" => libc::EAFNOSUPPORT,
-        "EPROTONOSUPPORT" => libc::EPROTONOSUPPORT,
-        "ENOPROTOOPT" => libc::ENOPROTOOPT,
-        "EDESTADDRREQ" => libc::EDESTADDRREQ,
-        "ENOMEM" => libc::ENOMEM,
-        "ENOBUFS" => libc::ENOBUFS,
-        "EHOSTUNREACH" => libc::EHOSTUNREACH,
-        "EADDRINUSE" => libc::EADDRINUSE,
-        "ECONNABORTED" => libc::ECONNABORTED,
-        "ECONNRESET" => libc::ECONNRESET,
-        "ETIMEDOUT" => libc::ETIMEDOUT,
-        "ECONNREFUSED" => libc::ECONNREFUSED,
-        "EWOULDBLOCK" => libc::EWOULDBLOCK,
-        "EIO" => libc::EIO,
-        _ => return None,
-    }))
+    let name = if name == "EWOULDBLOCK" {
+        "EAGAIN"
+    } else {
+        name
+    };
+    LINUX
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, number)| i64::from(*number))
+}
+
+impl Errno {
+    /// The errno Linux reported as `number` (a number the table does not
+    /// name is shown as one).
+    pub(crate) fn from_linux(number: i32) -> Errno {
+        match LINUX.iter().find(|(_, n)| *n == number) {
+            Some((name, _)) => Errno(name),
+            // Rare, and in a process that runs one script: leaking the
+            // name keeps Errno a plain `&'static str`.
+            None => Errno(Box::leak(format!("errno {number}").into_boxed_str())),
+        }
+    }
 }
 
 impl std::fmt::Display for Errno {
@@ -138,5 +175,7 @@ mod tests {
         assert_eq!(linux_number("EWOULDBLOCK"), linux_number("EAGAIN"));
         assert_eq!(linux_number("SO_ERROR"), None);
         assert_eq!(Errno::ECONNRESET.number(), 104);
+        assert_eq!(Errno::from_linux(libc::ECONNREFUSED), Errno("ECONNREFUSED"));
+        assert_eq!(Errno::from_linux(libc::EWOULDBLOCK), Errno::EAGAIN);
     }
 }

@@ -1,18 +1,19 @@
 //! lwip-drill: packetdrill scripts run against the lwIP compiled into this
 //! crate, in process, through the same in-process device as any other
 //! frame, on a virtual clock. No root, no TAP, no network namespace: it runs
-//! in any CI.
+//! in any CI. The same scripts run against the Linux kernel of this machine
+//! too ([`linux`], `--target linux`), as packetdrill's local mode runs them.
 //!
 //! - [`script`]: the language (reading, printing);
 //! - `runner`: the timeline, packets and system calls against lwIP;
 //! - `packets`: inbound lines made into packets, lwIP's packets read back
 //!   into the script's terms and compared;
 //! - `sockets`: the system calls, acted out on lwIP's raw API;
-//! - `target`: lwIP with one in-process interface, answering ARP and
-//!   neighbour discovery for the remote end;
+//! - `target`: what the runner drives; lwIP with one in-process interface,
+//!   answering ARP and neighbour discovery for the remote end;
+//! - [`linux`]: the Linux kernel in a network namespace, behind a TUN;
 //! - [`settings`]: packetdrill's options;
-//! - [`targets`]: the other lwIPs (and Linux) scripts can run against,
-//!   built on demand;
+//! - [`targets`]: the other lwIPs scripts can run against, built on demand;
 //! - [`compare`]: the side-by-side report of several targets.
 //!
 //! [`run_file`] runs one script in this process (lwIP is one per process:
@@ -20,6 +21,7 @@
 
 pub mod compare;
 mod errno;
+pub mod linux;
 mod packets;
 mod runner;
 pub mod script;
@@ -32,7 +34,7 @@ use std::fmt;
 use std::path::Path;
 
 pub use errno::{Errno, TABLE as ERRNO_TABLE};
-pub use settings::{Options, Settings};
+pub use settings::{Options, Settings, TargetKind};
 
 /// How a script ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,7 +91,9 @@ pub struct Report {
 }
 
 /// Reads, parses and runs the script at `path` on a fresh lwIP, in this
-/// process (which must not have started lwIP before).
+/// process (which must not have started lwIP before); with
+/// `TargetKind::Linux`, on the kernel, in a network namespace this process
+/// moves into.
 pub fn run_file(path: &Path, options: &Options) -> Report {
     match std::fs::read_to_string(path) {
         Ok(text) => run_text(&text, options),
@@ -154,14 +158,14 @@ pub fn run_text(text: &str, options: &Options) -> Report {
     };
     let mut log = Vec::new();
     for (name, value, line) in &header {
-        if name == "init_scripts" {
+        if name == "init_scripts" && settings.target == TargetKind::Lwip {
             log.push(format!(
                 "skipped: --init_scripts={} at line {line} (shell scripts tune another OS)",
                 value.as_deref().unwrap_or("")
             ));
         }
     }
-    if let Some(command) = &script.init_command {
+    if let (Some(command), TargetKind::Lwip) = (&script.init_command, settings.target) {
         log.push(format!(
             "skipped: shell command at line {} (it tunes another OS)",
             command.line

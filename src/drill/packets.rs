@@ -868,3 +868,33 @@ pub(crate) fn syn_seq(sent: &Sent) -> Option<u32> {
         _ => None,
     }
 }
+
+/// The TS val of a packet the stack sent.
+pub(crate) fn sent_ts_val(sent: &Sent) -> Option<u32> {
+    let SentBody::Tcp {
+        options: Ok(options),
+        ..
+    } = &sent.body
+    else {
+        return None;
+    };
+    options.iter().find_map(|o| match o {
+        OwnedOption::Known(TcpOption::Timestamp { val, .. }) => Some(*val),
+        _ => None,
+    })
+}
+
+/// The TS val a TCP line writes.
+pub(crate) fn script_ts_val(packet: &Packet) -> Option<u32> {
+    let PacketBody::Tcp(TcpSpec {
+        options: TcpOptions::List(list),
+        ..
+    }) = &packet.body
+    else {
+        return None;
+    };
+    list.iter().find_map(|o| match o {
+        ScriptOption::Timestamp { val, .. } => Some(*val),
+        _ => None,
+    })
+}

@@ -1,16 +1,23 @@
-//! Runs a parsed script against a [`LwipTarget`] on its virtual clock:
-//! the timeline (absolute and relative times, ranges, `*`, tolerance), the
-//! packets in and out, the system calls (blocking ones included), and the
-//! verdict, with the first difference shown in the script's notation.
+//! Runs a parsed script against a [`Target`] (lwIP on its virtual clock,
+//! or the Linux kernel on the real one): the timeline (absolute and
+//! relative times, ranges, `*`, tolerance), the packets in and out, the
+//! system calls (blocking ones included), shell commands, and the verdict,
+//! with the first difference shown in the script's notation.
 //!
 //! Time follows packetdrill's rules: a relative time counts from when the
 //! previous event happened (from the previous line's own time when both
 //! are inbound packets); a time may be off by the tolerance, or by the
 //! tolerance percentage of the time since the previous event if that is
-//! more. Inbound packets and system calls happen exactly on time (the
-//! clock is virtual); an outbound packet must come within its window. The
-//! clock then jumps from one of lwIP's timers to the next: a script that
-//! spans minutes runs in milliseconds, the same every time.
+//! more. Inbound packets and system calls happen on time (exactly, on
+//! lwIP's virtual clock); an outbound packet must come within its window.
+//! lwIP's clock jumps from one of its timers to the next: a script that
+//! spans minutes runs in milliseconds, the same every time. Linux's is the
+//! real clock.
+//!
+//! TCP timestamps follow packetdrill: the stack's TS val is not checked,
+//! and a TS ecr on an inbound line that names a TS val the script wrote
+//! on an outbound line is sent as the value the stack really sent there
+//! (else shifted by the first such pair, else as written).
 //!
 //! Beyond packetdrill, a packet lwIP sends to the remote end that no line
 //! expects is a failure (where packetdrill would only notice it if it got
@@ -20,16 +27,19 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
+use super::linux::LinuxTarget;
 use super::packets::{self, Flow, Sent, REMOTE_ISN};
 use super::script::{
     Action, Direction, Echoed, Event, EventTime, Expr, Packet, PacketBody, Script, Syscall,
 };
+use super::script::{TcpOption as ScriptOption, TcpOptions, TcpSpec};
 use super::settings::Settings;
+use super::settings::TargetKind;
 use super::sockets::{
     Attempt, Call, Outcome, Progress, SockOpt, O_NONBLOCK, POLLERR, POLLHUP, POLLIN, POLLNVAL,
     POLLOUT,
 };
-use super::target::LwipTarget;
+use super::target::{LwipTarget, Target};
 use super::Verdict;
 
 /// How long the runner waits, in virtual time, for something with no end
@@ -49,12 +59,24 @@ const FIRST_REMOTE_PORT: u16 = 48_000;
 /// Runs `script` on a fresh lwIP; `log` gets one line per event with
 /// `verbose`, and the notes (shell commands skipped).
 pub(crate) fn run(script: &Script, settings: &Settings, log: &mut Vec<String>) -> Verdict {
-    let target = match LwipTarget::start(&settings.addresses, settings.pcap.clone()) {
-        Ok(target) => target,
-        Err(e) => {
-            return Verdict::Fail {
-                line: 0,
-                message: format!("lwIP could not be set up: {e}"),
+    let target: Box<dyn Target> = match settings.target {
+        TargetKind::Lwip => match LwipTarget::start(&settings.addresses, settings.pcap.clone()) {
+            Ok(target) => Box::new(target),
+            Err(e) => {
+                return Verdict::Fail {
+                    line: 0,
+                    message: format!("lwIP could not be set up: {e}"),
+                }
+            }
+        },
+        TargetKind::Linux => {
+            let init = script
+                .init_command
+                .as_ref()
+                .map(|c| (c.line, c.text.as_str()));
+            match LinuxTarget::start(&settings.addresses, &settings.init_scripts, init) {
+                Ok(target) => Box::new(target),
+                Err((line, message)) => return Verdict::Fail { line, message },
             }
         }
     };
@@ -67,9 +89,25 @@ pub(crate) fn run(script: &Script, settings: &Settings, log: &mut Vec<String>) -
         previous: None,
         last_scripted: 0,
         fds: BTreeMap::new(),
+        timestamps: BTreeMap::new(),
         log,
     };
-    run.events(script)
+    let verdict = run.events(script);
+    // The cleanup command runs whatever the verdict, as in packetdrill.
+    match &script.cleanup_command {
+        Some(command) => match run.target.shell(&command.text) {
+            None => {
+                run.note(command.line, "shell command");
+                verdict
+            }
+            Some(Err(message)) if verdict.passed() => Verdict::Fail {
+                line: command.line,
+                message,
+            },
+            Some(_) => verdict,
+        },
+        None => verdict,
+    }
 }
 
 /// A blocking system call in progress.
@@ -90,8 +128,16 @@ enum Stop {
 
 type Step<T = ()> = Result<T, Stop>;
 
+/// The TS vals a flow's stack sent, as the script wrote them and as they
+/// were (packetdrill's mapping for inbound TS ecr).
+#[derive(Default)]
+struct Timestamps {
+    /// (script, live) for each outbound line with a TS val.
+    seen: Vec<(u32, u32)>,
+}
+
 struct Run<'a> {
-    target: LwipTarget,
+    target: Box<dyn Target>,
     settings: &'a Settings,
     flows: Vec<Flow>,
     /// The flow lines without explicit ports are about (the newest).
@@ -107,6 +153,8 @@ struct Run<'a> {
     /// a script gives socket() or accept() names the new descriptor, and
     /// later calls use that name. A name never given is used as it is.
     fds: BTreeMap<i64, i32>,
+    /// Per flow (local, remote): the stack's TS vals.
+    timestamps: BTreeMap<(SocketAddr, SocketAddr), Timestamps>,
     log: &'a mut Vec<String>,
 }
 
@@ -140,9 +188,6 @@ impl Run<'_> {
                     pending.syscall.name
                 ),
             };
-        }
-        if let Some(command) = &script.cleanup_command {
-            self.note(command.line, "shell command");
         }
         Verdict::Pass
     }
@@ -211,10 +256,13 @@ impl Run<'_> {
                     Action::Syscall(syscall) => {
                         self.syscall(line, syscall, lo, tolerance, event)?
                     }
-                    Action::Command(command) => {
-                        let _ = command;
-                        self.note(line, "shell command");
-                    }
+                    Action::Command(command) => match self.target.shell(&command.text) {
+                        None => self.note(line, "shell command"),
+                        Some(Err(message)) => return Err(Stop::Fail(line, message)),
+                        Some(Ok(())) => {
+                            self.trace(format!("{} `{}`", seconds(self.target.now()), command.text))
+                        }
+                    },
                     Action::Code(_) => self.note(line, "%{ python }% block"),
                     Action::Unsupported { .. } => {}
                 }
@@ -257,7 +305,8 @@ impl Run<'_> {
         Err(Stop::Fail(
             line,
             format!(
-                "lwIP sent a packet no line expects before this one\n  actual:   {} {shown}",
+                "{} sent a packet no line expects before this one\n  actual:   {} {shown}",
+                self.target.name(),
                 seconds(at)
             ),
         ))
@@ -314,7 +363,10 @@ impl Run<'_> {
             self.try_pending()?;
             if let Some((at, bytes)) = self.target.take_sent() {
                 let Some(sent) = packets::read_sent(&bytes) else {
-                    return Err(Stop::Fail(line, "lwIP sent a packet that is not IP".into()));
+                    return Err(Stop::Fail(
+                        line,
+                        format!("{} sent a packet that is not IP", self.target.name()),
+                    ));
                 };
                 let mut flow = self.flow_of_sent(&sent);
                 if let Some(seq) = packets::syn_seq(&sent) {
@@ -324,6 +376,16 @@ impl Run<'_> {
                         flow.local_offset = Some(seq.wrapping_sub(tcp.start));
                         self.update_flow(flow);
                     }
+                }
+                if let (Some(script), Some(live)) = (
+                    packets::script_ts_val(expected),
+                    packets::sent_ts_val(&sent),
+                ) {
+                    self.timestamps
+                        .entry((flow.local, flow.remote))
+                        .or_default()
+                        .seen
+                        .push((script, live));
                 }
                 let shown_actual = packets::as_script_packet(&sent, &flow);
                 if !any && (at < lo - tolerance || at > hi.saturating_add(tolerance)) {
@@ -414,8 +476,8 @@ impl Run<'_> {
     /// The flow an inbound line is about: its explicit ports, a new
     /// connection for a SYN, else the newest flow.
     fn flow_for_inbound(&mut self, packet: &Packet) -> Flow {
-        let local_ip = self.target.local();
-        let remote_ip = self.target.remote();
+        let local_ip = self.settings.addresses.local;
+        let remote_ip = self.settings.addresses.remote;
         // An ICMP error is about the flow of the packet it quotes; one that
         // quotes none is about the newest flow.
         let udp = match &packet.body {
@@ -510,7 +572,7 @@ impl Run<'_> {
                 if tcp.flags.ae {
                     return Err(Stop::Skip(line, "unsupported AccECN flag (A)".into()));
                 }
-                packets::build_tcp(&flow, &packet.ip, tcp)
+                packets::build_tcp(&flow, &packet.ip, &self.with_live_ecr(&flow, tcp))
             }
             PacketBody::Udp { len } => packets::build_udp(&flow, &packet.ip, *len),
             PacketBody::Icmp(icmp) => packets::build_icmp(&flow, &packet.ip, icmp),
@@ -527,6 +589,29 @@ impl Run<'_> {
             .inject(&bytes)
             .map_err(|e| Stop::Fail(line, e))?;
         self.try_pending()
+    }
+
+    /// An inbound line with its TS ecr made the stack's: the TS val the
+    /// stack sent where the script wrote that value (the latest), else
+    /// shifted as the flow's first TS val was, else as written.
+    fn with_live_ecr(&self, flow: &Flow, tcp: &TcpSpec) -> TcpSpec {
+        let mut tcp = tcp.clone();
+        let Some(stamps) = self.timestamps.get(&(flow.local, flow.remote)) else {
+            return tcp;
+        };
+        if let (true, TcpOptions::List(list)) = (tcp.flags.ack, &mut tcp.options) {
+            for option in list {
+                if let ScriptOption::Timestamp { ecr, .. } = option {
+                    *ecr = match stamps.seen.iter().rfind(|(s, _)| s == ecr) {
+                        Some((_, live)) => *live,
+                        None => stamps.seen.first().map_or(*ecr, |(script, live)| {
+                            ecr.wrapping_sub(*script).wrapping_add(*live)
+                        }),
+                    };
+                }
+            }
+        }
+        tcp
     }
 
     fn syscall(
@@ -636,7 +721,7 @@ impl Run<'_> {
                     _ => return Err(unsupported(format!("socket type {kind}"))),
                 };
                 if let Some(domain) = args.first().and_then(value) {
-                    let family_ok = match self.target.local() {
+                    let family_ok = match self.settings.addresses.local {
                         IpAddr::V4(_) => domain == 2,
                         IpAddr::V6(_) => domain == 10,
                     };
@@ -654,7 +739,11 @@ impl Run<'_> {
             "bind" => Call::Bind {
                 fd: fd(0)?,
                 addr: self
-                    .sockaddr(args.get(1), self.target.local(), self.settings.bind_port)
+                    .sockaddr(
+                        args.get(1),
+                        self.settings.addresses.local,
+                        self.settings.bind_port,
+                    )
                     .ok_or_else(|| unsupported("address of bind()".into()))?,
             },
             "listen" => Call::Listen {
@@ -667,7 +756,7 @@ impl Run<'_> {
                 addr: self
                     .sockaddr(
                         args.get(1),
-                        self.target.remote(),
+                        self.settings.addresses.remote,
                         self.settings.connect_port,
                     )
                     .ok_or_else(|| unsupported("address of connect()".into()))?,
@@ -685,8 +774,12 @@ impl Run<'_> {
                 let to = match args.get(4) {
                     None | Some(Expr::Int(0)) | Some(Expr::Word(_)) => None,
                     Some(addr) => Some(
-                        self.sockaddr(Some(addr), self.target.remote(), self.settings.connect_port)
-                            .ok_or_else(|| unsupported("address of sendto()".into()))?,
+                        self.sockaddr(
+                            Some(addr),
+                            self.settings.addresses.remote,
+                            self.settings.connect_port,
+                        )
+                        .ok_or_else(|| unsupported("address of sendto()".into()))?,
                     ),
                 };
                 match to {

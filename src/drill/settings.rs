@@ -9,10 +9,25 @@ use std::path::PathBuf;
 
 use super::target::Addresses;
 
+/// The stack a script runs against.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TargetKind {
+    /// The lwIP compiled into this crate, in process, on a virtual clock.
+    #[default]
+    Lwip,
+    /// The Linux kernel of this machine, in a network namespace of the
+    /// process, on the real clock (packetdrill's local mode).
+    Linux,
+}
+
 /// The options of a run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
+    pub target: TargetKind,
     pub(crate) addresses: Addresses,
+    /// `--init_scripts`: shell commands run before the script (Linux
+    /// only), each with the script line that gave it (0: the command line).
+    pub init_scripts: Vec<(String, u32)>,
     /// How far an event's time may be off, at least.
     pub tolerance_usecs: i64,
     /// How far, as a share of the time since the previous event, if more.
@@ -34,6 +49,7 @@ pub struct Options {
     pub values: Vec<(String, String)>,
     /// `-D NAME=VALUE` definitions.
     pub defines: Vec<(String, String)>,
+    pub target: TargetKind,
     pub pcap: Option<PathBuf>,
     pub verbose: bool,
 }
@@ -66,6 +82,8 @@ impl Settings {
         let mut version = "ipv4".to_string();
         let mut local = None;
         let mut remote = None;
+        let mut remote_prefix = None;
+        let mut init_scripts = Vec::new();
         let mut gateway = None;
         let mut netmask = None;
         let mut mtu = 1500u32;
@@ -99,7 +117,17 @@ impl Settings {
                 },
                 "local_ip" => local = Some(address(&text).ok_or_else(|| bad("not an IP address"))?),
                 "remote_ip" => {
-                    remote = Some(address(&text).ok_or_else(|| bad("not an IP address"))?)
+                    let addr = address(&text).ok_or_else(|| bad("not an IP address"))?;
+                    let most = if addr.is_ipv6() { 128 } else { 32 };
+                    remote_prefix = Some(match text.split_once('/') {
+                        Some((_, len)) => len
+                            .parse()
+                            .ok()
+                            .filter(|len| *len <= most)
+                            .ok_or_else(|| bad("not a prefix length"))?,
+                        None => most,
+                    });
+                    remote = Some(addr);
                 }
                 "gateway_ip" => {
                     gateway = Some(address(&text).ok_or_else(|| bad("not an IP address"))?)
@@ -127,9 +155,14 @@ impl Settings {
                 "connect_port" => {
                     connect_port = text.parse().map_err(|_| bad("expected a port"))?
                 }
-                // Shell scripts run before the script: they tune another
-                // OS (reported as skipped by the runner).
-                "init_scripts" | "define" => {}
+                // Shell scripts run before the script, comma-separated (the
+                // lwIP target reports them as skipped: they tune another OS).
+                "init_scripts" => init_scripts.extend(
+                    text.split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(|s| (s.to_string(), line)),
+                ),
+                "define" => {}
                 other => {
                     return Err(OptionError {
                         line,
@@ -182,13 +215,16 @@ impl Settings {
             });
         }
         Ok(Settings {
+            target: options.target,
             addresses: Addresses {
                 local,
                 remote,
+                remote_prefix: remote_prefix.unwrap_or(if ipv6 { 32 } else { 24 }),
                 gateway,
                 netmask: netmask.unwrap_or(Ipv4Addr::new(255, 255, 0, 0)),
                 mtu,
             },
+            init_scripts,
             tolerance_usecs,
             tolerance_percent,
             bind_port,

@@ -162,11 +162,11 @@ pub(crate) enum Attempt {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Progress {
     /// The call has been started (a connect sent its SYN).
-    started: bool,
+    pub(crate) started: bool,
     /// Bytes a blocking write has queued so far.
-    written: usize,
+    pub(crate) written: usize,
     /// When a blocking poll gives up (µs of the script's clock).
-    deadline: Option<i64>,
+    pub(crate) deadline: Option<i64>,
 }
 
 /// The events lwIP reported for a TCP socket.

@@ -1,6 +1,9 @@
 //! What a script runs against: a stack under test, seen as the script sees
-//! it: IP packets in and out, system calls, and a clock. The lwIP compiled
-//! into this crate, in process on a virtual clock, is one ([`LwipTarget`]).
+//! it: IP packets in and out, system calls, and a clock ([`Target`]). The
+//! lwIP compiled into this crate, in process on a virtual clock, is one
+//! ([`LwipTarget`]); the Linux kernel of this machine, in a network
+//! namespace of this process on the real clock, is the other
+//! (`super::linux::LinuxTarget`).
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -15,14 +18,54 @@ use crate::stack::Stack;
 use crate::wire::arp::{self, ArpPacket};
 use crate::wire::builder;
 use crate::wire::icmp::{v6, IcmpMessage, NeighborMessage};
+use crate::wire::ipv4::Ipv4Header;
 use crate::wire::ipv6::{self, Ipv6Header};
 use crate::wire::{EtherType, EthernetFrame, IpProtocol};
+
+/// A stack under test as the runner drives it. Each target keeps what only
+/// it can do (lwIP's virtual clock jumps, Linux's real waits) inside.
+pub(crate) trait Target {
+    /// Who sends the packets, in failure messages (`lwIP sent ...`).
+    fn name(&self) -> &'static str;
+
+    /// The script's time now, in microseconds.
+    fn now(&self) -> i64;
+
+    /// Lets time pass towards `limit`, returning early (true) when
+    /// something happened that may complete a blocked call or bring a
+    /// packet. Returns false once at `limit`.
+    fn step(&mut self, limit: i64) -> Result<bool, String>;
+
+    /// Hands an IP packet to the stack.
+    fn inject(&mut self, packet: &[u8]) -> Result<(), String>;
+
+    /// The oldest IP packet the stack sent the remote end that has not
+    /// been taken, with its time.
+    fn take_sent(&mut self) -> Option<(i64, Vec<u8>)>;
+
+    /// Puts a packet back at the front (the runner looked at it early).
+    fn untake(&mut self, packet: (i64, Vec<u8>));
+
+    /// Tries a system call (again).
+    fn call(&mut self, call: &Call, progress: &mut Progress) -> Attempt;
+
+    /// The TCP sockets' addresses, in descriptor order.
+    fn tcp_endpoints(&self) -> Vec<Endpoints>;
+
+    /// Runs a shell command of the script; `None` when this target does
+    /// not (the command tunes another OS).
+    fn shell(&mut self, command: &str) -> Option<Result<(), String>>;
+}
 
 /// Where the script's stack lives on the network.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Addresses {
     pub local: IpAddr,
     pub remote: IpAddr,
+    /// The remote end's prefix length: what is routed to the script's end
+    /// (packetdrill's /24 and /32 by default, a host route for an address
+    /// given without one).
+    pub remote_prefix: u8,
     pub gateway: IpAddr,
     /// IPv4's netmask (unused for IPv6, whose prefix lwIP takes as /64).
     pub netmask: Ipv4Addr,
@@ -129,72 +172,11 @@ impl LwipTarget {
         Ok(target)
     }
 
-    /// The script's time now, in microseconds.
-    pub(crate) fn now(&self) -> i64 {
-        (self.stack.now().saturating_sub(self.start)).as_micros() as i64
-    }
-
     /// When lwIP's next timer falls due, in script time.
     pub(crate) fn next_timer(&self) -> Option<i64> {
         self.stack
             .next_timer()
             .map(|t| t.saturating_sub(self.start).as_micros() as i64)
-    }
-
-    /// Moves the clock forward by one of lwIP's timers, or to `limit` if
-    /// none falls due before it. Returns false once at `limit`.
-    pub(crate) fn step(&mut self, limit: i64) -> Result<bool, String> {
-        let now = self.now();
-        if now >= limit {
-            return Ok(false);
-        }
-        let (to, more) = match self.next_timer() {
-            Some(next) if next < limit => (next.max(now), true),
-            _ => (limit, false),
-        };
-        let virtual_time = self.start + Duration::from_micros(to as u64);
-        self.stack
-            .advance_clock(virtual_time)
-            .map_err(|e| format!("{e:#}"))?;
-        self.collect();
-        Ok(more)
-    }
-
-    /// Hands an IP packet to lwIP (in an Ethernet frame from the runner).
-    pub(crate) fn inject(&mut self, packet: &[u8]) -> Result<(), String> {
-        let ethertype = if packet.first().is_some_and(|b| b >> 4 == 6) {
-            EtherType::Ipv6
-        } else {
-            EtherType::Ipv4
-        };
-        let frame = builder::ethernet(self.lwip_mac, RUNNER_MAC, ethertype, packet);
-        self.stack
-            .inject(0, &frame, false)
-            .map_err(|e| format!("{e:#}"))?;
-        self.collect();
-        Ok(())
-    }
-
-    /// The oldest packet lwIP sent that has not been taken, with its time.
-    pub(crate) fn take_sent(&mut self) -> Option<(i64, Vec<u8>)> {
-        self.sent.pop_front()
-    }
-
-    /// Puts a packet back at the front (the runner looked at it early).
-    pub(crate) fn untake(&mut self, packet: (i64, Vec<u8>)) {
-        self.sent.push_front(packet);
-    }
-
-    /// Tries a system call (again).
-    pub(crate) fn call(&mut self, call: &Call, progress: &mut Progress) -> Attempt {
-        let now = self.now();
-        let attempt = self.sockets.attempt(call, progress, now);
-        self.collect();
-        attempt
-    }
-
-    pub(crate) fn tcp_endpoints(&self) -> Vec<Endpoints> {
-        self.sockets.tcp_endpoints()
     }
 
     /// Takes what lwIP sent: answers ARP and neighbour solicitations, keeps
@@ -221,21 +203,8 @@ impl LwipTarget {
 
     /// Keeps an IP packet if it is one of the script's: to the remote end.
     fn keep(&mut self, now: i64, packet: &[u8]) {
-        let remote = self.addresses.remote;
-        let len = match packet.first().map(|b| b >> 4) {
-            Some(4) => crate::wire::ipv4::Ipv4Header::new_checked(packet)
-                .ok()
-                .filter(|ip| IpAddr::V4(ip.dst()) == remote)
-                .map(|ip| usize::from(ip.total_len())),
-            Some(6) => Ipv6Header::new_checked(packet)
-                .ok()
-                .filter(|ip| IpAddr::V6(ip.dst()) == remote && !is_neighbor_discovery(ip))
-                .map(|ip| ipv6::HEADER_LEN + usize::from(ip.payload_len())),
-            _ => None,
-        };
-        if let Some(len) = len {
-            self.sent
-                .push_back((now, packet[..len.min(packet.len())].to_vec()));
+        if let Some(packet) = for_remote(packet, self.addresses.remote) {
+            self.sent.push_back((now, packet.to_vec()));
         }
     }
 
@@ -300,15 +269,90 @@ impl LwipTarget {
         }
         true
     }
+}
 
-    /// The remote end's address for the script.
-    pub(crate) fn remote(&self) -> IpAddr {
-        self.addresses.remote
+impl Target for LwipTarget {
+    fn name(&self) -> &'static str {
+        "lwIP"
     }
 
-    pub(crate) fn local(&self) -> IpAddr {
-        self.addresses.local
+    fn now(&self) -> i64 {
+        (self.stack.now().saturating_sub(self.start)).as_micros() as i64
     }
+
+    /// Moves the clock forward by one of lwIP's timers, or to `limit` if
+    /// none falls due before it.
+    fn step(&mut self, limit: i64) -> Result<bool, String> {
+        let now = self.now();
+        if now >= limit {
+            return Ok(false);
+        }
+        let (to, more) = match self.next_timer() {
+            Some(next) if next < limit => (next.max(now), true),
+            _ => (limit, false),
+        };
+        let virtual_time = self.start + Duration::from_micros(to as u64);
+        self.stack
+            .advance_clock(virtual_time)
+            .map_err(|e| format!("{e:#}"))?;
+        self.collect();
+        Ok(more)
+    }
+
+    /// Hands an IP packet to lwIP (in an Ethernet frame from the runner).
+    fn inject(&mut self, packet: &[u8]) -> Result<(), String> {
+        let ethertype = if packet.first().is_some_and(|b| b >> 4 == 6) {
+            EtherType::Ipv6
+        } else {
+            EtherType::Ipv4
+        };
+        let frame = builder::ethernet(self.lwip_mac, RUNNER_MAC, ethertype, packet);
+        self.stack
+            .inject(0, &frame, false)
+            .map_err(|e| format!("{e:#}"))?;
+        self.collect();
+        Ok(())
+    }
+
+    fn take_sent(&mut self) -> Option<(i64, Vec<u8>)> {
+        self.sent.pop_front()
+    }
+
+    fn untake(&mut self, packet: (i64, Vec<u8>)) {
+        self.sent.push_front(packet);
+    }
+
+    fn call(&mut self, call: &Call, progress: &mut Progress) -> Attempt {
+        let now = self.now();
+        let attempt = self.sockets.attempt(call, progress, now);
+        self.collect();
+        attempt
+    }
+
+    fn tcp_endpoints(&self) -> Vec<Endpoints> {
+        self.sockets.tcp_endpoints()
+    }
+
+    fn shell(&mut self, _command: &str) -> Option<Result<(), String>> {
+        None
+    }
+}
+
+/// `packet` (to its IP length) if it is one of the script's: to the remote
+/// end, and not neighbour discovery.
+pub(crate) fn for_remote(packet: &[u8], remote: IpAddr) -> Option<&[u8]> {
+    let len = match packet.first().map(|b| b >> 4) {
+        Some(4) => Ipv4Header::new_checked(packet)
+            .ok()
+            .filter(|ip| IpAddr::V4(ip.dst()) == remote)
+            .map(|ip| usize::from(ip.total_len())),
+        Some(6) => Ipv6Header::new_checked(packet)
+            .ok()
+            .filter(|ip| IpAddr::V6(ip.dst()) == remote && !is_neighbor_discovery(ip))
+            .map(|ip| ipv6::HEADER_LEN + usize::from(ip.payload_len())),
+        _ => None,
+    }?;
+    Some(&packet[..len.min(packet.len())])
 }
 
 /// ICMPv6 neighbour discovery and MLD: the link's business, not the script's.

@@ -1,6 +1,9 @@
 //! lwip-drill: runs packetdrill scripts against the lwIP compiled into
-//! lwip-tap, in process, on a virtual clock. Each script runs in a process
-//! of its own (lwIP's state is global), several at a time.
+//! lwip-tap, in process, on a virtual clock; or, with `--target linux`,
+//! against the Linux kernel of this machine, each script in a network
+//! namespace of its own on the real clock. Each script runs in a process
+//! of its own (lwIP's state is global; the namespace is the process's),
+//! several at a time.
 //!
 //! Output: one line per script (`ok FILE`, `FAIL FILE:LINE: ...` with the
 //! expected and actual packet or result after it, `skipped: ... at
@@ -22,11 +25,16 @@ use clap::{Arg, ArgAction};
 
 use lwip_tap::drill::compare::{Cell, Comparison, Row};
 use lwip_tap::drill::targets::{self, Runner, TargetSpec};
-use lwip_tap::drill::{self, settings::KNOWN, Options, Verdict};
+use lwip_tap::drill::targets::Target;
+use lwip_tap::drill::{self, settings::KNOWN, Options, TargetKind, Verdict};
 
 /// How long one script may take on the wall clock before it is called
 /// hung (a script spanning an hour of virtual time takes a second).
 const SCRIPT_LIMIT: Duration = Duration::from_secs(60);
+
+/// The same for a script on Linux, which takes its own time (a SYN
+/// retried until the kernel gives up takes two minutes).
+const LINUX_SCRIPT_LIMIT: Duration = Duration::from_secs(600);
 
 /// Exit statuses of a child running one script.
 const CHILD_PASS: i32 = 0;
@@ -35,21 +43,29 @@ const CHILD_SKIPPED: i32 = 3;
 
 fn command() -> clap::Command {
     let mut command = clap::Command::new("lwip-drill")
-        .about("Runs packetdrill scripts against lwIP, in process, on a virtual clock")
+        .about(
+            "Runs packetdrill scripts against lwIP, in process, on a virtual clock \
+             (or against another lwIP, or this machine's Linux kernel: --target, --compare)",
+        )
         .override_usage("lwip-drill [OPTIONS] SCRIPT...")
         .after_help(
             "Each script runs on a fresh lwIP in a process of its own; no root, TAP or network \
-             namespace is needed.\nOutput: one line per script (ok, FAIL, skipped, error), then a \
-             summary; exit status 0 only when every script passed.\npacketdrill's options \
-             (--ip_version=ipv4|ipv6, --local_ip, --remote_ip, --gateway_ip, --netmask_ip, --mtu, \
-             --tolerance_usecs, --tolerance_percent, --bind_port, --connect_port, --init_scripts) \
-             are accepted; a script's own header options win.",
+             namespace is needed.\nWith --target linux each script runs against this machine's \
+             kernel instead, as packetdrill's local mode does: in a network namespace of its own \
+             (root, or CAP_NET_ADMIN in a user namespace), through a TUN device tun0, on the real \
+             clock; its shell commands and --init_scripts run there with sh -c. Real time \
+             jitters: give a generous --tolerance_usecs on a busy machine.\nOutput: one line \
+             per script (ok, FAIL, skipped, error), then a summary; exit status 0 only when \
+             every script passed.\npacketdrill's options (--ip_version=ipv4|ipv6, --local_ip, \
+             --remote_ip, --gateway_ip, --netmask_ip, --mtu, --tolerance_usecs, \
+             --tolerance_percent, --bind_port, --connect_port, --init_scripts) are accepted; a \
+             script's own header options win.",
         )
         .arg(
             Arg::new("scripts")
                 .value_name("SCRIPT")
                 .num_args(1..)
-                .required(true)
+                .required_unless_present("probe")
                 .value_parser(clap::value_parser!(PathBuf)),
         )
         .arg(
@@ -127,6 +143,12 @@ fn command() -> clap::Command {
                 .long("run-one")
                 .action(ArgAction::SetTrue)
                 .hide(true),
+        )
+        .arg(
+            Arg::new("probe")
+                .long("probe-linux")
+                .action(ArgAction::SetTrue)
+                .hide(true),
         );
     for name in KNOWN.iter().filter(|n| **n != "define") {
         command = command.arg(
@@ -154,6 +176,17 @@ fn main() -> ExitCode {
         }
     };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    if matches.get_flag("probe") {
+        // A child that tells its parent whether a network namespace can
+        // be had here, before any script runs.
+        return match drill::linux::probe() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("lwip-drill: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let mut options = Options {
         pcap: matches.get_one::<PathBuf>("pcap").cloned(),
         verbose: matches.get_flag("verbose"),
@@ -193,8 +226,12 @@ fn main() -> ExitCode {
         },
         None => None,
     };
+    let Some(first) = scripts.first() else {
+        eprintln!("lwip-drill: give at least one SCRIPT");
+        return ExitCode::from(2);
+    };
     if matches.get_flag("one") {
-        return run_one(&scripts[0], &options, target.as_ref());
+        return run_one(first, &options, target.as_ref());
     }
     if let Some(dir) = &options.pcap {
         if let Err(e) = std::fs::create_dir_all(dir) {
@@ -237,6 +274,12 @@ fn main() -> ExitCode {
                 Err(code) => return code,
             }
         }
+        if specs.iter().any(|s| s.target == Target::Linux) {
+            if let Err(message) = probe_linux() {
+                eprintln!("{message}");
+                return ExitCode::from(2);
+            }
+        }
         let mut runners = Vec::new();
         for spec in &specs {
             match prepare(spec) {
@@ -248,6 +291,12 @@ fn main() -> ExitCode {
             .get_one::<String>("format")
             .is_some_and(|f| f == "json");
         return compare(&specs, &runners, &options, &scripts, jobs, json);
+    }
+    if target.as_ref().is_some_and(|s| s.target == Target::Linux) {
+        if let Err(message) = probe_linux() {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
     }
     let runner = match &target {
         Some(spec) => match prepare(spec) {
@@ -280,6 +329,27 @@ fn forwarded(options: &Options) -> Vec<String> {
     args
 }
 
+/// Whether a child of this process can have a network namespace of its
+/// own; the one line saying why not, if not.
+fn probe_linux() -> Result<(), String> {
+    let exe = std::env::current_exe()
+        .map_err(|e| format!("lwip-drill: cannot find its own executable: {e}"))?;
+    let output = Command::new(exe)
+        .arg("--probe-linux")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("lwip-drill: cannot start a process: {e}"))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    Err(stderr
+        .lines()
+        .next()
+        .unwrap_or("lwip-drill: --target linux cannot run here")
+        .to_string())
+}
+
 /// Runs one script in this process and prints its report.
 fn run_one(path: &Path, options: &Options, target: Option<&TargetSpec>) -> ExitCode {
     let mut options = options.clone();
@@ -289,12 +359,16 @@ fn run_one(path: &Path, options: &Options, target: Option<&TargetSpec>) -> ExitC
             .map_or("script".into(), |s| s.to_string_lossy().into_owned());
         options.pcap = Some(dir.join(format!("{stem}.pcapng")));
     }
-    if let Some(spec) = target.filter(|t| !t.is_built_in()) {
-        println!(
-            "FAIL {}:0: --run-one runs the lwIP built in or linux, not {spec}",
-            path.display()
-        );
-        return ExitCode::from(CHILD_FAIL as u8);
+    match target {
+        Some(spec) if !spec.is_built_in() => {
+            println!(
+                "FAIL {}:0: --run-one runs the lwIP built in or linux, not {spec}",
+                path.display()
+            );
+            return ExitCode::from(CHILD_FAIL as u8);
+        }
+        Some(spec) if spec.target == Target::Linux => options.target = TargetKind::Linux,
+        _ => {}
     }
     let report = drill::run_file(path, &options);
     for line in &report.log {
@@ -431,6 +505,17 @@ struct Job<'a> {
     script: &'a PathBuf,
 }
 
+impl Job<'_> {
+    /// How long the script may take on the wall clock.
+    fn limit(&self) -> Duration {
+        if self.runner.args.iter().any(|a| a == "linux") {
+            LINUX_SCRIPT_LIMIT
+        } else {
+            SCRIPT_LIMIT
+        }
+    }
+}
+
 /// One script running in a child process.
 struct Running {
     child: Child,
@@ -484,7 +569,7 @@ fn schedule(work: &[Job], parallel: usize, mut done: impl FnMut(usize, i32, Stri
             .iter_mut()
             .filter_map(|(i, r)| match r.child.try_wait() {
                 Ok(Some(_)) => Some(*i),
-                Ok(None) if r.started.elapsed() > SCRIPT_LIMIT => {
+                Ok(None) if r.started.elapsed() > work[*i].limit() => {
                     let _ = r.child.kill();
                     Some(*i)
                 }
@@ -493,7 +578,7 @@ fn schedule(work: &[Job], parallel: usize, mut done: impl FnMut(usize, i32, Stri
             .collect();
         for i in ended {
             if let Some(r) = running.remove(&i) {
-                finished.insert(i, collect(r, work[i].script));
+                finished.insert(i, collect(r, work[i].script, work[i].limit()));
             }
         }
         while let Some((status, text)) = finished.remove(&reported) {
@@ -507,7 +592,7 @@ fn schedule(work: &[Job], parallel: usize, mut done: impl FnMut(usize, i32, Stri
 }
 
 /// A finished (or killed) child's status and report.
-fn collect(mut r: Running, script: &Path) -> (i32, String) {
+fn collect(mut r: Running, script: &Path, limit: Duration) -> (i32, String) {
     let status = r.child.wait();
     let mut out = String::new();
     let mut err = String::new();
@@ -520,11 +605,11 @@ fn collect(mut r: Running, script: &Path) -> (i32, String) {
     let file = script.display();
     match status.ok().and_then(|s| s.code()) {
         Some(code) if [CHILD_PASS, CHILD_FAIL, CHILD_SKIPPED].contains(&code) => (code, out),
-        _ if r.started.elapsed() > SCRIPT_LIMIT => (
+        _ if r.started.elapsed() > limit => (
             CHILD_FAIL,
             format!(
-                "{out}FAIL {file}:0: did not finish in {} s (a hang in lwIP or the runner)\n",
-                SCRIPT_LIMIT.as_secs()
+                "{out}FAIL {file}:0: did not finish in {} s (a hang in the stack or the runner)\n",
+                limit.as_secs()
             ),
         ),
         _ => {
