@@ -221,9 +221,10 @@ impl Run<'_> {
         }
     }
 
-    /// The tolerance for an event scripted at `at`.
-    fn tolerance(&self, at: i64) -> i64 {
-        let delta = (at - self.last_scripted).max(0) as f64;
+    /// The tolerance for something scripted at `to`, timed from `from`:
+    /// the tolerance, or its percentage of the time between, if more.
+    fn tolerance(&self, from: i64, to: i64) -> i64 {
+        let delta = (to - from).max(0) as f64;
         let dynamic = (self.settings.tolerance_percent / 100.0 * delta) as i64;
         self.settings.tolerance_usecs.max(dynamic)
     }
@@ -233,7 +234,7 @@ impl Run<'_> {
         let inbound_packet =
             matches!(&event.action, Action::Packet(p) if p.direction == Direction::Inbound);
         let (lo, hi) = self.window(event, inbound_packet);
-        let tolerance = self.tolerance(lo);
+        let tolerance = self.tolerance(self.last_scripted, lo);
         match &event.action {
             Action::Unsupported { construct, .. } => {
                 return Err(Stop::Skip(line, format!("unsupported {construct}")))
@@ -253,9 +254,7 @@ impl Run<'_> {
                 self.no_unexpected(line, lo)?;
                 match action {
                     Action::Packet(packet) => self.send(line, packet)?,
-                    Action::Syscall(syscall) => {
-                        self.syscall(line, syscall, lo, tolerance, event)?
-                    }
+                    Action::Syscall(syscall) => self.syscall(line, syscall, lo, event)?,
                     Action::Command(command) => match self.target.shell(&command.text) {
                         None => self.note(line, "shell command"),
                         Some(Err(message)) => return Err(Stop::Fail(line, message)),
@@ -614,14 +613,7 @@ impl Run<'_> {
         tcp
     }
 
-    fn syscall(
-        &mut self,
-        line: u32,
-        syscall: &Syscall,
-        at: i64,
-        tolerance: i64,
-        event: &Event,
-    ) -> Step {
+    fn syscall(&mut self, line: u32, syscall: &Syscall, at: i64, event: &Event) -> Step {
         let call = self.resolve(line, syscall)?;
         if self.pending.is_some() {
             return Err(Stop::Fail(
@@ -638,7 +630,7 @@ impl Run<'_> {
                 if let Some(end) = syscall.end_time {
                     let end = Self::end_of(event, at, end);
                     let now = self.target.now();
-                    if now + tolerance < end {
+                    if now + self.tolerance(at, end) < end {
                         return Err(Stop::Fail(
                             line,
                             format!(
@@ -656,6 +648,10 @@ impl Run<'_> {
             Attempt::Blocked => match syscall.end_time {
                 Some(end) => {
                     let end = Self::end_of(event, at, end);
+                    // As packetdrill: the percentage counts from the
+                    // call's own start (a call blocking 7 s may return
+                    // 0.875 s late).
+                    let tolerance = self.tolerance(at, end);
                     self.pending = Some(Pending {
                         line,
                         call,

@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 use clap::{Arg, ArgAction};
 
 use lwip_tap::drill::compare::{Cell, Comparison, Row};
-use lwip_tap::drill::targets::{self, Runner, TargetSpec};
 use lwip_tap::drill::targets::Target;
+use lwip_tap::drill::targets::{self, Runner, TargetSpec};
 use lwip_tap::drill::{self, settings::KNOWN, Options, TargetKind, Verdict};
 
 /// How long one script may take on the wall clock before it is called
