@@ -148,9 +148,20 @@ impl TapDevice {
 
     /// Whether the host side is administratively up.
     pub fn is_up(&self) -> Result<bool, Error> {
+        Ok(self.flags()? & libc::IFF_UP as i16 != 0)
+    }
+
+    /// Whether the kernel has the host side running (`IFF_RUNNING`: its
+    /// operational state is up, which the kernel settles a moment after
+    /// the device is brought up; IPv6 waits for it).
+    pub fn is_running(&self) -> Result<bool, Error> {
+        Ok(self.flags()? & libc::IFF_RUNNING as i16 != 0)
+    }
+
+    fn flags(&self) -> Result<i16, Error> {
         let mut req = IfReq::new(&self.name);
         self.control(libc::SIOCGIFFLAGS, &mut req, "read the flags")?;
-        Ok(req.short() & libc::IFF_UP as i16 != 0)
+        Ok(req.short())
     }
 
     /// Gives the host side an IPv4 address and netmask; once it is up the

@@ -229,8 +229,13 @@ fn build_key(tree: Option<&Path>, opts: Option<&Path>) -> String {
     for byte in format!("{tree:?}{opts:?}").bytes() {
         hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
     }
-    let key: String = key
-        .chars()
+    format!("{}-{:08x}", file_name_of(&key), hash as u32)
+}
+
+/// `text` made fit for a file name: letters, digits and `-_.+` kept,
+/// anything else `_`.
+pub fn file_name_of(text: &str) -> String {
+    text.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "-_.+".contains(c) {
                 c
@@ -238,8 +243,7 @@ fn build_key(tree: Option<&Path>, opts: Option<&Path>) -> String {
                 '_'
             }
         })
-        .collect();
-    format!("{key}-{:08x}", hash as u32)
+        .collect()
 }
 
 /// Builds lwip-drill from this crate's source with `tree` (None: the

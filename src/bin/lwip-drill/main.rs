@@ -424,18 +424,7 @@ fn compare(
         .map(|spec| {
             let mut options = options.clone();
             if let Some(dir) = &options.pcap {
-                let name: String = spec
-                    .name
-                    .chars()
-                    .map(|c| {
-                        if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                            c
-                        } else {
-                            '_'
-                        }
-                    })
-                    .collect();
-                options.pcap = Some(dir.join(name));
+                options.pcap = Some(dir.join(targets::file_name_of(&spec.name)));
             }
             forwarded(&options)
         })
@@ -516,10 +505,35 @@ impl Job<'_> {
     }
 }
 
-/// One script running in a child process.
+/// One script running in a child process. Its output is read as it
+/// comes, so a long report (`-v`) never fills the pipe and stalls it.
 struct Running {
     child: Child,
     started: Instant,
+    stdout: std::thread::JoinHandle<String>,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+impl Running {
+    fn new(mut child: Child) -> Running {
+        fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<String> {
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                if let Some(mut pipe) = pipe {
+                    let _ = pipe.read_to_string(&mut text);
+                }
+                text
+            })
+        }
+        let stdout = drain(child.stdout.take());
+        let stderr = drain(child.stderr.take());
+        Running {
+            child,
+            started: Instant::now(),
+            stdout,
+            stderr,
+        }
+    }
 }
 
 /// Runs each job in a child process, `parallel` at a time, and hands
@@ -542,13 +556,7 @@ fn schedule(work: &[Job], parallel: usize, mut done: impl FnMut(usize, i32, Stri
                 .spawn();
             match child {
                 Ok(child) => {
-                    running.insert(
-                        next,
-                        Running {
-                            child,
-                            started: Instant::now(),
-                        },
-                    );
+                    running.insert(next, Running::new(child));
                 }
                 Err(e) => {
                     finished.insert(
@@ -594,14 +602,8 @@ fn schedule(work: &[Job], parallel: usize, mut done: impl FnMut(usize, i32, Stri
 /// A finished (or killed) child's status and report.
 fn collect(mut r: Running, script: &Path, limit: Duration) -> (i32, String) {
     let status = r.child.wait();
-    let mut out = String::new();
-    let mut err = String::new();
-    if let Some(mut stdout) = r.child.stdout.take() {
-        let _ = stdout.read_to_string(&mut out);
-    }
-    if let Some(mut stderr) = r.child.stderr.take() {
-        let _ = stderr.read_to_string(&mut err);
-    }
+    let out = r.stdout.join().unwrap_or_default();
+    let err = r.stderr.join().unwrap_or_default();
     let file = script.display();
     match status.ok().and_then(|s| s.code()) {
         Some(code) if [CHILD_PASS, CHILD_FAIL, CHILD_SKIPPED].contains(&code) => (code, out),

@@ -65,6 +65,52 @@ pub fn probe() -> Result<(), String> {
         .map_err(|e| format!("{NEEDS_PRIVILEGE} ({e:#})"))
 }
 
+/// The flag of a local route in `/proc/net/ipv6_route` (`RTF_LOCAL`).
+const RTF_LOCAL: u32 = 0x8000_0000;
+
+/// Waits until the kernel answers for `local` on `tun0`. IPv6 installs
+/// the local route of an address (the one that delivers what comes for
+/// it) from a deferred piece of work once the device is ready, a
+/// millisecond or two after it comes up, even for an address that skips
+/// duplicate address detection: a script's first packet before then goes
+/// unanswered (seen in about one run in five).
+fn wait_until_usable(tun: &TapDevice, local: IpAddr) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let running = tun
+            .is_running()
+            .map_err(|e| format!("the network namespace: {e:#}"))?;
+        let usable = running
+            && match local {
+                IpAddr::V4(_) => true,
+                IpAddr::V6(addr) => has_local_route(addr)?,
+            };
+        if usable {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "the network namespace: {local} on {TUN_NAME} is still not usable after 2 s"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Whether `/proc/net/ipv6_route` has the local route of `addr`.
+fn has_local_route(addr: std::net::Ipv6Addr) -> Result<bool, String> {
+    let hex: String = addr.octets().iter().map(|b| format!("{b:02x}")).collect();
+    let table = std::fs::read_to_string("/proc/net/ipv6_route")
+        .map_err(|e| format!("cannot read /proc/net/ipv6_route: {e}"))?;
+    Ok(table.lines().any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        fields.len() >= 9
+            && fields[0] == hex
+            && fields[1] == "80"
+            && u32::from_str_radix(fields[8], 16).is_ok_and(|f| f & RTF_LOCAL != 0)
+    }))
+}
+
 /// A blocked call's wake-up: the descriptors and events it waits for,
 /// and the script time it gives up at.
 struct Wait {
@@ -120,6 +166,7 @@ impl LinuxTarget {
         let remote = network(addresses.remote, addresses.remote_prefix);
         tun.route_via(remote, addresses.remote_prefix, addresses.gateway)
             .map_err(setup)?;
+        wait_until_usable(&tun, addresses.local).map_err(|e| (0, e))?;
         if let Some((line, command)) = init_command {
             run_shell(command).map_err(|e| (line, e))?;
         }
