@@ -402,3 +402,35 @@ fn without_the_privilege_one_line_says_what_is_needed() {
         "{out}"
     );
 }
+
+#[test]
+fn lwip_and_linux_side_by_side() {
+    if !linux_or_skip() {
+        return;
+    }
+    let agree = tests_dir("drill/udp/datagrams.pkt");
+    let differ = tests_dir("drill/tcp/ack_to_closed_port.pkt");
+    let output = drill(
+        &["--compare", "lwip,linux", TOLERANCE],
+        &[agree.clone(), differ.clone()],
+    );
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains(&format!("| {} | ok | ok |", agree.display())),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("| {} | **ok** | **FAIL** |", differ.display())),
+        "{out}"
+    );
+    // Linux answers an ACK to a closed port with a RST that has no ACK.
+    assert!(
+        out.contains("flags: expected R. but the packet has R\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("The targets disagree on 1 of 2 scripts."),
+        "{out}"
+    );
+}

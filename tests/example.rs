@@ -1,4 +1,4 @@
-//! The README's library example, `examples/in_process_ping.rs`, compiled
+//! The library example of docs/library.md, `examples/in_process_ping.rs`, compiled
 //! into this test and run: a ping routed by lwIP between two in-process
 //! interfaces. (lwIP is one per process: this file has a single test.)
 
