@@ -100,8 +100,9 @@ fn command() -> clap::Command {
         )
         .arg(Arg::new("target").long("target").value_name("TARGET").help(
             "run against TARGET: lwip (the lwIP built in, the default), lwip-2.1.3 \
-                     (Debian's source, fetched and built on first use), linux, or the path of an \
-                     lwIP tree; an lwIP target may end in :FILE.h, an LWIP_TAP_OPTS options file",
+                     (Debian's source, fetched and built on first use), linux (this machine's \
+             kernel, real clock), or the path of an lwIP tree; an lwIP target may end in \
+             :FILE.h, an LWIP_TAP_OPTS options file",
         ))
         .arg(
             Arg::new("lwip")
