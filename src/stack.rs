@@ -80,6 +80,9 @@ impl Stack {
     /// starts the services. Fails if a stack already exists in this process.
     pub fn new(config: &Config) -> Result<Stack, Error> {
         config.validate()?;
+        for overlap in config.overlaps() {
+            log::warn!("{overlap}");
+        }
         if LWIP_STARTED.swap(true, Ordering::SeqCst) {
             return Err(Error::Lwip {
                 context: "lwIP is already running in this process".into(),

@@ -8,9 +8,10 @@
 
 mod rules;
 
+use std::collections::HashMap;
 use std::collections::HashSet;
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -383,7 +384,8 @@ impl Impairment {
         }
         if self.jitter > self.delay {
             return Err(Rule::JitterOverDelay {
-                way,
+                jitter_way: way,
+                delay_way: way,
                 jitter: self.jitter,
                 delay: self.delay,
             });
@@ -491,12 +493,19 @@ impl Config {
             client.validate().map_err(whole)?;
         }
         let mut names = HashSet::new();
+        let mut addresses = HashMap::new();
         for (n, interface) in self.interfaces.iter().enumerate() {
             let at = |rule: Rule| ConfigError {
                 interface: Some(n),
                 rule,
             };
             interface.validate().map_err(at)?;
+            for addr in interface.static_addresses() {
+                if let Some(&first) = addresses.get(&addr) {
+                    return Err(at(Rule::AddressGivenTwice { addr, first }));
+                }
+                addresses.insert(addr, n);
+            }
             if let Some(name) = interface.device.name() {
                 if !names.insert(name) {
                     return Err(at(Rule::NameGivenTwice {
@@ -522,6 +531,31 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The pairs of interfaces whose static subnets overlap (IPv4, or the
+    /// /64 of an `addr6`). Allowed, since a lab may want it, but lwIP sends
+    /// to the addresses they share through the first that matches only, so
+    /// [`Stack::new`](crate::stack::Stack::new) warns about each.
+    pub fn overlaps(&self) -> Vec<Overlap> {
+        let subnets: Vec<(usize, Prefix)> = self
+            .interfaces
+            .iter()
+            .enumerate()
+            .flat_map(|(n, interface)| interface.prefixes().into_iter().map(move |p| (n, p)))
+            .collect();
+        let mut overlaps = Vec::new();
+        for (i, (first, a)) in subnets.iter().enumerate() {
+            for (second, b) in &subnets[i + 1..] {
+                if first != second && a.overlaps(b) {
+                    overlaps.push(Overlap {
+                        first: (*first, a.to_string()),
+                        second: (*second, b.to_string()),
+                    });
+                }
+            }
+        }
+        overlaps
     }
 
     /// Whether the stack stops by itself once its clients are done: when it
@@ -570,6 +604,58 @@ impl Config {
                 }
             })
             .collect()
+    }
+}
+
+/// Two interfaces on overlapping subnets: each is the interface's index and
+/// its address with the prefix length (`172.16.0.2/24`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overlap {
+    pub first: (usize, String),
+    pub second: (usize, String),
+}
+
+impl fmt::Display for Overlap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (interface {}) and {} (interface {}) overlap: lwIP reaches the addresses they \
+             share through only one of them",
+            self.first.1, self.first.0, self.second.1, self.second.0
+        )
+    }
+}
+
+/// A static address with its prefix length, IPv4 or IPv6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Prefix {
+    V4(Subnet),
+    V6(Ipv6Addr),
+}
+
+impl Prefix {
+    fn overlaps(&self, other: &Prefix) -> bool {
+        match (self, other) {
+            // Contiguous masks: the shorter prefix contains the longer one
+            // or they are apart.
+            (Prefix::V4(a), Prefix::V4(b)) => {
+                let mask = a.mask & b.mask;
+                a.addr & mask == b.addr & mask
+            }
+            (Prefix::V6(a), Prefix::V6(b)) => a.segments()[..4] == b.segments()[..4],
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Prefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Prefix::V4(subnet) => {
+                write!(f, "{}/{}", Ipv4Addr::from(subnet.addr), subnet.prefix)
+            }
+            Prefix::V6(addr) => write!(f, "{addr}/{IPV6_PREFIX_LEN}"),
+        }
     }
 }
 
@@ -681,6 +767,28 @@ impl InterfaceConfig {
 }
 
 impl InterfaceConfig {
+    /// lwIP's static addresses on this interface (not DHCP's or SLAAC's).
+    fn static_addresses(&self) -> Vec<IpAddr> {
+        let v4 = match self.addressing {
+            Addressing::Static { addr, .. } => Some(IpAddr::from(addr)),
+            _ => None,
+        };
+        v4.into_iter()
+            .chain(self.ipv6.addresses.iter().map(|&a| IpAddr::from(a)))
+            .collect()
+    }
+
+    /// The subnets of [`Self::static_addresses`].
+    fn prefixes(&self) -> Vec<Prefix> {
+        let v4 = match self.addressing {
+            Addressing::Static { addr, netmask, .. } => Some(Prefix::V4(Subnet::of(addr, netmask))),
+            _ => None,
+        };
+        v4.into_iter()
+            .chain(self.ipv6.addresses.iter().map(|&a| Prefix::V6(a)))
+            .collect()
+    }
+
     /// A transient TAP's host side needs an address of each family lwIP
     /// has statically: DHCP and SLAAC have no server behind it.
     fn validate_transient_hosts(
@@ -754,6 +862,15 @@ pub fn is_contiguous(netmask: Ipv4Addr) -> bool {
     let bits = u32::from(netmask);
     // !bits must be 2^n - 1.
     (!bits).wrapping_add(1) & !bits == 0
+}
+
+/// The netmask of a prefix length (`24` is 255.255.255.0); `None` above 32.
+pub fn netmask_of_prefix(len: u8) -> Option<Ipv4Addr> {
+    match len {
+        0 => Some(Ipv4Addr::UNSPECIFIED),
+        1..=32 => Some(Ipv4Addr::from(u32::MAX << (32 - u32::from(len)))),
+        _ => None,
+    }
 }
 
 /// The number of one bits in a (contiguous) netmask.
@@ -1035,6 +1152,90 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("pcap= is empty"));
+    }
+
+    #[test]
+    fn the_same_address_on_two_interfaces_is_refused() {
+        let config = Config {
+            interfaces: vec![
+                static_on(tap("a"), "172.16.0.2", None),
+                static_on(tap("b"), "172.16.0.2", None),
+            ],
+            ..Config::default()
+        };
+        let e = config.validate().unwrap_err();
+        assert_eq!(e.interface, Some(1));
+        assert_eq!(
+            e.rule.to_string(),
+            "addr=172.16.0.2 is already lwIP's address on interface 0; each interface needs \
+             an address of its own"
+        );
+        let six = |device, addr: &str| InterfaceConfig {
+            ipv6: Ipv6Config {
+                addresses: vec![addr.parse().unwrap()],
+                ..Ipv6Config::default()
+            },
+            ..InterfaceConfig {
+                addressing: Addressing::None,
+                ..static_on(device, "10.0.0.2", None)
+            }
+        };
+        let config = Config {
+            interfaces: vec![six(tap("a"), "2001:db8::2"), six(tap("b"), "2001:db8::2")],
+            ..Config::default()
+        };
+        let e = config.validate().unwrap_err();
+        assert!(
+            e.rule
+                .to_string()
+                .starts_with("addr6=2001:db8::2 is already"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn overlapping_subnets_are_allowed_and_named() {
+        let wide = InterfaceConfig {
+            addressing: Addressing::Static {
+                addr: ip("172.16.1.2"),
+                netmask: ip("255.255.0.0"),
+                gw: None,
+            },
+            ..static_on(tap("b"), "10.0.0.2", None)
+        };
+        let config = Config {
+            interfaces: vec![
+                static_on(tap("a"), "172.16.0.2", None),
+                wide,
+                static_on(tap("c"), "10.0.0.2", None),
+            ],
+            ..Config::default()
+        };
+        config.validate().unwrap();
+        let overlaps = config.overlaps();
+        assert_eq!(overlaps.len(), 1, "{overlaps:?}");
+        assert_eq!(
+            overlaps[0].to_string(),
+            "172.16.0.2/24 (interface 0) and 172.16.1.2/16 (interface 1) overlap: lwIP \
+             reaches the addresses they share through only one of them"
+        );
+        let apart = Config {
+            interfaces: vec![
+                static_on(tap("a"), "172.16.0.2", None),
+                static_on(tap("b"), "172.16.1.2", None),
+            ],
+            ..Config::default()
+        };
+        assert!(apart.overlaps().is_empty());
+    }
+
+    #[test]
+    fn prefix_lengths_give_netmasks() {
+        assert_eq!(netmask_of_prefix(24), Some(ip("255.255.255.0")));
+        assert_eq!(netmask_of_prefix(0), Some(ip("0.0.0.0")));
+        assert_eq!(netmask_of_prefix(32), Some(ip("255.255.255.255")));
+        assert_eq!(netmask_of_prefix(9), Some(ip("255.128.0.0")));
+        assert_eq!(netmask_of_prefix(33), None);
     }
 
     #[test]

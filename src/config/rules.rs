@@ -47,6 +47,12 @@ pub enum Rule {
     NameGivenTwice {
         name: String,
     },
+    /// lwIP's address on this interface is already its address on
+    /// interface `first`.
+    AddressGivenTwice {
+        addr: IpAddr,
+        first: usize,
+    },
     /// offload=on together with impairment, on `device`.
     OffloadWithImpairment {
         device: String,
@@ -173,8 +179,11 @@ pub enum Rule {
         way: &'static str,
         delay: Duration,
     },
+    /// `jitter_way` and `delay_way` name the two keys apart: a caller
+    /// that took one from a key for both directions can say so (`""`).
     JitterOverDelay {
-        way: &'static str,
+        jitter_way: &'static str,
+        delay_way: &'static str,
         jitter: Duration,
         delay: Duration,
     },
@@ -203,6 +212,14 @@ impl fmt::Display for Rule {
                 "{count} clients (--ping, --iperf-client) given; at most {MAX_CLIENTS} run at once"
             ),
             Rule::NameGivenTwice { name } => write!(f, "interface {name} is given more than once"),
+            Rule::AddressGivenTwice { addr, first } => {
+                let key = if addr.is_ipv4() { "addr" } else { "addr6" };
+                write!(
+                    f,
+                    "{key}={addr} is already lwIP's address on interface {first}; \
+                     each interface needs an address of its own"
+                )
+            }
             Rule::OffloadWithImpairment { device } => write!(
                 f,
                 "offload=on ({device}) cannot be combined with impairment: a frame the kernel \
@@ -334,9 +351,15 @@ impl fmt::Display for Rule {
                 delay.as_millis(),
                 MAX_DELAY.as_millis()
             ),
-            Rule::JitterOverDelay { way, jitter, delay } => write!(
+            Rule::JitterOverDelay {
+                jitter_way,
+                delay_way,
+                jitter,
+                delay,
+            } => write!(
                 f,
-                "jitter{way}={} ms is more than delay{way}={} ms (a frame cannot leave before it came)",
+                "jitter{jitter_way}={} ms is more than delay{delay_way}={} ms (a frame cannot leave \
+                 before it came)",
                 ms(jitter),
                 ms(delay)
             ),
