@@ -10,11 +10,13 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{Arg, ArgAction, ArgMatches};
+use log::LevelFilter;
 
 use lwip_tap::config::{
     Addressing, CaptureConfig, ClientConfig, Config, DeviceConfig, Impairment, Impairments,
-    InterfaceConfig, Ipv6Config, Percent, Services, IPV6_PREFIX_LEN, MAX_DELAY, MIN_RATE,
+    InterfaceConfig, Ipv6Config, Percent, Rule, Services, IPV6_PREFIX_LEN, MAX_DELAY, MIN_RATE,
     SNAPLEN_RANGE,
 };
 use lwip_tap::sandbox::{SandboxConfig, SeccompMode, DEFAULT_USER};
@@ -36,46 +38,88 @@ pub struct Options {
     pub stats: bool,
     /// What the process gives up once set up (`-Z`, `--seccomp`).
     pub sandbox: SandboxConfig,
+    /// The log level of `-q`, `-v` or `--log-level`; `None` leaves it to
+    /// `RUST_LOG` (info by default).
+    pub log_level: Option<LevelFilter>,
 }
 
 /// What the command line asks for.
 #[derive(Debug)]
 pub enum Invocation {
     Run(Options),
-    /// Print this text to stdout and exit 0 (`-h`, `--version`).
+    /// Print this text to stdout and exit 0 (`-h`, `--help`, `--version`,
+    /// `--completions`, `--man`).
     Help(String),
 }
+
+/// The usage line of `-h`, `--help` and a missing `-i`: every option.
+const USAGE: &str = "lwip-tap -i name=TAP,addr=A[/LEN],netmask=M,gw=G[,KEY=VALUE...] [-i ...]
+         [-E] [-C] [-H] [-s] [--ping ADDR [--count N] [--interval S]]
+         [--iperf-client ADDR[:PORT] [--time S]] [--seed N] [--busy-poll] [-Z USER]
+         [--seccomp on|off|required] [--stats] [-q | -v | --log-level LEVEL] [-d] [-V] [-h | --help]";
+
+/// What `-h` says after the options: every key of `-i`, in short.
+const KEYS_HELP: &str = "\
+Interface keys (-i KEY=VALUE,KEY=VALUE,...: commas between keys, no spaces):
+  name=TAP  addr=A[/LEN]  netmask=M  gw=G  addr6=A6[/64]  gw6=R6  slaac=on|off
+  mtu=N  offload=on|off  pcap=FILE  snaplen=N
+  loss=PCT  corrupt=PCT  dup=PCT  reorder=PCT  delay=MS  jitter=MS  rate=MBIT  max-frame=BYTES
+    impair both ways; KEY-in= (into lwIP) or KEY-out= (from lwIP) one way: loss=20 drops a
+    ping's request or its reply (~36 % of pings lost), loss-in=20 loses 20 %
+--help explains each key and option.";
+
+/// What `--help` says after the options.
+const LONG_HELP: &str = "\
+Interface keys (-i KEY=VALUE,KEY=VALUE,...: commas between keys, no spaces; each key once,
+except addr6):
+  name=TAP         an existing TAP to attach to; without it a transient TAP is created and
+                   removed on exit (gw= and gw6= are then its host-side addresses)
+  addr=A[/LEN]     lwIP's IPv4 address; with /LEN, netmask= is not needed
+  netmask=M        its netmask (contiguous, like 255.255.255.0)
+  gw=G             the IPv4 gateway
+                   Without addr, netmask and gw, DHCP configures the interface (needs name=),
+                   unless it has addr6= (IPv6 only).
+  addr6=A6[/64]    a static IPv6 address (repeatable); every interface also has a link-local one
+  gw6=R6           a static IPv6 default router
+  slaac=on|off     form addresses from router advertisements (default on)
+  mtu=N            the TAP's MTU, 68-65521
+  offload=on|off   receive offload (default: on with one interface, off on a router or when
+                   impaired)
+  pcap=FILE        capture every frame lwIP receives and sends into this pcapng file
+  snaplen=N        bytes of each frame captured, 1-65535 (default 65535)
+  loss=PCT, corrupt=PCT, dup=PCT, reorder=PCT
+                   frames dropped, damaged, delivered twice, held behind the next (0-100)
+  delay=MS, jitter=MS
+                   each frame held back delay +- up to jitter ms (jitter <= delay <= 60000)
+  rate=MBIT        a rate limit in Mbit/s; max-frame=BYTES: longer frames are dropped
+                   Impairment keys apply both ways: loss=20 drops a ping's request or its reply,
+                   so about 36 % of pings go unanswered. KEY-in= (frames into lwIP) or KEY-out=
+                   (frames lwIP sends) set one way and win over the plain key: loss-in=20 loses
+                   20 % of pings.
+Several -i make lwip-tap a router between them; no two may have the same address.
+Clients (--ping, --iperf-client; each repeatable) all start at once, each when lwIP has a route \
+to its target (after a DHCP lease, say). Without -E/-C/-H/-s lwip-tap exits when they are done: \
+status 0 if every client succeeded (a ping with at least one reply, an iperf test that ran its \
+time and had its data acknowledged), 1 if not. With a service it keeps running until stopped, \
+and the exit status still says how the clients did.
+Started as root, lwip-tap sets everything up, then runs as nobody (or -Z USER) with no \
+capabilities, no_new_privs and a seccomp filter; -Z root keeps root.
+Logs go to stderr at info; -q, -v and --log-level set the level, else RUST_LOG does (like \
+RUST_LOG=debug or RUST_LOG=warn,lwip_tap::apps=debug).
+Bad arguments: one line on stderr, exit status 2. Shell completion: lwip-tap --completions \
+bash|zsh|fish|elvish|powershell; a man page: lwip-tap --man.";
 
 fn command() -> clap::Command {
     clap::Command::new("lwip-tap")
         .about("Runs the lwIP TCP/IP stack in user space on Linux TAP devices")
-        .override_usage(
-            "lwip-tap -i name=TAP,addr=A,netmask=M,gw=G[,pcap=FILE][,loss=PCT,...] [-i ...] [-E] [-C] [-H] [-s] [--ping ADDR [--count N] [--interval S]] [--iperf-client ADDR[:PORT] [--time S]] [--seed N] [--busy-poll] [-Z USER] [--seccomp on|off|required] [-d] [-h]",
-        )
-        .after_help(
-            "Without name= a transient TAP is created (gw= and gw6= are then its host-side \
-             addresses) and removed on exit.\nWithout addr/netmask/gw the interface is configured \
-             by DHCP, unless it has addr6= (IPv6 only).\n\
-             IPv6: addr6=ADDR[/64] (repeatable), gw6=ROUTER, slaac=on|off (default on); every \
-             interface also has a link-local address.\n\
-             Several -i make lwip-tap a router between them.\n\
-             Capture: pcap=FILE[,snaplen=N]. Impairment (each also as KEY-in or KEY-out for one \
-             direction): loss=PCT, corrupt=PCT, dup=PCT, reorder=PCT, delay=MS, jitter=MS, \
-             rate=MBIT, max-frame=BYTES.\n\
-             Clients (--ping, --iperf-client; each repeatable) all start at once, each when lwIP \
-             has a route to its target (after a DHCP lease, say). Without -E/-C/-H/-s lwip-tap \
-             exits when they are done: status 0 if every client succeeded (a ping with at least \
-             one reply, an iperf test that ran its time and had its data acknowledged), 1 if \
-             not. With a service it keeps \
-             running until stopped, and the exit status still says how the clients did.\n\
-             Started as root, lwip-tap sets everything up, then runs as nobody (or -Z USER) with \
-             no capabilities, no_new_privs and a seccomp filter; -Z root keeps root.",
-        )
+        .override_usage(USAGE)
+        .after_help(KEYS_HELP)
+        .after_long_help(LONG_HELP)
         .disable_version_flag(true)
         .arg(
             Arg::new("interface")
                 .short('i')
-                .value_name("name=TAP,addr=A,netmask=M,gw=G,mtu=N")
+                .value_name("name=TAP,addr=A[/LEN],...")
                 .action(ArgAction::Append)
                 .allow_hyphen_values(false)
                 .help("Add an interface (repeatable; the first is the default route)"),
@@ -119,26 +163,6 @@ fn command() -> clap::Command {
                 .allow_negative_numbers(true)
                 .help("Seconds each --iperf-client sends (default 10; fractions allowed)"),
         )
-        .arg(flag(
-            "debug",
-            'd',
-            "Print lwIP's debug output (needs a `--features debug` build)",
-        ))
-        .arg(
-            Arg::new("stats")
-                .long("stats")
-                .action(ArgAction::SetTrue)
-                .help("Log lwIP's memory and protocol statistics on exit (SIGUSR1: at any time)"),
-        )
-        .arg(
-            Arg::new("busy-poll")
-                .long("busy-poll")
-                .action(ArgAction::SetTrue)
-                .help(
-                    "Poll for 2 ms after every frame instead of sleeping: lowest latency for \
-                     sparse traffic, at the cost of a core while traffic flows",
-                ),
-        )
         .arg(
             Arg::new("seed")
                 .long("seed")
@@ -147,11 +171,22 @@ fn command() -> clap::Command {
                 .help("Seed of the impairment decisions, to repeat a run (default: random, logged)"),
         )
         .arg(
+            Arg::new("busy-poll")
+                .long("busy-poll")
+                .action(ArgAction::SetTrue)
+                .help("Poll for 2 ms after every frame instead of sleeping: lowest latency")
+                .long_help(
+                    "Poll for 2 ms after every frame instead of sleeping: lowest latency for \
+                     sparse traffic, at the cost of a core while traffic flows",
+                ),
+        )
+        .arg(
             Arg::new("user")
                 .short('Z')
                 .long("user")
                 .value_name("USER")
-                .help(user_help())
+                .help(format!("After setup, run as USER (default: {DEFAULT_USER})"))
+                .long_help(user_help())
                 .value_parser(clap::builder::NonEmptyStringValueParser::new()),
         )
         .arg(
@@ -159,18 +194,68 @@ fn command() -> clap::Command {
                 .long("seccomp")
                 .value_name("MODE")
                 .value_parser(["on", "off", "required"])
-                .help(
+                .help("System call filter after setup (default on)")
+                .long_help(
                     "System call filter after setup: on (default; a kernel without seccomp gets a \
                      warning), required (that is an error), or off to debug with valgrind, gdb or \
                      strace (a process that gave up root is not dumpable: trace it as root)",
                 ),
         )
         .arg(
+            Arg::new("stats")
+                .long("stats")
+                .action(ArgAction::SetTrue)
+                .help("Log lwIP's memory and protocol statistics on exit (SIGUSR1: at any time)"),
+        )
+        .arg(
+            Arg::new("quiet")
+                .short('q')
+                .long("quiet")
+                .action(ArgAction::SetTrue)
+                .conflicts_with_all(["verbose", "log-level"])
+                .help("Log warnings and errors only"),
+        )
+        .arg(
+            Arg::new("verbose")
+                .short('v')
+                .long("verbose")
+                .action(ArgAction::Count)
+                .conflicts_with("log-level")
+                .help("Log more: -v debug, -vv trace"),
+        )
+        .arg(
+            Arg::new("log-level")
+                .long("log-level")
+                .value_name("LEVEL")
+                .value_parser(["off", "error", "warn", "info", "debug", "trace"])
+                .help("Log at LEVEL (default info, or what RUST_LOG says)"),
+        )
+        .arg(flag(
+            "debug",
+            'd',
+            "Print lwIP's debug output (needs a `--features debug` build)",
+        ))
+        .arg(
             Arg::new("version")
                 .short('V')
                 .long("version")
                 .action(ArgAction::SetTrue)
                 .help("Print lwip-tap's and lwIP's versions, where lwIP came from and its key options"),
+        )
+        .arg(
+            Arg::new("completions")
+                .long("completions")
+                .value_name("SHELL")
+                .value_parser(clap::value_parser!(clap_complete::Shell))
+                .hide(true)
+                .help("Write the completion script of SHELL to stdout"),
+        )
+        .arg(
+            Arg::new("man")
+                .long("man")
+                .action(ArgAction::SetTrue)
+                .hide(true)
+                .help("Write the man page (roff) to stdout"),
         )
 }
 
@@ -198,23 +283,63 @@ where
     let mut cmd = command();
     let matches = match cmd.try_get_matches_from_mut(args) {
         Ok(m) => m,
-        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => {
-            return Ok(Invocation::Help(cmd.render_help().to_string()));
+        // -h or --help: clap renders the short or the long form.
+        Err(e) if e.kind() == ErrorKind::DisplayHelp => {
+            return Ok(Invocation::Help(e.render().to_string()));
         }
         Err(e) => return Err(Error::Usage(one_line(&e))),
     };
     if matches.get_flag("version") {
         return Ok(Invocation::Help(lwip_tap::version::text()));
     }
+    if let Some(&shell) = matches.get_one::<clap_complete::Shell>("completions") {
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut cmd, "lwip-tap", &mut script);
+        return Ok(Invocation::Help(
+            String::from_utf8_lossy(&script).into_owned(),
+        ));
+    }
+    if matches.get_flag("man") {
+        let mut page = Vec::new();
+        clap_mangen::Man::new(cmd)
+            .render(&mut page)
+            .map_err(|e| Error::Usage(format!("--man: {e}")))?;
+        return Ok(Invocation::Help(
+            String::from_utf8_lossy(&page).into_owned(),
+        ));
+    }
     options(&matches, &mut cmd).map(Invocation::Run)
 }
 
-/// clap's error without its multi-line usage footer.
+/// clap's error in one line, without its usage footer but with what the
+/// footer would have helped with: the values an option takes, or that a
+/// stray `KEY=VALUE` belongs after a comma.
 fn one_line(err: &clap::Error) -> String {
     let text = err.render().to_string();
     let first = text.lines().next().unwrap_or("invalid arguments");
     let first = first.strip_prefix("error: ").unwrap_or(first);
-    format!("{first} (see lwip-tap -h)")
+    let hint = match (err.kind(), err.get(ContextKind::InvalidArg)) {
+        (ErrorKind::InvalidValue, _) => match err.get(ContextKind::ValidValue) {
+            Some(ContextValue::Strings(values)) => format!(": expected {}", alternatives(values)),
+            _ => String::new(),
+        },
+        (ErrorKind::UnknownArgument, Some(ContextValue::String(arg)))
+            if arg.contains('=') && !arg.starts_with('-') =>
+        {
+            "; the keys of one -i are separated by commas, not spaces".to_string()
+        }
+        _ => String::new(),
+    };
+    format!("{first}{hint} (see lwip-tap -h)")
+}
+
+/// `a, b or c`.
+fn alternatives(values: &[String]) -> String {
+    match values {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
 }
 
 fn options(matches: &ArgMatches, cmd: &mut clap::Command) -> Result<Options, Error> {
@@ -260,12 +385,29 @@ fn options(matches: &ArgMatches, cmd: &mut clap::Command) -> Result<Options, Err
     };
     Ok(Options {
         config,
+        log_level: log_level(matches),
         stats: matches.get_flag("stats"),
         sandbox: SandboxConfig {
             user: matches.get_one::<String>("user").cloned(),
             seccomp,
         },
     })
+}
+
+/// The level `-q`, `-v` or `--log-level` asks for (clap lets only one of
+/// them through).
+fn log_level(matches: &ArgMatches) -> Option<LevelFilter> {
+    if matches.get_flag("quiet") {
+        return Some(LevelFilter::Warn);
+    }
+    match matches.get_count("verbose") {
+        0 => {}
+        1 => return Some(LevelFilter::Debug),
+        _ => return Some(LevelFilter::Trace),
+    }
+    matches
+        .get_one::<String>("log-level")
+        .and_then(|level| level.parse().ok())
 }
 
 /// The clients of `--ping` and `--iperf-client`, in that order, with the
@@ -372,6 +514,8 @@ fn parse_seconds(flag: &str, value: &str) -> Result<Duration, String> {
 struct Keys {
     name: Option<String>,
     addr: Option<Ipv4Addr>,
+    /// The prefix length of `addr=A/LEN`.
+    prefix: Option<u8>,
     netmask: Option<Ipv4Addr>,
     gw: Option<Ipv4Addr>,
     addr6: Vec<Ipv6Addr>,
@@ -458,12 +602,20 @@ pub fn parse_interface(text: &str) -> Result<InterfaceConfig, String> {
         if value.is_empty() {
             return Err(format!("{key}= has an empty value"));
         }
+        // `-i 'addr=A netmask=M'`: one value that swallowed the next key.
+        if value.contains('=') && value.contains(char::is_whitespace) {
+            let first = value.split_whitespace().next().unwrap_or_default();
+            return Err(format!(
+                "a space after {key}={first}: the keys of one -i are separated by commas, not \
+                 spaces"
+            ));
+        }
         match key {
             "name" => {
                 lwip_tap::config::check_name(value).map_err(|e| e.to_string())?;
                 keys.name = Some(value.to_string());
             }
-            "addr" => keys.addr = Some(parse_ipv4(key, value)?),
+            "addr" => (keys.addr, keys.prefix) = parse_ipv4_prefix(value)?,
             "netmask" => keys.netmask = Some(parse_netmask(value)?),
             "gw" => keys.gw = Some(parse_ipv4(key, value)?),
             "addr6" => keys.addr6.push(parse_ipv6_prefix(value)?),
@@ -487,16 +639,61 @@ pub fn parse_interface(text: &str) -> Result<InterfaceConfig, String> {
             }
         }
     }
-    let interface = keys.into_config()?;
-    interface.validate().map_err(|e| e.to_string())?;
+    let interface = keys.to_config()?;
+    interface
+        .validate()
+        .map_err(|rule| keys.as_typed(rule).to_string())?;
     Ok(interface)
 }
 
 impl Keys {
+    /// The netmask of `netmask=` or of `addr=A/LEN`; both must agree.
+    fn netmask(&self) -> Result<Option<Ipv4Addr>, String> {
+        let Some(len) = self.prefix else {
+            return Ok(self.netmask);
+        };
+        let of_prefix = lwip_tap::config::netmask_of_prefix(len);
+        match (self.netmask, self.addr, of_prefix) {
+            (Some(netmask), Some(addr), Some(mask)) if netmask != mask => Err(format!(
+                "addr={addr}/{len} and netmask={netmask} disagree (/{len} is {mask}); give one \
+                 of them"
+            )),
+            _ => Ok(of_prefix),
+        }
+    }
+
+    /// `rule` with its impairment keys named as they were typed:
+    /// `jitter=` rather than `jitter-in=` when the key for both ways gave
+    /// the value. (The parser already refuses what the other impairment
+    /// rules catch.)
+    fn as_typed(&self, rule: Rule) -> Rule {
+        let Rule::JitterOverDelay {
+            jitter_way: way,
+            jitter,
+            delay,
+            ..
+        } = rule
+        else {
+            return rule;
+        };
+        let one_way = if way == "-in" {
+            &self.inbound
+        } else {
+            &self.outbound
+        };
+        let named = |own: bool, both: bool| if !own && both { "" } else { way };
+        Rule::JitterOverDelay {
+            jitter_way: named(one_way.jitter.is_some(), self.both.jitter.is_some()),
+            delay_way: named(one_way.delay.is_some(), self.both.delay.is_some()),
+            jitter,
+            delay,
+        }
+    }
+
     /// What the keys mean: DHCP without addresses, a transient TAP without
     /// a name (whose host side is the gateway).
-    fn into_config(self) -> Result<InterfaceConfig, String> {
-        let addressing = match (self.addr, self.netmask, self.gw) {
+    fn to_config(&self) -> Result<InterfaceConfig, String> {
+        let addressing = match (self.addr, self.netmask()?, self.gw) {
             // IPv6 only: DHCP would look for an IPv4 server nobody asked for.
             (None, None, None) if !self.addr6.is_empty() => Addressing::None,
             (None, None, None) => Addressing::Dhcp,
@@ -504,10 +701,12 @@ impl Keys {
             (None, _, _) => {
                 return Err("netmask= and gw= need addr= (or omit all three for DHCP)".into())
             }
-            (Some(_), None, _) => return Err("addr= needs netmask=".into()),
+            (Some(_), None, _) => {
+                return Err("addr= needs netmask= (or a prefix length: addr=A/24)".into())
+            }
         };
-        let device = match (self.name, addressing) {
-            (Some(name), _) => DeviceConfig::Tap { name },
+        let device = match (&self.name, addressing) {
+            (Some(name), _) => DeviceConfig::Tap { name: name.clone() },
             // A transient TAP's host side needs an address to be useful,
             // and there is no DHCP server behind it to lease one from.
             (None, Addressing::Dhcp) => {
@@ -528,7 +727,7 @@ impl Keys {
                 host6: self.gw6,
             },
         };
-        let capture = match (self.pcap, self.snaplen) {
+        let capture = match (&self.pcap, self.snaplen) {
             (Some(path), snaplen) => Some(CaptureConfig {
                 snaplen: snaplen.unwrap_or(*SNAPLEN_RANGE.end()),
                 ..CaptureConfig::new(path)
@@ -540,7 +739,7 @@ impl Keys {
             device,
             addressing,
             ipv6: Ipv6Config {
-                addresses: self.addr6,
+                addresses: self.addr6.clone(),
                 gateway: self.gw6,
                 slaac: self.slaac.unwrap_or(true),
             },
@@ -620,6 +819,20 @@ fn parse_ipv4(key: &str, value: &str) -> Result<Ipv4Addr, String> {
     value
         .parse()
         .map_err(|_| format!("{key}{sep}'{value}' is not an IPv4 address (a.b.c.d, each 0-255)"))
+}
+
+/// `addr=A` or `addr=A/LEN`, LEN from 0 to 32.
+fn parse_ipv4_prefix(value: &str) -> Result<(Option<Ipv4Addr>, Option<u8>), String> {
+    let Some((addr, len)) = value.split_once('/') else {
+        return Ok((Some(parse_ipv4("addr", value)?), None));
+    };
+    let addr = parse_ipv4("addr", addr.trim())?;
+    match len.trim().parse::<u8>() {
+        Ok(len) if len <= 32 => Ok((Some(addr), Some(len))),
+        _ => Err(format!(
+            "addr={value}: '{len}' is not a prefix length (0 to 32)"
+        )),
+    }
 }
 
 fn parse_ipv6(key: &str, value: &str) -> Result<Ipv6Addr, String> {
@@ -969,7 +1182,7 @@ mod tests {
 
     #[test]
     fn help_is_not_an_error() {
-        match parse(["lwip-tap", "-h"]).unwrap() {
+        match parse(["lwip-tap", "--help"]).unwrap() {
             Invocation::Help(text) => {
                 assert!(text.contains("-i <name=TAP"));
                 assert!(text.contains("--iperf-client <ADDR[:PORT]>"), "{text}");
@@ -977,6 +1190,230 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    fn help(args: &[&str]) -> String {
+        let mut full = vec!["lwip-tap"];
+        full.extend_from_slice(args);
+        match parse(full).unwrap() {
+            Invocation::Help(text) => text,
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+
+    /// Every key `-i` takes, as the parser knows them.
+    const KEY_NAMES: &[&str] = &[
+        "name",
+        "addr",
+        "netmask",
+        "gw",
+        "addr6",
+        "gw6",
+        "slaac",
+        "mtu",
+        "offload",
+        "pcap",
+        "snaplen",
+        "loss",
+        "corrupt",
+        "dup",
+        "reorder",
+        "delay",
+        "jitter",
+        "rate",
+        "max-frame",
+    ];
+
+    #[test]
+    fn short_help_names_every_option_and_key_and_long_help_explains_them() {
+        let short = help(&["-h"]);
+        let long = help(&["--help"]);
+        // One screen; the long form says more of everything.
+        assert!(short.lines().count() <= 45, "{short}");
+        assert!(short.len() < long.len() && !short.contains("exits when they are done"));
+        for arg in command().get_arguments().filter(|a| !a.is_hide_set()) {
+            let names: Vec<String> = arg
+                .get_long()
+                .map(|l| format!("--{l}"))
+                .into_iter()
+                .chain(arg.get_short().map(|s| format!("-{s}")))
+                .collect();
+            let usage = short.split("Options:").next().unwrap();
+            assert!(
+                names.iter().any(|n| usage.contains(n.as_str())),
+                "{names:?} missing from the usage line:\n{usage}"
+            );
+            for text in [&short, &long] {
+                assert!(names.iter().all(|n| text.contains(n.as_str())), "{names:?}");
+            }
+        }
+        for key in KEY_NAMES {
+            // Each key is a known one, and both helps show it.
+            if let Err(e) = parse_interface(&format!("name=t,{key}=?")) {
+                assert!(!e.contains("unknown key"), "{key}: {e}");
+            }
+            for text in [&short, &long] {
+                assert!(
+                    text.contains(&format!(" {key}=")),
+                    "{key}= missing:\n{text}"
+                );
+            }
+        }
+        assert!(short.contains("loss-in=20 loses 20 %"), "{short}");
+        assert!(short.contains("KEY-in="), "{short}");
+        assert!(long.contains("RUST_LOG"), "{long}");
+        assert!(!short.contains("--completions"), "a hidden flag: {short}");
+    }
+
+    #[test]
+    fn completions_and_the_man_page_come_from_the_same_definition() {
+        let bash = help(&["--completions", "bash"]);
+        assert!(bash.contains("complete -F _lwip__tap"), "{bash}");
+        for option in ["--iperf-client", "--seccomp", "--log-level", "--stats"] {
+            assert!(bash.contains(option), "{option} missing:\n{bash}");
+        }
+        let zsh = help(&["--completions", "zsh"]);
+        assert!(zsh.starts_with("#compdef lwip-tap"), "{zsh}");
+        let man = help(&["--man"]);
+        assert!(man.contains(".TH lwip-tap 1"), "{man}");
+        for text in ["\\-\\-iperf\\-client", "addr=A[/LEN]", "RUST_LOG"] {
+            assert!(man.contains(text), "{text} missing:\n{man}");
+        }
+        let e = usage_error(&["--completions", "tcsh"]);
+        assert!(
+            e.contains("expected bash, elvish, fish, powershell or zsh"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn addresses_with_a_prefix_length() {
+        let spec = parse_interface("addr=172.16.0.2/24,gw=172.16.0.1").unwrap();
+        assert_eq!(
+            spec.addressing,
+            Addressing::Static {
+                addr: ip("172.16.0.2"),
+                netmask: ip("255.255.255.0"),
+                gw: Some(ip("172.16.0.1"))
+            }
+        );
+        // The same netmask twice is no conflict.
+        let both = parse_interface("name=t, addr = 10.1.2.3 / 16 ,netmask=255.255.0.0").unwrap();
+        assert!(
+            matches!(both.addressing, Addressing::Static { netmask, .. } if netmask == ip("255.255.0.0"))
+        );
+        for (spec, expected) in [
+            (
+                "name=t,addr=10.0.0.2/24,netmask=255.255.0.0",
+                "addr=10.0.0.2/24 and netmask=255.255.0.0 disagree (/24 is 255.255.255.0); \
+                 give one of them",
+            ),
+            (
+                "name=t,addr=10.0.0.2/33",
+                "addr=10.0.0.2/33: '33' is not a prefix length (0 to 32)",
+            ),
+            (
+                "name=t,addr=10.0.0.2/",
+                "addr=10.0.0.2/: '' is not a prefix length (0 to 32)",
+            ),
+            (
+                "name=t,addr=10.0.0/24",
+                "addr='10.0.0' is not an IPv4 address (a.b.c.d, each 0-255)",
+            ),
+            (
+                "name=t,addr=10.0.0.0/24",
+                "addr=10.0.0.0 is the network or broadcast address of its /24 subnet",
+            ),
+        ] {
+            assert_eq!(parse_interface(spec).unwrap_err(), expected, "{spec}");
+        }
+    }
+
+    #[test]
+    fn the_same_address_on_two_interfaces_is_refused() {
+        let e = usage_error(&[
+            "-i",
+            "addr=172.16.0.2/24,gw=172.16.0.1",
+            "-i",
+            "addr=172.16.0.2,netmask=255.255.255.0,gw=172.16.0.3",
+        ]);
+        assert_eq!(
+            e,
+            "-i 'addr=172.16.0.2,netmask=255.255.255.0,gw=172.16.0.3': addr=172.16.0.2 is \
+             already lwIP's address on interface 0; each interface needs an address of its own"
+        );
+        // Overlapping subnets are allowed (Stack::new warns).
+        let o = run(&[
+            "-i",
+            "addr=172.16.0.2/24,gw=172.16.0.1",
+            "-i",
+            "addr=172.16.0.3/16,gw=172.16.0.4",
+        ])
+        .unwrap();
+        assert_eq!(o.config.overlaps().len(), 1);
+    }
+
+    #[test]
+    fn messages_name_the_keys_as_typed() {
+        for (spec, expected) in [
+            (
+                "name=t,delay=10,jitter=20",
+                "jitter=20 ms is more than delay=10 ms (a frame cannot leave before it came)",
+            ),
+            (
+                "name=t,delay=10,jitter-out=20",
+                "jitter-out=20 ms is more than delay=10 ms (a frame cannot leave before it came)",
+            ),
+            (
+                "name=t,delay-in=10,jitter=20",
+                "jitter=20 ms is more than delay-in=10 ms (a frame cannot leave before it came)",
+            ),
+            (
+                "name=t,jitter-in=5",
+                "jitter-in=5 ms is more than delay-in=0 ms (a frame cannot leave before it came)",
+            ),
+            (
+                "addr=172.16.0.2 netmask=255.255.255.0",
+                "a space after addr=172.16.0.2: the keys of one -i are separated by commas, not \
+                 spaces",
+            ),
+        ] {
+            assert_eq!(parse_interface(spec).unwrap_err(), expected, "{spec}");
+        }
+        let e = usage_error(&[
+            "-i",
+            "addr=172.16.0.2/24,gw=172.16.0.1",
+            "netmask=255.255.255.0",
+        ]);
+        assert_eq!(
+            e,
+            "unexpected argument 'netmask=255.255.255.0' found; the keys of one -i are \
+             separated by commas, not spaces (see lwip-tap -h)"
+        );
+        let e = usage_error(&["-i", "name=t", "--log-level", "loud"]);
+        assert_eq!(
+            e,
+            "invalid value 'loud' for '--log-level <LEVEL>': expected off, error, warn, info, \
+             debug or trace (see lwip-tap -h)"
+        );
+    }
+
+    #[test]
+    fn log_level_flags() {
+        assert_eq!(run(&["-i", "name=t"]).unwrap().log_level, None);
+        for (args, level) in [
+            (&["-q"][..], LevelFilter::Warn),
+            (&["-v"], LevelFilter::Debug),
+            (&["-vv"], LevelFilter::Trace),
+            (&["--log-level", "error"], LevelFilter::Error),
+            (&["--log-level", "off"], LevelFilter::Off),
+        ] {
+            let mut all = vec!["-i", "name=t"];
+            all.extend_from_slice(args);
+            assert_eq!(run(&all).unwrap().log_level, Some(level), "{args:?}");
+        }
+        let e = usage_error(&["-i", "name=t", "-q", "-v"]);
+        assert!(e.contains("cannot be used with"), "{e}");
     }
 
     #[test]
@@ -1059,7 +1496,7 @@ mod tests {
             ("jitter=abc", "jitter=abc is not a number of milliseconds"),
             (
                 "delay=10,jitter=20",
-                "jitter-in=20 ms is more than delay-in=10 ms",
+                "jitter=20 ms is more than delay=10 ms",
             ),
             (
                 "rate=0",
@@ -1275,7 +1712,13 @@ mod tests {
             let e = usage_error(&args);
             assert_eq!(e.lines().count(), 1, "{e}");
         }
-        match parse(["lwip-tap", "-h"]).unwrap() {
+        let e = usage_error(&["-i", "name=t", "--seccomp", "maybe"]);
+        assert_eq!(
+            e,
+            "invalid value 'maybe' for '--seccomp <MODE>': expected on, off or required \
+             (see lwip-tap -h)"
+        );
+        match parse(["lwip-tap", "--help"]).unwrap() {
             Invocation::Help(text) => {
                 assert!(text.contains("-Z root keeps root"), "{text}");
                 assert!(text.contains("not dumpable"), "{text}");

@@ -20,19 +20,30 @@ fn main() -> ExitCode {
         }
         Err(e) => return fail(&e),
     };
-    init_logging(options.config.lwip_debug);
+    init_logging(options.log_level, options.config.lwip_debug);
     match run(&options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
     }
 }
 
-/// env_logger at info by default (`RUST_LOG` overrides); with `-d`, lwIP's
-/// own debug lines (target `lwip`) are shown too, marked `lwip:`.
-fn init_logging(debug: bool) {
+/// env_logger at `level` (`-q`, `-v`, `--log-level`); without one,
+/// `RUST_LOG`, else info. With `-d`, lwIP's own debug lines (target `lwip`)
+/// are shown too, marked `lwip:`.
+fn init_logging(level: Option<log::LevelFilter>, debug: bool) {
     use std::io::Write;
-    let default = if debug { "info,lwip=debug" } else { "info" };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default))
+    let lwip = if debug { ",lwip=debug" } else { "" };
+    let mut builder = match level {
+        Some(level) => {
+            let mut builder = env_logger::Builder::new();
+            builder.parse_filters(&format!("{level}{lwip}"));
+            builder
+        }
+        None => env_logger::Builder::from_env(
+            env_logger::Env::default().default_filter_or(format!("info{lwip}")),
+        ),
+    };
+    builder
         .format(|buf, record| {
             let origin = if record.target() == "lwip" {
                 "lwip: "
