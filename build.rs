@@ -65,7 +65,6 @@ const LWIP_SOURCES: &[&str] = &[
     "src/core/ipv6/nd6.c",
     "src/netif/ethernet.c",
     "src/apps/http/httpd.c",
-    "src/apps/http/fs.c",
 ];
 
 /// lwIP's contrib apps we compile, relative to the root that has `contrib/`:
@@ -80,6 +79,7 @@ const CONTRIB_SOURCES: &[&str] = &[
 /// lwIP C files compiled by being included from one of our `lwip/*.c`
 /// (`*_glue.c`, which patch them from outside), not on their own.
 const GLUED_SOURCES: &[&str] = &[
+    "src/apps/http/fs.c",
     "src/apps/lwiperf/lwiperf.c",
     "src/core/ipv4/dhcp.c",
     "src/core/ipv4/ip4.c",

@@ -160,6 +160,9 @@ int lwip_tap_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, unsigned sho
 #define LWIP_HTTPD_SSI                  0
 #define LWIP_HTTPD_SUPPORT_POST         0
 #define HTTPD_USE_CUSTOM_FSDATA         0
+/* httpd writes each answer's headers, naming the lwIP compiled in; the
+ * pages' stored headers (from lwIP 2.0.3d) are cut off in lwip/fs_glue.c. */
+#define LWIP_HTTPD_DYNAMIC_HEADERS      1
 
 /* ---- statistics: always compiled, shown by --stats / SIGUSR1 ---- */
 #define LWIP_STATS                      1

@@ -77,6 +77,33 @@ fn http_serves_the_index_404s_the_rest_and_handles_50_parallel_clients() {
     assert!(codes.iter().all(|c| *c == "200"), "{codes:?}");
 }
 
+/// The pages compiled into lwIP carry headers made by lwIP 2.0.3d; what a
+/// client (or a scanner) sees must be the lwIP compiled in. (lwIP's httpd
+/// answers GET only, so curl -I would get no headers.)
+#[test]
+fn http_answers_name_the_lwip_compiled_in() {
+    require_network!("curl");
+    let ns = Netns::new("http-server");
+    let _lwip = ns.transient_lwip_tap(&["-H"]);
+    let version = lwip_tap::version::lwip_version();
+    let compiled = version.split_whitespace().next().unwrap();
+    for (path, status) in [("/", "HTTP/1.0 200 OK"), ("/nope", "HTTP/1.0 404")] {
+        let headers = ns.sh(&format!(
+            "curl -s -D - -o /dev/null http://{LWIP_ADDR}{path}"
+        ));
+        assert!(headers.starts_with(status), "{path}: {headers}");
+        let server = headers
+            .lines()
+            .find(|l| l.starts_with("Server: "))
+            .unwrap_or_else(|| panic!("{path}: no Server header in {headers}"));
+        assert!(
+            server.starts_with(&format!("Server: lwIP/{compiled} ")),
+            "{path}: {server} (compiled in: {compiled})"
+        );
+        assert!(headers.contains("Content-Length: "), "{path}: {headers}");
+    }
+}
+
 #[test]
 fn iperf2_client_completes_and_lwip_tap_logs_the_report() {
     require_network!("iperf");
