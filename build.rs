@@ -461,16 +461,25 @@ fn user_options() -> Result<Option<PathBuf>, String> {
 fn export_build_info(config: &Config) {
     let lwip = &config.lwip;
     println!("cargo:rustc-env=LWIP_TAP_LWIP_DIR={}", lwip.dir.display());
+    // Where the sources came from without the builder's paths: a binary
+    // handed on should not tell where its maker's home directory is.
+    let tree = match lwip.dir.file_name() {
+        Some(name) if lwip.origin == "LWIP_SRC_DIR" => format!(" ({})", name.to_string_lossy()),
+        _ => String::new(),
+    };
+    let contrib = if lwip.contrib == lwip.dir {
+        ""
+    } else {
+        "; its echo apps from the pinned package's contrib/: the tree has none"
+    };
     println!(
-        "cargo:rustc-env=LWIP_TAP_LWIP_SOURCE={} ({}){}",
-        lwip.origin,
-        lwip.dir.display(),
-        lwip.contrib_note()
+        "cargo:rustc-env=LWIP_TAP_LWIP_SOURCE={}{tree}{contrib}",
+        lwip.origin
     );
-    let opts = config.opts_file.as_deref().map(Path::display);
+    let opts = config.opts_file.as_deref().and_then(Path::file_name);
     println!(
         "cargo:rustc-env=LWIP_TAP_OPTS_FILE={}",
-        opts.map(|p| p.to_string()).unwrap_or_default()
+        opts.map(|name| name.to_string_lossy()).unwrap_or_default()
     );
 }
 
