@@ -74,3 +74,15 @@ pub fn summary() -> String {
         }
     )
 }
+
+#[cfg(test)]
+mod tests {
+    /// A binary handed on does not tell where its builder keeps lwIP.
+    #[test]
+    fn version_names_the_sources_without_the_builders_path() {
+        let text = super::text();
+        assert!(text.contains("lwIP sources: "), "{text}");
+        assert!(!text.contains(env!("LWIP_TAP_LWIP_DIR")), "{text}");
+        assert!(!super::summary().contains(env!("LWIP_TAP_LWIP_DIR")));
+    }
+}

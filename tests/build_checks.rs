@@ -172,7 +172,16 @@ fn a_changed_lwip_struct_is_refused_until_the_bindings_are_regenerated() {
         stderr(&output)
     );
     let version = version_output();
-    assert!(version.contains("LWIP_SRC_DIR"), "{version}");
+    let tree_name = tree.path().file_name().unwrap().to_string_lossy();
+    assert!(
+        version.contains(&format!("LWIP_SRC_DIR ({tree_name})")),
+        "{version}"
+    );
+    // The tree by its name, not by the builder's path to it.
+    assert!(
+        !version.contains(&*tree.path().to_string_lossy()),
+        "{version}"
+    );
 }
 
 #[test]
@@ -195,9 +204,17 @@ fn user_options_are_built_in_and_shown_by_version() {
         stderr(&output)
     );
     let version = version_output();
-    for expected in ["TCP_WND=65536", "MEMP_NUM_TCP_PCB=7"] {
+    for expected in [
+        "TCP_WND=65536",
+        "MEMP_NUM_TCP_PCB=7",
+        "then LWIP_TAP_OPTS=small.h\n",
+    ] {
         assert!(version.contains(expected), "no `{expected}` in:\n{version}");
     }
+    assert!(
+        !version.contains(&*dir.path().to_string_lossy()),
+        "{version}"
+    );
 }
 
 #[test]
