@@ -111,6 +111,8 @@ bash|zsh|fish|elvish|powershell; a man page: lwip-tap --man.";
 
 fn command() -> clap::Command {
     clap::Command::new("lwip-tap")
+        // For the man page; -V prints its own text.
+        .version(env!("CARGO_PKG_VERSION"))
         .about("Runs the lwIP TCP/IP stack in user space on Linux TAP devices")
         .override_usage(USAGE)
         .after_help(KEYS_HELP)
