@@ -4,9 +4,14 @@
 //! rate-limits them. It wraps any [`Device`], like the capture stage.
 //!
 //! Every decision is a hash (splitmix64) of the stack's seed, the
-//! interface's index, the direction, the frame's index in that direction and
-//! what is being decided, so the same traffic with the same seed loses and
-//! damages the same frames, whatever the timing.
+//! interface's index, the direction, the frame's stream, the frame's number
+//! in its stream and what is being decided, so the same traffic with the
+//! same seed loses and damages the same frames, whatever the timing and
+//! whatever else crosses the link. A stream is what stays the same from run
+//! to run ([`stream_of`]): ARP by operation and addresses, IP by addresses,
+//! protocol, ICMP type and code, or the lower of the two ports; never the
+//! bytes that change each run (IP IDs, ICMP echo identifiers and payloads,
+//! TCP sequence numbers, ephemeral ports).
 //!
 //! Frames are copied into queues of this stage's own (never lwIP's pbufs, so
 //! delayed frames cannot starve lwIP's pool), bounded in frames and bytes; a
@@ -18,12 +23,20 @@
 //! impaired interface: see `Config::offload`).
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, IoSlice, IoSliceMut};
+use std::net::Ipv6Addr;
 use std::time::{Duration, Instant};
 
 use super::{no_frame_waiting, scatter, FramePath, VnetHeader};
 use crate::config::{Impairment, Impairments, Percent};
+use crate::wire::arp::ArpPacket;
+use crate::wire::icmp::IcmpMessage;
+use crate::wire::ipv4::Ipv4Header;
+use crate::wire::ipv6::Ipv6Header;
+use crate::wire::tcp::TcpHeader;
+use crate::wire::udp::UdpHeader;
+use crate::wire::{EtherType, EthernetFrame, IpProtocol};
 
 /// Frames a queue holds at most, each way.
 const QUEUE_FRAMES: usize = 4096;
@@ -37,6 +50,11 @@ const REORDER_WAIT: Duration = Duration::from_millis(20);
 const RATE_BURST: Duration = Duration::from_millis(1);
 /// Longest frame read from the device below (with its header).
 const MAX_READ: usize = VnetHeader::LEN + u16::MAX as usize;
+/// Streams a direction keeps a count for; frames of further streams share
+/// one count (a bound on memory, whatever the traffic).
+const MAX_STREAMS: usize = 1 << 16;
+/// The stream of the frames beyond [`MAX_STREAMS`].
+const OTHER_STREAMS: u64 = u64::MAX;
 
 /// What a decision is about; part of its hash.
 #[derive(Clone, Copy)]
@@ -87,8 +105,8 @@ struct Way {
     config: Impairment,
     /// Hashed into every decision: the seed, the interface, the direction.
     key: u64,
-    /// The index of the next frame.
-    next_index: u64,
+    /// How many frames of each stream came this way.
+    seen: HashMap<u64, u64>,
     queue: VecDeque<Held>,
     queued_bytes: usize,
     /// A frame `reorder` holds back until another has passed it, or until
@@ -116,7 +134,7 @@ impl Way {
         Way {
             config,
             key: splitmix64(seed ^ splitmix64(place)),
-            next_index: 0,
+            seen: HashMap::new(),
             queue: VecDeque::new(),
             queued_bytes: 0,
             held: None,
@@ -126,21 +144,35 @@ impl Way {
         }
     }
 
-    /// The hash that decides `purpose` for frame `index`.
-    fn draw(&self, index: u64, purpose: Purpose) -> u64 {
-        splitmix64(splitmix64(self.key ^ index) ^ purpose as u64)
+    /// The ticket of a frame of `stream`: what every decision about it is
+    /// drawn from. The n-th frame of a stream gets the same ticket in every
+    /// run with the same seed.
+    fn ticket(&mut self, stream: u64) -> u64 {
+        let stream = if self.seen.len() < MAX_STREAMS || self.seen.contains_key(&stream) {
+            stream
+        } else {
+            OTHER_STREAMS
+        };
+        let n = self.seen.entry(stream).or_insert(0);
+        let number = *n;
+        *n += 1;
+        splitmix64(splitmix64(self.key ^ splitmix64(stream)) ^ number)
     }
 
-    fn chance(&self, index: u64, purpose: Purpose, p: Percent) -> bool {
+    /// The hash that decides `purpose` for the frame holding `ticket`.
+    fn draw(&self, ticket: u64, purpose: Purpose) -> u64 {
+        splitmix64(ticket ^ purpose as u64)
+    }
+
+    fn chance(&self, ticket: u64, purpose: Purpose, p: Percent) -> bool {
         !p.is_zero()
-            && self.draw(index, purpose) % u64::from(Percent::MILLIONTHS)
+            && self.draw(ticket, purpose) % u64::from(Percent::MILLIONTHS)
                 < u64::from(p.millionths())
     }
 
     /// Takes a frame arriving now (header and frame) and decides its fate.
     fn admit(&mut self, header: [u8; VnetHeader::LEN], frame: &[u8], now: Instant) {
-        let index = self.next_index;
-        self.next_index += 1;
+        let ticket = self.ticket(stream_of(frame));
         self.counts.frames += 1;
         let config = self.config;
         if config
@@ -150,27 +182,27 @@ impl Way {
             self.counts.oversize += 1;
             return;
         }
-        if self.chance(index, Purpose::Loss, config.loss) {
+        if self.chance(ticket, Purpose::Loss, config.loss) {
             self.counts.lost += 1;
             return;
         }
         let mut header = header;
         let mut frame = frame.to_vec();
-        if !frame.is_empty() && self.chance(index, Purpose::Corrupt, config.corrupt) {
-            corrupt(&mut frame, self.draw(index, Purpose::CorruptWhere));
+        if !frame.is_empty() && self.chance(ticket, Purpose::Corrupt, config.corrupt) {
+            corrupt(&mut frame, self.draw(ticket, Purpose::CorruptWhere));
             // Damage must be found by lwIP's checks, not vouched for.
             header = VnetHeader::PLAIN.to_bytes();
             self.counts.corrupted += 1;
         }
         let copy = self
-            .chance(index, Purpose::Duplicate, config.duplicate)
+            .chance(ticket, Purpose::Duplicate, config.duplicate)
             .then(|| frame.clone());
-        let reorder = self.chance(index, Purpose::Reorder, config.reorder);
+        let reorder = self.chance(ticket, Purpose::Reorder, config.reorder);
         for (n, frame) in std::iter::once(frame).chain(copy).enumerate() {
             if n == 1 {
                 self.counts.duplicated += 1;
             }
-            let Some(due) = self.schedule(index, frame.len(), now) else {
+            let Some(due) = self.schedule(ticket, frame.len(), now) else {
                 self.counts.overflow += 1;
                 continue;
             };
@@ -191,7 +223,7 @@ impl Way {
     /// When a frame of `len` bytes arriving `now` is due: after its turn on
     /// a rate-limited link, its delay and jitter, and the frame before it.
     /// `None` when the queue has no room for it.
-    fn schedule(&mut self, index: u64, len: usize, now: Instant) -> Option<Instant> {
+    fn schedule(&mut self, ticket: u64, len: usize, now: Instant) -> Option<Instant> {
         if self.queue.len() >= QUEUE_FRAMES || self.queued_bytes + len > QUEUE_BYTES {
             return None;
         }
@@ -208,7 +240,7 @@ impl Way {
         let mut due = leaves + config.delay;
         if !config.jitter.is_zero() {
             let span = config.jitter.as_nanos() as u64;
-            let offset = self.draw(index, Purpose::Jitter) % (2 * span + 1);
+            let offset = self.draw(ticket, Purpose::Jitter) % (2 * span + 1);
             due = (due + Duration::from_nanos(offset))
                 .checked_sub(config.jitter)
                 .unwrap_or(due);
@@ -260,6 +292,105 @@ impl Way {
             c.frames, c.lost, c.corrupted, c.duplicated, c.reordered, c.oversize, c.overflow, c.errors
         )
     }
+}
+
+/// Folds values into one well-mixed hash.
+struct Fold(u64);
+
+impl Fold {
+    fn add(&mut self, value: u64) {
+        self.0 = splitmix64(self.0 ^ value);
+    }
+
+    fn add_ipv6(&mut self, addr: Ipv6Addr) {
+        // A link-local address and its solicited-node group come from a MAC
+        // address, and a transient TAP's is new each run.
+        let solicited_node =
+            addr.segments()[..6] == [0xff02, 0, 0, 0, 0, 1] && addr.octets()[12] == 0xff;
+        if addr.is_unicast_link_local() || solicited_node {
+            self.add(0xfe80);
+        } else {
+            let bits = u128::from(addr);
+            self.add((bits >> 64) as u64);
+            self.add(bits as u64);
+        }
+    }
+
+    /// The protocol, and what of its header stays the same from run to
+    /// run (`transport`: the header, if the packet holds it).
+    fn add_transport(&mut self, protocol: IpProtocol, transport: Option<&[u8]>) {
+        self.add(u8::from(protocol).into());
+        let Some(transport) = transport else {
+            return;
+        };
+        match protocol {
+            IpProtocol::Icmp | IpProtocol::Icmpv6 => {
+                if let Ok(icmp) = IcmpMessage::new_checked(transport) {
+                    self.add(icmp.msg_type().into());
+                    self.add(icmp.code().into());
+                }
+            }
+            IpProtocol::Tcp => {
+                if let Ok(tcp) = TcpHeader::new_checked(transport) {
+                    self.add(tcp.src_port().min(tcp.dst_port()).into());
+                }
+            }
+            IpProtocol::Udp => {
+                if let Ok(udp) = UdpHeader::new_checked(transport) {
+                    self.add(udp.src_port().min(udp.dst_port()).into());
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The stream `frame` belongs to: a hash of the fields that the same
+/// traffic has in every run. Its EtherType; for ARP the operation and the
+/// two IPv4 addresses; for IP the addresses (a link-local IPv6 address
+/// counts as any other link-local one: it is made from a MAC) and the
+/// protocol; for ICMP and ICMPv6 the type and code (not an echo's
+/// identifier, which ping draws anew each run); for TCP and UDP the lower
+/// of the two ports (the service's: the other is an ephemeral port, new
+/// each run). Nothing that changes from run to run with the same traffic
+/// (IP IDs, payloads, timestamps, sequence numbers) is in it.
+fn stream_of(frame: &[u8]) -> u64 {
+    let mut key = Fold(0);
+    let Ok(ethernet) = EthernetFrame::new_checked(frame) else {
+        return key.0;
+    };
+    let ethertype = ethernet.ethertype();
+    key.add(u16::from(ethertype).into());
+    match ethertype {
+        EtherType::Arp => {
+            if let Ok(arp) = ArpPacket::new_checked(ethernet.payload()) {
+                key.add(arp.operation().into());
+                key.add(u32::from(arp.sender_ip()).into());
+                key.add(u32::from(arp.target_ip()).into());
+            }
+        }
+        EtherType::Ipv4 => {
+            if let Ok(ip) = Ipv4Header::new_checked(ethernet.payload()) {
+                key.add(u32::from(ip.src()).into());
+                key.add(u32::from(ip.dst()).into());
+                // A later fragment has no transport header.
+                let transport = (ip.fragment_offset() == 0).then(|| ip.payload());
+                key.add_transport(ip.protocol(), transport);
+            }
+        }
+        EtherType::Ipv6 => {
+            if let Ok(ip) = Ipv6Header::new_checked(ethernet.payload()) {
+                key.add_ipv6(ip.src());
+                key.add_ipv6(ip.dst());
+                match ip.upper_layer() {
+                    Ok((protocol, at)) => key.add_transport(protocol, ip.payload().get(at..)),
+                    Err(_) => key.add_transport(ip.next_header(), None),
+                }
+            }
+        }
+        EtherType::Other(_) => {}
+    }
+    key.0
 }
 
 /// Flips one bit (or, half the time, one whole byte) of `frame`, where and
@@ -401,7 +532,12 @@ impl FramePath for Impair {
 
 #[cfg(test)]
 mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
     use super::*;
+    use crate::wire::arp;
+    use crate::wire::builder::{self, IpFields, TcpSegment};
+    use crate::wire::icmp::{v4, v6};
 
     fn way(config: Impairment, seed: u64) -> Way {
         Way::new(config, seed, 0, Direction::In)
@@ -414,15 +550,78 @@ mod tests {
         }
     }
 
-    /// The indexes of the frames `way` lost out of `n`.
-    fn lost(mut way: Way, n: usize) -> Vec<usize> {
+    const HOST: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+    const LWIP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+
+    /// An Ethernet frame holding an IP packet with IP ID `ident`.
+    fn ip_frame(
+        src: IpAddr,
+        dst: IpAddr,
+        ident: u16,
+        protocol: IpProtocol,
+        data: &[u8],
+    ) -> Vec<u8> {
+        let fields = IpFields {
+            ident,
+            ..IpFields::new(src, dst)
+        };
+        let ethertype = match src {
+            IpAddr::V4(_) => EtherType::Ipv4,
+            IpAddr::V6(_) => EtherType::Ipv6,
+        };
+        let packet = builder::ip(&fields, protocol, data).unwrap();
+        builder::ethernet([2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 1], ethertype, &packet)
+    }
+
+    /// Echo request `seq` of ping run `run`: its IP ID, echo identifier
+    /// and timestamp differ from run to run, as ping's do.
+    fn echo_request(run: u16, seq: u16) -> Vec<u8> {
+        let stamp = ((u64::from(run) << 32) | (u64::from(seq) * 50_000)).to_le_bytes();
+        let rest = (u32::from(run) << 16) | u32::from(seq);
+        let icmp = builder::icmp(HOST, LWIP, v4::ECHO_REQUEST, 0, rest, &stamp);
+        let ident = run.wrapping_mul(977).wrapping_add(seq);
+        ip_frame(HOST, LWIP, ident, IpProtocol::Icmp, &icmp)
+    }
+
+    /// A router solicitation from the host's link-local address in run
+    /// `run` (made from a MAC, so new each run).
+    fn solicitation(run: u16) -> Vec<u8> {
+        let src = IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, run, 0, 0, 1));
+        let dst = IpAddr::V6(Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 2));
+        let icmp = builder::icmp(src, dst, v6::ROUTER_SOLICITATION, 0, 0, &[]);
+        ip_frame(src, dst, 0, IpProtocol::Icmpv6, &icmp)
+    }
+
+    /// A TCP segment from the host to lwIP.
+    fn segment(src_port: u16, dst_port: u16, seq: u32) -> Vec<u8> {
+        let tcp = TcpSegment {
+            src_port,
+            dst_port,
+            seq,
+            ..TcpSegment::default()
+        };
+        let data = tcp.emit(HOST, LWIP).unwrap();
+        ip_frame(HOST, LWIP, seq as u16, IpProtocol::Tcp, &data)
+    }
+
+    /// The sequence numbers of the pings of run `run` (out of `n`) that
+    /// `way` lost. Other frames come between them as `noise` says: none
+    /// with 0, a varying number with others.
+    fn lost_pings(mut way: Way, run: u16, n: u16, noise: u16) -> Vec<u16> {
         let now = Instant::now();
         let mut lost = Vec::new();
-        for i in 0..n {
+        for seq in 0..n {
+            for k in 0..seq.wrapping_mul(noise) % 3 {
+                let other = match k {
+                    0 => solicitation(run),
+                    _ => segment(40000 + seq, 22, u32::from(run)),
+                };
+                way.admit([0; VnetHeader::LEN], &other, now);
+            }
             let before = way.counts.lost;
-            way.admit([0; VnetHeader::LEN], &[i as u8; 60], now);
+            way.admit([0; VnetHeader::LEN], &echo_request(run, seq), now);
             if way.counts.lost > before {
-                lost.push(i);
+                lost.push(seq);
             }
             while way.pop_due(now).is_some() {}
         }
@@ -430,16 +629,73 @@ mod tests {
     }
 
     #[test]
-    fn decisions_depend_on_the_seed_the_place_and_the_index_only() {
-        let a = lost(way(lossy(10.0), 1), 1000);
-        assert_eq!(a, lost(way(lossy(10.0), 1), 1000));
-        assert_ne!(a, lost(way(lossy(10.0), 2), 1000));
-        let other = Way::new(lossy(10.0), 1, 0, Direction::Out);
-        assert_ne!(a, lost(other, 1000));
+    fn decisions_depend_on_the_seed_the_place_the_stream_and_the_number_in_it_only() {
+        let a = lost_pings(way(lossy(10.0), 1), 1, 1000, 0);
+        // Other runs of ping, with other frames between the pings: the
+        // same pings are lost.
+        assert_eq!(a, lost_pings(way(lossy(10.0), 1), 2, 1000, 1));
+        assert_eq!(a, lost_pings(way(lossy(10.0), 1), 3, 1000, 2));
+        assert_ne!(a, lost_pings(way(lossy(10.0), 2), 1, 1000, 0));
+        let out = Way::new(lossy(10.0), 1, 0, Direction::Out);
+        assert_ne!(a, lost_pings(out, 1, 1000, 0));
+        let second = Way::new(lossy(10.0), 1, 1, Direction::In);
+        assert_ne!(a, lost_pings(second, 1, 1000, 0));
         // Close to 10 % of 1000.
         assert!((70..=130).contains(&a.len()), "{}", a.len());
-        assert!(lost(way(lossy(0.0), 1), 1000).is_empty());
-        assert_eq!(lost(way(lossy(100.0), 1), 100).len(), 100);
+        assert!(lost_pings(way(lossy(0.0), 1), 1, 1000, 1).is_empty());
+        assert_eq!(lost_pings(way(lossy(100.0), 1), 1, 100, 1).len(), 100);
+    }
+
+    #[test]
+    fn a_stream_is_what_stays_the_same_from_run_to_run() {
+        // Not the IP ID, the echo identifier, sequence number or payload.
+        assert_eq!(
+            stream_of(&echo_request(1, 5)),
+            stream_of(&echo_request(2, 9))
+        );
+        let reply = builder::icmp(LWIP, HOST, v4::ECHO_REPLY, 0, 1, &[]);
+        let reply = ip_frame(LWIP, HOST, 1, IpProtocol::Icmp, &reply);
+        assert_ne!(stream_of(&echo_request(1, 1)), stream_of(&reply));
+        // The service's port, not the ephemeral one or the sequence number.
+        assert_eq!(
+            stream_of(&segment(40000, 7, 1)),
+            stream_of(&segment(51234, 7, 9))
+        );
+        assert_ne!(
+            stream_of(&segment(40000, 7, 1)),
+            stream_of(&segment(40000, 19, 1))
+        );
+        // Link-local addresses are all one; others are themselves.
+        assert_eq!(stream_of(&solicitation(1)), stream_of(&solicitation(2)));
+        let echo6 = |src: Ipv6Addr| {
+            let (src, dst) = (
+                IpAddr::V6(src),
+                IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2)),
+            );
+            let icmp = builder::icmp(src, dst, v6::ECHO_REQUEST, 0, 0, &[]);
+            stream_of(&ip_frame(src, dst, 0, IpProtocol::Icmpv6, &icmp))
+        };
+        let global = |n| Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, n);
+        assert_ne!(echo6(global(1)), echo6(global(3)));
+        // ARP: the operation and the addresses.
+        let host_ip = Ipv4Addr::new(10, 0, 0, 1);
+        let arp = |op, target| {
+            let arp = builder::arp(op, ([2, 0, 0, 0, 0, 1], host_ip), ([0; 6], target));
+            stream_of(&builder::ethernet(
+                [0xff; 6],
+                [2, 0, 0, 0, 0, 1],
+                EtherType::Arp,
+                &arp,
+            ))
+        };
+        let lwip_ip = Ipv4Addr::new(10, 0, 0, 2);
+        assert_ne!(arp(arp::REQUEST, lwip_ip), arp(arp::REPLY, lwip_ip));
+        assert_ne!(
+            arp(arp::REQUEST, lwip_ip),
+            arp(arp::REQUEST, Ipv4Addr::new(10, 0, 0, 3))
+        );
+        // What cannot be parsed is one stream.
+        assert_eq!(stream_of(&[1; 10]), stream_of(&[2; 5]));
     }
 
     #[test]

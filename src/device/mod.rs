@@ -171,9 +171,22 @@ fn open_tap(device: &DeviceConfig, plan: &InterfacePlan) -> Result<Opened, Error
                 tap.configure_host(*host, netmask)?;
                 sides.push(format!("{host}/{}", crate::config::prefix_len(netmask)));
             }
-            if let Some(host6) = host6 {
-                tap.configure_host6(*host6, crate::config::IPV6_PREFIX_LEN)?;
-                sides.push(format!("{host6}/{}", crate::config::IPV6_PREFIX_LEN));
+            match host6 {
+                Some(host6) => {
+                    tap.configure_host6(*host6, crate::config::IPV6_PREFIX_LEN)?;
+                    sides.push(format!("{host6}/{}", crate::config::IPV6_PREFIX_LEN));
+                }
+                // No IPv6 on this link (lwIP's static addresses need gw6=,
+                // and no router advertises here): the host's own IPv6
+                // chatter would only be frames lwIP ignores, at moments that
+                // differ from run to run. (Without the right to write
+                // /proc/sys, as a user with CAP_NET_ADMIN only, the link
+                // works as before.)
+                None => {
+                    if let Err(e) = tap.disable_host_ipv6() {
+                        log::warn!("{}: the host side keeps IPv6: {e}", tap.name());
+                    }
+                }
             }
             tap.bring_up()?;
             log::info!(

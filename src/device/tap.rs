@@ -191,6 +191,19 @@ impl TapDevice {
         })
     }
 
+    /// Turns IPv6 off on the host side (`/proc/sys/net/ipv6/conf/NAME/
+    /// disable_ipv6`), before it is up: the host then sends no router
+    /// solicitations, MLD reports or duplicate address probes of its own
+    /// down the TAP. A kernel without IPv6 has nothing to turn off; the
+    /// error names the file that could not be written.
+    pub(crate) fn disable_host_ipv6(&self) -> Result<(), String> {
+        let path = format!("/proc/sys/net/ipv6/conf/{}/disable_ipv6", self.name);
+        match std::fs::write(&path, "1") {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            result => result.map_err(|e| format!("cannot write 1 to {path}: {e}")),
+        }
+    }
+
     /// Brings the host side up.
     pub fn bring_up(&self) -> Result<(), Error> {
         bring_up(&self.name)
