@@ -62,7 +62,8 @@ pub struct Stack {
     /// done: data an iperf client sent that was never acknowledged.
     unclosed: u32,
     interfaces: Vec<Interface>,
-    /// The capture files, flushed on SIGUSR1, with `--stats` and on exit.
+    /// The capture files, flushed within a second of a record, on SIGUSR1,
+    /// with `--stats` and on exit.
     captures: CaptureFiles,
     /// Whether any interface holds frames back (impairment), so that the
     /// loop must wake up when they are due.
@@ -260,6 +261,7 @@ impl Stack {
         }
         self.check_timeouts();
         self.flush();
+        self.captures.flush_due();
         Ok(frames)
     }
 
@@ -390,8 +392,14 @@ impl Stack {
                     .map(|due| due.saturating_duration_since(now))
             })
             .flatten();
-        // The soonest of lwIP's next timer, the caller's cap and a held frame.
-        let wait = [timer, cap, held].into_iter().flatten().min();
+        // Capture records waiting in memory are written within a second.
+        let capture = self
+            .captures
+            .next_due()
+            .map(|due| due.saturating_duration_since(Instant::now()));
+        // The soonest of lwIP's next timer, the caller's cap, a held frame
+        // and a capture write.
+        let wait = [timer, cap, held, capture].into_iter().flatten().min();
         let ready = signals::wait(fds, wait, signals);
         // Timers first, then frames. A tick slept past is overdue now and
         // must run, as the no-op it is, before a frame (an MLD query, a DHCP
@@ -435,6 +443,7 @@ impl Stack {
         }
         self.check_timeouts();
         self.flush();
+        self.captures.flush_due();
         Ok(frames)
     }
 

@@ -244,3 +244,30 @@ fn snaplen_cuts_records_but_keeps_frame_lengths() {
     assert!(lengths.len() >= 4, "{lengths:?}");
     assert!(lengths.iter().all(|l| l == "64 1042"), "{lengths:?}");
 }
+
+/// The capture is written at least once a second while lwip-tap runs, so
+/// `tshark -r` reads the frames live, without SIGUSR1.
+#[test]
+fn tshark_reads_the_capture_while_lwip_tap_runs() {
+    require_network!("ping", "tshark");
+    let ns = Netns::new("pcaplive");
+    let file = ns.dir.path().join("live.pcapng").display().to_string();
+    let spec = format!("{TRANSIENT_SPEC},pcap={file}");
+    let mut lwip = ns.spawn_lwip_tap(&["-i", &spec]);
+    let line = lwip.wait_for_log("capturing into", Duration::from_secs(10));
+    assert!(line.contains("buffered: written within 1 s"), "{line}");
+    assert!(ns.wait_for_ping(LWIP_ADDR, Duration::from_secs(10)));
+    assert_eq!(ns.ping(LWIP_ADDR, 3, "0.05"), 3, "{}", lwip.log());
+    let sent = std::time::Instant::now();
+    let mut replies = Vec::new();
+    let seen = common::wait_until(Duration::from_secs(2), || {
+        replies = tshark_fields(&ns, &file, "icmp.type == 0", &["icmp.seq"]);
+        replies.len() >= 3
+    });
+    let latency = sent.elapsed();
+    assert!(seen, "after {latency:?}: {replies:?}\n{}", lwip.log());
+    eprintln!("the last replies were in the file {latency:?} after the ping ended");
+    assert!(lwip.is_running());
+    assert!(!lwip.log().contains("stats:"), "{}", lwip.log());
+    assert!(lwip.stop_with(libc::SIGTERM).success(), "{}", lwip.log());
+}
