@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::apps::Clients;
 use crate::clock;
-use crate::config::{Config, Services};
+use crate::config::{Config, Services, StatsFormat};
 use crate::device::capture::CaptureFiles;
 use crate::device::{self, InProcessPort};
 use crate::error::Error;
@@ -70,6 +70,7 @@ pub struct Stack {
     impaired: bool,
     /// Poll after every frame, however sparse (`Config::busy_poll`).
     busy_poll: bool,
+    stats_format: StatsFormat,
     /// The caller's side of each in-process interface.
     ports: Vec<Option<InProcessPort>>,
     _not_send: PhantomData<*mut ()>,
@@ -110,6 +111,7 @@ impl Stack {
             captures: CaptureFiles::default(),
             impaired,
             busy_poll: config.busy_poll,
+            stats_format: config.stats_format,
             ports: Vec::with_capacity(config.interfaces.len()),
             _not_send: PhantomData,
         };
@@ -447,11 +449,23 @@ impl Stack {
         Ok(frames)
     }
 
-    /// Writes out what the capture files hold, then logs our frame
-    /// counters, the capture and impairment stages' counters, and lwIP's
-    /// memory, pbuf, PCB and protocol statistics.
+    /// Writes out what the capture files hold, then reports our frame
+    /// counters, the capture, impairment and merge stages' counters, and
+    /// lwIP's memory, pbuf, PCB and protocol statistics: as log lines
+    /// ([`StatsFormat::Text`], pools and protocols with only zeros left
+    /// out), or as one line of JSON on standard output
+    /// ([`StatsFormat::Json`], see [`Stack::stats_json`]).
     pub fn log_stats(&self) {
         self.captures.flush();
+        if self.stats_format == StatsFormat::Json {
+            use std::io::Write;
+            let line = self.stats_json().to_string() + "\n";
+            let mut out = io::stdout().lock();
+            if let Err(e) = out.write_all(line.as_bytes()).and_then(|()| out.flush()) {
+                log::warn!("cannot write the statistics to standard output: {e}");
+            }
+            return;
+        }
         for interface in &self.interfaces {
             let c = interface.counters();
             log::info!(
@@ -469,13 +483,46 @@ impl Stack {
                 c.tx_superframes,
                 c.rx_checksums_completed
             );
-            let mut lines = Vec::new();
-            interface.frames().stage_stats(&mut lines);
-            for line in lines {
-                log::info!("stats: {} {line}", interface.name());
+            let mut stages = Vec::new();
+            interface.frames().stage_stats(&mut stages);
+            for stage in stages {
+                log::info!("stats: {} {}", interface.name(), stage.line);
             }
         }
         crate::stats::log();
+    }
+
+    /// Every counter as JSON: `{"interfaces": {"tap0": {"rx": …, "tx": …,
+    /// …, "pcap": {…}, "impair": {"in": {…}, "out": {…}}, "merge": {…}}},
+    /// "pools": {"HEAP": {"used": …, "max": …, "avail": …, "err": …}, …},
+    /// "protocols": {"ICMP": {"xmit": …, "recv": …, …}, …}}` (the stage
+    /// keys only where the stage is on).
+    pub fn stats_json(&self) -> serde_json::Value {
+        let mut interfaces = serde_json::Map::new();
+        for interface in &self.interfaces {
+            let c = interface.counters();
+            let mut value = serde_json::json!({
+                "rx": c.rx_frames,
+                "tx": c.tx_frames,
+                "rx_no_pbuf": c.rx_no_buffer,
+                "rx_oversize": c.rx_oversize,
+                "tx_errors": c.tx_errors,
+                "rx_padded": c.rx_padded,
+                "tx_ip_checksum_filled": c.tx_ip_checksum_filled,
+                "rx_super": c.rx_superframes,
+                "tx_super": c.tx_superframes,
+                "rx_checksum_completed": c.rx_checksums_completed,
+            });
+            let mut stages = Vec::new();
+            interface.frames().stage_stats(&mut stages);
+            for stage in stages {
+                value[stage.key] = stage.json;
+            }
+            interfaces.insert(interface.name().to_string(), value);
+        }
+        let mut all = crate::stats::json();
+        all.insert("interfaces".into(), serde_json::Value::Object(interfaces));
+        serde_json::Value::Object(all)
     }
 
     /// Use of lwIP's heap and every memory pool now.

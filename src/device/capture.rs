@@ -39,7 +39,7 @@ use pcap_file::pcapng::blocks::interface_description::{
 use pcap_file::pcapng::PcapNgWriter;
 use pcap_file::DataLink;
 
-use super::{FramePath, VnetHeader};
+use super::{FramePath, StageStats, VnetHeader};
 use crate::config::CaptureConfig;
 use crate::error::Error;
 
@@ -390,18 +390,27 @@ impl FramePath for Capture {
         self.inner.send_due()
     }
 
-    fn stage_stats(&self, lines: &mut Vec<String>) {
+    fn stage_stats(&self, stats: &mut Vec<StageStats>) {
         let file = self.file.borrow();
         let counts = file.members[self.id].counts;
-        lines.push(format!(
-            "pcap {} written {} pending {} lost {}",
-            file.path.display(),
-            counts.written,
-            counts.pending,
-            counts.lost
-        ));
+        stats.push(StageStats {
+            key: "pcap",
+            line: format!(
+                "pcap {} written {} pending {} lost {}",
+                file.path.display(),
+                counts.written,
+                counts.pending,
+                counts.lost
+            ),
+            json: serde_json::json!({
+                "file": file.path.display().to_string(),
+                "written": counts.written,
+                "pending": counts.pending,
+                "lost": counts.lost,
+            }),
+        });
         drop(file);
-        self.inner.stage_stats(lines);
+        self.inner.stage_stats(stats);
     }
 }
 

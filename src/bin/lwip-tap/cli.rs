@@ -14,8 +14,8 @@ use clap::{Arg, ArgAction, ArgMatches};
 
 use lwip_tap::config::{
     Addressing, CaptureConfig, ClientConfig, Config, DeviceConfig, Impairment, Impairments,
-    InterfaceConfig, Ipv6Config, Percent, Services, IPV6_PREFIX_LEN, MAX_DELAY, MIN_RATE,
-    SNAPLEN_RANGE,
+    InterfaceConfig, Ipv6Config, Percent, ReadyConfig, Services, StatsFormat, IPV6_PREFIX_LEN,
+    MAX_DELAY, MIN_RATE, SNAPLEN_RANGE,
 };
 use lwip_tap::sandbox::{SandboxConfig, SeccompMode, DEFAULT_USER};
 use lwip_tap::Error;
@@ -127,8 +127,25 @@ fn command() -> clap::Command {
         .arg(
             Arg::new("stats")
                 .long("stats")
-                .action(ArgAction::SetTrue)
-                .help("Log lwIP's memory and protocol statistics on exit (SIGUSR1: at any time)"),
+                .value_name("FORMAT")
+                .num_args(0..=1)
+                .require_equals(true)
+                .default_missing_value("text")
+                .value_parser(["text", "json"])
+                .help(
+                    "Log lwIP's memory and protocol statistics on exit (SIGUSR1: at any time); \
+                     --stats=json prints every counter as one JSON line on stdout instead",
+                ),
+        )
+        .arg(
+            Arg::new("ready-file")
+                .long("ready-file")
+                .value_name("PATH")
+                .value_parser(clap::value_parser!(std::path::PathBuf))
+                .help(
+                    "Create PATH empty at start and write the ready line into it once every \
+                     address is usable and every service listens",
+                ),
         )
         .arg(
             Arg::new("busy-poll")
@@ -245,6 +262,14 @@ fn options(matches: &ArgMatches, cmd: &mut clap::Command) -> Result<Options, Err
         lwip_debug: matches.get_flag("debug"),
         seed: matches.get_one::<u64>("seed").copied(),
         busy_poll: matches.get_flag("busy-poll"),
+        stats_format: match matches.get_one::<String>("stats").map(String::as_str) {
+            Some("json") => StatsFormat::Json,
+            _ => StatsFormat::Text,
+        },
+        ready: ReadyConfig {
+            file: matches.get_one::<std::path::PathBuf>("ready-file").cloned(),
+            notify_socket: None,
+        },
         ..Config::default()
     };
     config.validate().map_err(|e| {
@@ -260,7 +285,7 @@ fn options(matches: &ArgMatches, cmd: &mut clap::Command) -> Result<Options, Err
     };
     Ok(Options {
         config,
-        stats: matches.get_flag("stats"),
+        stats: matches.contains_id("stats"),
         sandbox: SandboxConfig {
             user: matches.get_one::<String>("user").cloned(),
             seccomp,
@@ -1370,6 +1395,28 @@ mod tests {
         for bad in ["-1", "x", "18446744073709551616"] {
             let e = usage_error(&["-i", "name=t", "--seed", bad]);
             assert!(e.contains(bad), "{bad}: {e}");
+            assert_eq!(e.lines().count(), 1, "{e}");
+        }
+    }
+
+    #[test]
+    fn stats_format_and_ready_file() {
+        let o = run(&["-i", "name=t"]).unwrap();
+        assert!(!o.stats && o.config.stats_format == StatsFormat::Text);
+        assert_eq!(o.config.ready, ReadyConfig::default());
+        let o = run(&["-i", "name=t", "--stats"]).unwrap();
+        assert!(o.stats && o.config.stats_format == StatsFormat::Text);
+        let o = run(&["-i", "name=t", "--stats=json", "--ready-file", "/run/r"]).unwrap();
+        assert!(o.stats && o.config.stats_format == StatsFormat::Json);
+        assert_eq!(o.config.ready.file, Some("/run/r".into()));
+        for bad in [
+            &["--stats=xml"][..],
+            &["--stats", "json"],
+            &["--ready-file"],
+        ] {
+            let mut args = vec!["-i", "name=t"];
+            args.extend_from_slice(bad);
+            let e = usage_error(&args);
             assert_eq!(e.lines().count(), 1, "{e}");
         }
     }
