@@ -20,6 +20,7 @@ use crate::device::{self, InProcessPort};
 use crate::error::Error;
 use crate::lwip::timer;
 use crate::netif::Interface;
+use crate::ready::Readiness;
 use crate::signals::{self, Signals};
 
 /// Frames read from one interface per wakeup, so that one busy interface
@@ -71,6 +72,9 @@ pub struct Stack {
     /// Poll after every frame, however sparse (`Config::busy_poll`).
     busy_poll: bool,
     stats_format: StatsFormat,
+    /// Whether every address is usable and every service listens, and
+    /// who to tell (`Config::ready`).
+    ready: Readiness,
     /// The caller's side of each in-process interface.
     ports: Vec<Option<InProcessPort>>,
     _not_send: PhantomData<*mut ()>,
@@ -93,6 +97,8 @@ impl Stack {
         let captures =
             CaptureFiles::open(config.interfaces.iter().filter_map(|i| i.capture.as_ref()));
         let mut captures = captures.inspect_err(|_| LWIP_STARTED.store(false, Ordering::SeqCst))?;
+        let ready = Readiness::open(&config.ready, config.services)
+            .inspect_err(|_| LWIP_STARTED.store(false, Ordering::SeqCst))?;
         let impaired = config.interfaces.iter().any(|i| !i.impairments.is_none());
         let seed = config.seed.unwrap_or_else(crate::lwip::port::random_u64);
         if config.lwip_debug {
@@ -112,6 +118,7 @@ impl Stack {
             impaired,
             busy_poll: config.busy_poll,
             stats_format: config.stats_format,
+            ready,
             ports: Vec::with_capacity(config.interfaces.len()),
             _not_send: PhantomData,
         };
@@ -130,6 +137,12 @@ impl Stack {
         stack.start_services(config.services)?;
         stack.clients = Clients::start(&config.clients);
         Ok(stack)
+    }
+
+    /// Whether every configured address is usable and every service
+    /// listens (see docs/readiness.md); checked while [`Stack::run`] runs.
+    pub fn is_ready(&self) -> bool {
+        self.ready.is_ready()
     }
 
     /// The interfaces, in the order they were configured.
@@ -177,6 +190,9 @@ impl Stack {
             if signals.take_stats_request() {
                 self.log_stats();
             }
+            // After every round: lwIP's timers and frames are what make
+            // an address usable or bind a lease.
+            self.ready.check(&self.interfaces);
             // Right after traffic that comes in quick succession (or after
             // any frame with busy_poll), poll without sleeping for a moment:
             // the next frame is then picked up without the cost of a wakeup.
@@ -188,7 +204,12 @@ impl Stack {
             let frames = if busy && !spins.is_multiple_of(SIGNAL_CHECK_ROUNDS) {
                 self.receive_all()?
             } else {
-                let cap = busy.then_some(Duration::ZERO);
+                // A stack still not ready wakes up to say so.
+                let warn = self
+                    .ready
+                    .next_due()
+                    .map(|due| due.saturating_duration_since(Instant::now()));
+                let cap = busy.then_some(Duration::ZERO).or(warn);
                 self.turn(&mut fds, cap, Some(signals))?
             };
             if frames > 0 {
@@ -207,6 +228,7 @@ impl Stack {
     /// stack running briefly so the DHCPRELEASE messages (which may wait for
     /// ARP) get out.
     pub fn shutdown(&mut self) -> Result<(), Error> {
+        self.ready.stopping();
         self.clients.stop();
         let mut released = false;
         for interface in &mut self.interfaces {
