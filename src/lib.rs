@@ -74,6 +74,7 @@ pub mod error;
 #[allow(unsafe_code)]
 pub(crate) mod lwip;
 pub mod netif;
+mod ready;
 #[allow(unsafe_code)]
 pub mod sandbox;
 #[allow(unsafe_code)]

@@ -301,6 +301,11 @@ pub struct Interface {
     discard: Vec<u8>,
     /// Whether lwIP checks incoming checksums (as last set).
     checks_on: Option<bool>,
+    /// Readiness waits for a DHCP lease on this interface.
+    waits_for_lease: bool,
+    /// Readiness waits for the static IPv6 addresses (and the link-local
+    /// one) to pass duplicate address detection.
+    waits_for_ipv6: bool,
 }
 
 impl Interface {
@@ -368,6 +373,8 @@ impl Interface {
             spare: None,
             discard: vec![0; usize::from(u16::MAX)],
             checks_on: None,
+            waits_for_lease: plan.addressing == Addressing::Dhcp,
+            waits_for_ipv6: !plan.ipv6.addresses.is_empty(),
         };
         interface.configure_ipv6(&plan.ipv6)?;
         if plan.addressing == Addressing::Dhcp {
@@ -431,6 +438,38 @@ impl Interface {
                 })
             })
             .collect()
+    }
+
+    /// What this interface still lacks to be ready (see src/ready.rs): a
+    /// DHCP lease, IPv6 addresses still in duplicate address detection or
+    /// found duplicated. Empty when ready.
+    pub fn not_ready(&self) -> Vec<String> {
+        let name = self.name();
+        let mut missing = Vec::new();
+        if self.waits_for_lease && self.link().lease.get().is_none() {
+            missing.push(format!("{name} DHCP lease (is a DHCP server answering?)"));
+        }
+        if self.waits_for_ipv6 {
+            for a in self.ipv6() {
+                if a.origin != Ipv6Origin::Slaac && !a.state.is_valid() {
+                    missing.push(format!("{name} IPv6 {} ({})", a.addr, a.state));
+                }
+            }
+        }
+        missing
+    }
+
+    /// What readiness waits for on this interface, for the ready line.
+    pub(crate) fn ready_needs(&self) -> Vec<String> {
+        let name = self.name();
+        let mut needs = Vec::new();
+        if let Some(lease) = self.link().lease.get().filter(|_| self.waits_for_lease) {
+            needs.push(format!("{name} DHCP lease {lease}"));
+        }
+        if self.waits_for_ipv6 {
+            needs.push(format!("{name} IPv6 duplicate address detection"));
+        }
+        needs
     }
 
     /// Makes this lwIP's default interface.

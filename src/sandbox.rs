@@ -466,7 +466,9 @@ fn allow_list() -> Vec<Allowed> {
         // Output.
         allow(
             libc::SYS_write,
-            "log lines to stderr, capture records to their file, panic messages",
+            "log lines to stderr, capture records to their file, --stats=json to stdout, the \
+             ready line to the ready file and READY=1 to systemd's connected notification \
+             socket, panic messages",
         ),
         // Signals.
         allow(

@@ -14,12 +14,13 @@ use std::time::{Duration, Instant};
 
 use crate::apps::Clients;
 use crate::clock;
-use crate::config::{Config, Services};
+use crate::config::{Config, Services, StatsFormat};
 use crate::device::capture::CaptureFiles;
 use crate::device::{self, InProcessPort};
 use crate::error::Error;
 use crate::lwip::timer;
 use crate::netif::Interface;
+use crate::ready::Readiness;
 use crate::signals::{self, Signals};
 
 /// Frames read from one interface per wakeup, so that one busy interface
@@ -62,13 +63,18 @@ pub struct Stack {
     /// done: data an iperf client sent that was never acknowledged.
     unclosed: u32,
     interfaces: Vec<Interface>,
-    /// The capture files, flushed on SIGUSR1, with `--stats` and on exit.
+    /// The capture files, flushed within a second of a record, on SIGUSR1,
+    /// with `--stats` and on exit.
     captures: CaptureFiles,
     /// Whether any interface holds frames back (impairment), so that the
     /// loop must wake up when they are due.
     impaired: bool,
     /// Poll after every frame, however sparse (`Config::busy_poll`).
     busy_poll: bool,
+    stats_format: StatsFormat,
+    /// Whether every address is usable and every service listens, and
+    /// who to tell (`Config::ready`).
+    ready: Readiness,
     /// The caller's side of each in-process interface.
     ports: Vec<Option<InProcessPort>>,
     _not_send: PhantomData<*mut ()>,
@@ -94,6 +100,8 @@ impl Stack {
         let captures =
             CaptureFiles::open(config.interfaces.iter().filter_map(|i| i.capture.as_ref()));
         let mut captures = captures.inspect_err(|_| LWIP_STARTED.store(false, Ordering::SeqCst))?;
+        let ready = Readiness::open(&config.ready, config.services)
+            .inspect_err(|_| LWIP_STARTED.store(false, Ordering::SeqCst))?;
         let impaired = config.interfaces.iter().any(|i| !i.impairments.is_none());
         let seed = config.seed.unwrap_or_else(crate::lwip::port::random_u64);
         if config.lwip_debug {
@@ -112,6 +120,8 @@ impl Stack {
             captures: CaptureFiles::default(),
             impaired,
             busy_poll: config.busy_poll,
+            stats_format: config.stats_format,
+            ready,
             ports: Vec::with_capacity(config.interfaces.len()),
             _not_send: PhantomData,
         };
@@ -130,6 +140,12 @@ impl Stack {
         stack.start_services(config.services)?;
         stack.clients = Clients::start(&config.clients);
         Ok(stack)
+    }
+
+    /// Whether every configured address is usable and every service
+    /// listens (see docs/readiness.md); checked while [`Stack::run`] runs.
+    pub fn is_ready(&self) -> bool {
+        self.ready.is_ready()
     }
 
     /// The interfaces, in the order they were configured.
@@ -177,6 +193,9 @@ impl Stack {
             if signals.take_stats_request() {
                 self.log_stats();
             }
+            // After every round: lwIP's timers and frames are what make
+            // an address usable or bind a lease.
+            self.ready.check(&self.interfaces);
             // Right after traffic that comes in quick succession (or after
             // any frame with busy_poll), poll without sleeping for a moment:
             // the next frame is then picked up without the cost of a wakeup.
@@ -188,7 +207,12 @@ impl Stack {
             let frames = if busy && !spins.is_multiple_of(SIGNAL_CHECK_ROUNDS) {
                 self.receive_all()?
             } else {
-                let cap = busy.then_some(Duration::ZERO);
+                // A stack still not ready wakes up to say so.
+                let warn = self
+                    .ready
+                    .next_due()
+                    .map(|due| due.saturating_duration_since(Instant::now()));
+                let cap = busy.then_some(Duration::ZERO).or(warn);
                 self.turn(&mut fds, cap, Some(signals))?
             };
             if frames > 0 {
@@ -207,6 +231,7 @@ impl Stack {
     /// stack running briefly so the DHCPRELEASE messages (which may wait for
     /// ARP) get out.
     pub fn shutdown(&mut self) -> Result<(), Error> {
+        self.ready.stopping();
         self.clients.stop();
         let mut released = false;
         for interface in &mut self.interfaces {
@@ -263,6 +288,7 @@ impl Stack {
         }
         self.check_timeouts();
         self.flush();
+        self.captures.flush_due();
         Ok(frames)
     }
 
@@ -393,8 +419,14 @@ impl Stack {
                     .map(|due| due.saturating_duration_since(now))
             })
             .flatten();
-        // The soonest of lwIP's next timer, the caller's cap and a held frame.
-        let wait = [timer, cap, held].into_iter().flatten().min();
+        // Capture records waiting in memory are written within a second.
+        let capture = self
+            .captures
+            .next_due()
+            .map(|due| due.saturating_duration_since(Instant::now()));
+        // The soonest of lwIP's next timer, the caller's cap, a held frame
+        // and a capture write.
+        let wait = [timer, cap, held, capture].into_iter().flatten().min();
         let ready = signals::wait(fds, wait, signals);
         // Timers first, then frames. A tick slept past is overdue now and
         // must run, as the no-op it is, before a frame (an MLD query, a DHCP
@@ -438,14 +470,27 @@ impl Stack {
         }
         self.check_timeouts();
         self.flush();
+        self.captures.flush_due();
         Ok(frames)
     }
 
-    /// Writes out what the capture files hold, then logs our frame
-    /// counters, the capture and impairment stages' counters, and lwIP's
-    /// memory, pbuf, PCB and protocol statistics.
+    /// Writes out what the capture files hold, then reports our frame
+    /// counters, the capture, impairment and merge stages' counters, and
+    /// lwIP's memory, pbuf, PCB and protocol statistics: as log lines
+    /// ([`StatsFormat::Text`], pools and protocols with only zeros left
+    /// out), or as one line of JSON on standard output
+    /// ([`StatsFormat::Json`], see [`Stack::stats_json`]).
     pub fn log_stats(&self) {
         self.captures.flush();
+        if self.stats_format == StatsFormat::Json {
+            use std::io::Write;
+            let line = self.stats_json().to_string() + "\n";
+            let mut out = io::stdout().lock();
+            if let Err(e) = out.write_all(line.as_bytes()).and_then(|()| out.flush()) {
+                log::warn!("cannot write the statistics to standard output: {e}");
+            }
+            return;
+        }
         for interface in &self.interfaces {
             let c = interface.counters();
             log::info!(
@@ -463,13 +508,46 @@ impl Stack {
                 c.tx_superframes,
                 c.rx_checksums_completed
             );
-            let mut lines = Vec::new();
-            interface.frames().stage_stats(&mut lines);
-            for line in lines {
-                log::info!("stats: {} {line}", interface.name());
+            let mut stages = Vec::new();
+            interface.frames().stage_stats(&mut stages);
+            for stage in stages {
+                log::info!("stats: {} {}", interface.name(), stage.line);
             }
         }
         crate::stats::log();
+    }
+
+    /// Every counter as JSON: `{"interfaces": {"tap0": {"rx": …, "tx": …,
+    /// …, "pcap": {…}, "impair": {"in": {…}, "out": {…}}, "merge": {…}}},
+    /// "pools": {"HEAP": {"used": …, "max": …, "avail": …, "err": …}, …},
+    /// "protocols": {"ICMP": {"xmit": …, "recv": …, …}, …}}` (the stage
+    /// keys only where the stage is on).
+    pub fn stats_json(&self) -> serde_json::Value {
+        let mut interfaces = serde_json::Map::new();
+        for interface in &self.interfaces {
+            let c = interface.counters();
+            let mut value = serde_json::json!({
+                "rx": c.rx_frames,
+                "tx": c.tx_frames,
+                "rx_no_pbuf": c.rx_no_buffer,
+                "rx_oversize": c.rx_oversize,
+                "tx_errors": c.tx_errors,
+                "rx_padded": c.rx_padded,
+                "tx_ip_checksum_filled": c.tx_ip_checksum_filled,
+                "rx_super": c.rx_superframes,
+                "tx_super": c.tx_superframes,
+                "rx_checksum_completed": c.rx_checksums_completed,
+            });
+            let mut stages = Vec::new();
+            interface.frames().stage_stats(&mut stages);
+            for stage in stages {
+                value[stage.key] = stage.json;
+            }
+            interfaces.insert(interface.name().to_string(), value);
+        }
+        let mut all = crate::stats::json();
+        all.insert("interfaces".into(), serde_json::Value::Object(interfaces));
+        serde_json::Value::Object(all)
     }
 
     /// Use of lwIP's heap and every memory pool now.

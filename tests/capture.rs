@@ -244,3 +244,149 @@ fn snaplen_cuts_records_but_keeps_frame_lengths() {
     assert!(lengths.len() >= 4, "{lengths:?}");
     assert!(lengths.iter().all(|l| l == "64 1042"), "{lengths:?}");
 }
+
+/// The capture is written at least once a second while lwip-tap runs, so
+/// `tshark -r` reads the frames live, without SIGUSR1.
+#[test]
+fn tshark_reads_the_capture_while_lwip_tap_runs() {
+    require_network!("ping", "tshark");
+    let ns = Netns::new("pcaplive");
+    let file = ns.dir.path().join("live.pcapng").display().to_string();
+    let spec = format!("{TRANSIENT_SPEC},pcap={file}");
+    let mut lwip = ns.spawn_lwip_tap(&["-i", &spec]);
+    let line = lwip.wait_for_log("capturing into", Duration::from_secs(10));
+    assert!(line.contains("buffered: written within 1 s"), "{line}");
+    assert!(ns.wait_for_ping(LWIP_ADDR, Duration::from_secs(10)));
+    assert_eq!(ns.ping(LWIP_ADDR, 3, "0.05"), 3, "{}", lwip.log());
+    let sent = std::time::Instant::now();
+    let mut replies = Vec::new();
+    let seen = common::wait_until(Duration::from_secs(2), || {
+        replies = tshark_fields(&ns, &file, "icmp.type == 0", &["icmp.seq"]);
+        replies.len() >= 3
+    });
+    let latency = sent.elapsed();
+    assert!(seen, "after {latency:?}: {replies:?}\n{}", lwip.log());
+    eprintln!("the last replies were in the file {latency:?} after the ping ended");
+    assert!(lwip.is_running());
+    assert!(!lwip.log().contains("stats:"), "{}", lwip.log());
+    assert!(lwip.stop_with(libc::SIGTERM).success(), "{}", lwip.log());
+}
+
+/// The last line of standard output that is a JSON object (`--stats=json`
+/// prints one per report; the log file holds both streams).
+fn last_json(log: &str) -> serde_json::Value {
+    let line = log
+        .lines()
+        .rfind(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("no JSON line in:\n{log}"));
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"))
+}
+
+/// Sends SIGUSR1 and returns the JSON report it prints.
+fn json_stats(lwip: &mut common::LwipTap) -> serde_json::Value {
+    let reports = |log: &str| log.lines().filter(|l| l.starts_with('{')).count();
+    let before = reports(&lwip.log());
+    lwip.signal(libc::SIGUSR1);
+    assert!(
+        common::wait_until(Duration::from_secs(5), || reports(&lwip.log()) > before),
+        "no JSON after SIGUSR1:\n{}",
+        lwip.log()
+    );
+    last_json(&lwip.log())
+}
+
+/// `--stats=json`: every counter in one JSON line, on SIGUSR1 and on exit;
+/// seven pings show as seven ICMP requests received and seven replies sent.
+#[test]
+fn json_statistics_count_the_pings() {
+    require_network!("ping");
+    let ns = Netns::new("statsjson");
+    let file = ns.dir.path().join("s.pcapng").display().to_string();
+    let spec = format!("{TRANSIENT_SPEC},pcap={file},max-frame=9000");
+    let mut lwip = ns.spawn_lwip_tap(&["-i", &spec, "-E", "--stats=json"]);
+    lwip.wait_for_log(": mac", Duration::from_secs(10));
+    assert!(ns.wait_for_ping(LWIP_ADDR, Duration::from_secs(10)));
+    let before = json_stats(&mut lwip);
+    assert_eq!(ns.ping(LWIP_ADDR, 7, "0.05"), 7, "{}", lwip.log());
+    let after = json_stats(&mut lwip);
+    let icmp = |v: &serde_json::Value, k: &str| v["protocols"]["ICMP"][k].as_u64().unwrap();
+    assert_eq!(icmp(&after, "recv") - icmp(&before, "recv"), 7, "{after}");
+    assert_eq!(icmp(&after, "xmit") - icmp(&before, "xmit"), 7, "{after}");
+    let tap0 = &after["interfaces"]["tap0"];
+    let rx = |v: &serde_json::Value| v["interfaces"]["tap0"]["rx"].as_u64().unwrap();
+    assert!(rx(&after) - rx(&before) >= 7, "{after}");
+    assert!(tap0["tx_errors"].is_u64(), "{tap0}");
+    // The stages' counters: the capture, and the impairment each way.
+    assert!(tap0["pcap"]["written"].as_u64().unwrap() >= 14, "{tap0}");
+    assert!(
+        tap0["impair"]["out"]["frames"].as_u64().unwrap() >= 7,
+        "{tap0}"
+    );
+    assert_eq!(tap0["impair"]["in"]["oversize"], 0, "{tap0}");
+    // Every pool and protocol, the unused ones too.
+    let pools = after["pools"].as_object().unwrap();
+    assert!(pools["HEAP"]["avail"].as_u64().unwrap() > 0, "{after}");
+    assert!(
+        pools
+            .values()
+            .any(|p| p["used"] == 0 && p["max"] == 0 && p["err"] == 0),
+        "{after}"
+    );
+    for proto in [
+        "ETHARP", "IP", "IP_FRAG", "ICMP", "UDP", "TCP", "IP6", "ICMP6", "ND6",
+    ] {
+        assert!(
+            after["protocols"][proto]["drop"].is_u64(),
+            "{proto}: {after}"
+        );
+    }
+    // No text report besides.
+    assert!(!lwip.log().contains("stats: ICMP"), "{}", lwip.log());
+    assert!(lwip.stop_with(libc::SIGTERM).success(), "{}", lwip.log());
+    let last = last_json(&lwip.log());
+    assert!(icmp(&last, "recv") >= icmp(&after, "recv"), "{last}");
+}
+
+/// `--stats` as text leaves out the pools and protocols with nothing in
+/// them, and says how many it left out.
+#[test]
+fn text_statistics_leave_out_rows_of_zeros() {
+    require_network!("ping");
+    let ns = Netns::new("statstext");
+    let mut lwip = ns.transient_lwip_tap(&["--stats"]);
+    assert_eq!(ns.ping(LWIP_ADDR, 2, "0.05"), 2);
+    assert!(lwip.stop_with(libc::SIGTERM).success(), "{}", lwip.log());
+    let log = lwip.log();
+    let rows: Vec<Vec<&str>> = log
+        .lines()
+        .filter_map(|l| l.split("stats: ").nth(1))
+        .map(|r| r.split_whitespace().collect())
+        .filter(|w: &Vec<&str>| !w[0].starts_with("tap") && w.len() > 2)
+        .collect();
+    let numbers =
+        |w: &Vec<&str>| -> Vec<u64> { w.iter().skip(1).filter_map(|n| n.parse().ok()).collect() };
+    let mut shown = 0;
+    for row in &rows {
+        if row[1] == "used" {
+            // used, max, avail, err: avail is the pool's size.
+            let n = numbers(row);
+            assert!(n[0] + n[1] + n[3] > 0, "{row:?}\n{log}");
+            shown += 1;
+        } else if row[1] == "xmit" {
+            assert!(numbers(row).iter().any(|n| *n > 0), "{row:?}\n{log}");
+            shown += 1;
+        }
+    }
+    let end = log
+        .lines()
+        .find(|l| l.contains("unused pools and protocols left out"))
+        .unwrap_or_else(|| panic!("{log}"));
+    let left_out: u64 = end
+        .split("stats: ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{end}"));
+    assert!(left_out > 0 && shown > 0, "{log}");
+    eprintln!("text statistics: {shown} rows shown, {left_out} left out");
+}

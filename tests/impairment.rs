@@ -33,12 +33,24 @@ fn impair_counter(log: &str, way: &str, counter: &str) -> u64 {
     words[at + 1].parse().unwrap()
 }
 
-/// lwIP's counter `field` of protocol `proto` from the last `--stats` block.
+/// lwIP's counter `field` of protocol `proto` from the last `--stats` block
+/// (0 for a protocol left out of it: all its counters are 0).
 fn lwip_counter(log: &str, proto: &str, field: &str) -> u64 {
-    let line = log
+    // The block after the impairment stage's line, which every
+    // interface here has.
+    let (_, block) = log
+        .rsplit_once(" impair in: ")
+        .unwrap_or_else(|| panic!("no statistics in:\n{log}"));
+    assert!(
+        block.contains("unused pools and protocols left out"),
+        "{log}"
+    );
+    let Some(line) = block
         .lines()
-        .rfind(|l| l.contains(&format!("stats: {proto} xmit ")))
-        .unwrap_or_else(|| panic!("no {proto} statistics in:\n{log}"));
+        .find(|l| l.contains(&format!("stats: {proto} xmit ")))
+    else {
+        return 0;
+    };
     let words: Vec<&str> = line.split_whitespace().collect();
     let at = words.iter().position(|w| *w == field).unwrap();
     words[at + 1].parse().unwrap()

@@ -79,6 +79,33 @@ pub struct Config {
     /// The clock lwIP reads: the system's, or a virtual one the caller
     /// moves ([`Stack::advance_clock`](crate::stack::Stack::advance_clock)).
     pub clock: crate::clock::Clock,
+    /// How statistics are reported (SIGUSR1, `--stats`).
+    pub stats_format: StatsFormat,
+    /// Where the stack says it is ready (docs/readiness.md).
+    pub ready: ReadyConfig,
+}
+
+/// How [`Stack::log_stats`](crate::stack::Stack::log_stats) reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StatsFormat {
+    /// Log lines; pools and protocols whose counters are all zero left out.
+    #[default]
+    Text,
+    /// One JSON object with every counter, on one line of standard output.
+    Json,
+}
+
+/// Who is told once the stack is ready: every configured address usable
+/// and every service listening (see docs/readiness.md). The `ready` log
+/// line is always written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadyConfig {
+    /// A file created empty at start (before privileges are dropped), into
+    /// which the ready line is written once ready.
+    pub file: Option<PathBuf>,
+    /// systemd's notification socket (`NOTIFY_SOCKET`): a path, or `@NAME`
+    /// in the abstract namespace; it gets `READY=1` once ready.
+    pub notify_socket: Option<std::ffi::OsString>,
 }
 
 /// The built-in services; each listens on every interface.

@@ -16,8 +16,10 @@
 //! interface that captures into the file, and each frame's direction
 //! (inbound: received by lwIP; outbound: sent by it). Interfaces naming the same file
 //! share it. Records collect in memory and go to the file in large writes
-//! (when [`FLUSH_AT`] bytes are waiting, on SIGUSR1, on exit), so capturing
-//! never holds up the event loop for long and its memory stays bounded. A
+//! (when [`FLUSH_AT`] bytes are waiting, [`FLUSH_EVERY`] after the oldest
+//! record waiting was taken, on SIGUSR1, on exit), so capturing never holds
+//! up the event loop for long, its memory stays bounded, and a reader
+//! (`tshark -r`, `tail -f`) sees each frame within a second. A
 //! write that fails (a full disk) stops the capture with one warning; the
 //! records that could not be written are counted, and lwIP goes on.
 
@@ -28,7 +30,7 @@ use std::io::{self, IoSlice, IoSliceMut, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use pcap_file::pcapng::blocks::enhanced_packet::{EnhancedPacketBlock, EnhancedPacketOption};
 use pcap_file::pcapng::blocks::interface_description::{
@@ -37,12 +39,15 @@ use pcap_file::pcapng::blocks::interface_description::{
 use pcap_file::pcapng::PcapNgWriter;
 use pcap_file::DataLink;
 
-use super::{FramePath, VnetHeader};
+use super::{FramePath, StageStats, VnetHeader};
 use crate::config::CaptureConfig;
 use crate::error::Error;
 
 /// Bytes of records kept in memory before they are written to the file.
 pub(crate) const FLUSH_AT: usize = 1 << 20;
+
+/// The longest a record waits in memory: the loop wakes up to write it.
+pub(crate) const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 /// pcapng's if_tsresol for nanoseconds (10^-9 s).
 const NANOSECONDS: u8 = 9;
@@ -80,6 +85,9 @@ pub(crate) struct CaptureFile {
     frame: Vec<u8>,
     /// The interfaces capturing into this file, by pcapng interface id.
     members: Vec<Member>,
+    /// When the oldest bytes waiting in memory were put there (`None`:
+    /// nothing waits).
+    waiting_since: Option<Instant>,
 }
 
 impl CaptureFile {
@@ -104,6 +112,9 @@ impl CaptureFile {
             writer,
             frame: Vec::new(),
             members: Vec::new(),
+            // The section header waits too: written within FLUSH_EVERY, so
+            // a reader finds a valid (empty) capture before any frame.
+            waiting_since: Some(Instant::now()),
         })
     }
 
@@ -162,6 +173,7 @@ impl CaptureFile {
             .write_pcapng_block(block)
             .expect("writing to memory cannot fail");
         member.counts.pending += 1;
+        self.waiting_since.get_or_insert_with(Instant::now);
         if self.writer.get_ref().len() >= FLUSH_AT {
             self.flush();
         }
@@ -170,6 +182,7 @@ impl CaptureFile {
     /// Writes the records waiting in memory to the file. After a failed
     /// write the capture stops: one warning, and the records are lost.
     pub(crate) fn flush(&mut self) {
+        self.waiting_since = None;
         let Some(file) = &mut self.file else {
             return;
         };
@@ -272,6 +285,11 @@ impl CaptureFiles {
     ) -> Result<Box<dyn FramePath>, Error> {
         let file = self.get_or_open(&config.path)?;
         let id = file.borrow_mut().add_interface(name, config.snaplen);
+        log::info!(
+            "{name}: capturing into {} (buffered: written within {} s, on SIGUSR1 and on exit)",
+            config.path.display(),
+            FLUSH_EVERY.as_secs()
+        );
         Ok(Box::new(Capture { inner, file, id }))
     }
 
@@ -279,6 +297,33 @@ impl CaptureFiles {
     pub(crate) fn flush(&self) {
         for (_, _, file) in &self.files {
             file.borrow_mut().flush();
+        }
+    }
+
+    /// When the next file must be written ([`FLUSH_EVERY`] after its
+    /// oldest waiting record); `None` when nothing waits.
+    pub(crate) fn next_due(&self) -> Option<Instant> {
+        self.files
+            .iter()
+            .filter_map(|(_, _, f)| f.borrow().waiting_since)
+            .min()
+            .map(|since| since + FLUSH_EVERY)
+    }
+
+    /// Writes out the files whose oldest waiting record is due.
+    pub(crate) fn flush_due(&self) {
+        let Some(due) = self.next_due() else {
+            return;
+        };
+        let now = Instant::now();
+        if due > now {
+            return;
+        }
+        for (_, _, file) in &self.files {
+            let mut file = file.borrow_mut();
+            if file.waiting_since.is_some_and(|s| s + FLUSH_EVERY <= now) {
+                file.flush();
+            }
         }
     }
 
@@ -345,18 +390,27 @@ impl FramePath for Capture {
         self.inner.send_due()
     }
 
-    fn stage_stats(&self, lines: &mut Vec<String>) {
+    fn stage_stats(&self, stats: &mut Vec<StageStats>) {
         let file = self.file.borrow();
         let counts = file.members[self.id].counts;
-        lines.push(format!(
-            "pcap {} written {} pending {} lost {}",
-            file.path.display(),
-            counts.written,
-            counts.pending,
-            counts.lost
-        ));
+        stats.push(StageStats {
+            key: "pcap",
+            line: format!(
+                "pcap {} written {} pending {} lost {}",
+                file.path.display(),
+                counts.written,
+                counts.pending,
+                counts.lost
+            ),
+            json: serde_json::json!({
+                "file": file.path.display().to_string(),
+                "written": counts.written,
+                "pending": counts.pending,
+                "lost": counts.lost,
+            }),
+        });
         drop(file);
-        self.inner.stage_stats(lines);
+        self.inner.stage_stats(stats);
     }
 }
 

@@ -28,7 +28,7 @@ use std::io::{self, IoSlice, IoSliceMut};
 use std::net::Ipv6Addr;
 use std::time::{Duration, Instant};
 
-use super::{no_frame_waiting, scatter, FramePath, VnetHeader};
+use super::{no_frame_waiting, scatter, FramePath, StageStats, VnetHeader};
 use crate::config::{Impairment, Impairments, Percent};
 use crate::wire::arp::ArpPacket;
 use crate::wire::icmp::IcmpMessage;
@@ -285,6 +285,15 @@ impl Way {
         queued.into_iter().chain(held).min()
     }
 
+    fn json(&self) -> serde_json::Value {
+        let c = self.counts;
+        serde_json::json!({
+            "frames": c.frames, "lost": c.lost, "corrupted": c.corrupted,
+            "duplicated": c.duplicated, "reordered": c.reordered, "oversize": c.oversize,
+            "overflow": c.overflow, "errors": c.errors,
+        })
+    }
+
     fn describe(&self) -> String {
         let c = self.counts;
         format!(
@@ -520,13 +529,19 @@ impl FramePath for Impair {
         self.inner.send_due()
     }
 
-    fn stage_stats(&self, lines: &mut Vec<String>) {
-        lines.push(format!(
-            "impair in: {}; out: {}",
-            self.inbound.borrow().describe(),
-            self.outbound.borrow().describe()
-        ));
-        self.inner.stage_stats(lines);
+    fn stage_stats(&self, stats: &mut Vec<StageStats>) {
+        let (inbound, outbound) = (self.inbound.borrow(), self.outbound.borrow());
+        stats.push(StageStats {
+            key: "impair",
+            line: format!(
+                "impair in: {}; out: {}",
+                inbound.describe(),
+                outbound.describe()
+            ),
+            json: serde_json::json!({ "in": inbound.json(), "out": outbound.json() }),
+        });
+        drop((inbound, outbound));
+        self.inner.stage_stats(stats);
     }
 }
 

@@ -25,7 +25,7 @@ use std::cell::{Cell, RefCell};
 use std::io::{self, IoSlice, IoSliceMut};
 
 use super::segment::segmentation_header;
-use super::{FramePath, VnetHeader};
+use super::{FramePath, StageStats, VnetHeader};
 use crate::wire::checksum::{self, RunningSum};
 use crate::wire::ethernet;
 use crate::wire::ipv4::field as ipv4_field;
@@ -315,13 +315,21 @@ impl FramePath for Merge {
         self.inner.send_due()
     }
 
-    fn stage_stats(&self, lines: &mut Vec<String>) {
+    fn stage_stats(&self, stats: &mut Vec<StageStats>) {
         let c = self.counts.get();
-        lines.push(format!(
-            "merge: frames {} super-frames {} segments in them {}",
-            c.frames, c.superframes, c.merged
-        ));
-        self.inner.stage_stats(lines);
+        stats.push(StageStats {
+            key: "merge",
+            line: format!(
+                "merge: frames {} super-frames {} segments in them {}",
+                c.frames, c.superframes, c.merged
+            ),
+            json: serde_json::json!({
+                "frames": c.frames,
+                "superframes": c.superframes,
+                "segments": c.merged,
+            }),
+        });
+        self.inner.stage_stats(stats);
     }
 }
 

@@ -40,6 +40,14 @@ use crate::config::{Addressing, DeviceConfig, InterfacePlan};
 use crate::error::Error;
 pub(crate) use crate::wire::VnetHeader;
 
+/// One stage's counters: a line for the log, and the same as JSON under
+/// `key` (`--stats=json`).
+pub(crate) struct StageStats {
+    pub(crate) key: &'static str,
+    pub(crate) line: String,
+    pub(crate) json: serde_json::Value,
+}
+
 /// The path of an interface's frames: a device, or a stage wrapped around
 /// one. Every frame carries a virtio-net header in front ([`VnetHeader`]).
 pub(crate) trait FramePath {
@@ -70,8 +78,8 @@ pub(crate) trait FramePath {
         Ok(())
     }
 
-    /// Adds one line for `--stats` per stage.
-    fn stage_stats(&self, _lines: &mut Vec<String>) {}
+    /// Adds each stage's counters for `--stats`.
+    fn stage_stats(&self, _stats: &mut Vec<StageStats>) {}
 }
 
 /// Copies a header and a frame into `bufs` as readv(2) fills buffers: each

@@ -16,8 +16,8 @@ use log::LevelFilter;
 
 use lwip_tap::config::{
     Addressing, CaptureConfig, ClientConfig, Config, DeviceConfig, Impairment, Impairments,
-    InterfaceConfig, Ipv6Config, Percent, Rule, Services, IPV6_PREFIX_LEN, MAX_DELAY, MIN_RATE,
-    SNAPLEN_RANGE,
+    InterfaceConfig, Ipv6Config, Percent, ReadyConfig, Rule, Services, StatsFormat,
+    IPV6_PREFIX_LEN, MAX_DELAY, MIN_RATE, SNAPLEN_RANGE,
 };
 use lwip_tap::sandbox::{SandboxConfig, SeccompMode, DEFAULT_USER};
 use lwip_tap::Error;
@@ -56,7 +56,8 @@ pub enum Invocation {
 const USAGE: &str = "lwip-tap -i name=TAP,addr=A[/LEN],netmask=M,gw=G[,KEY=VALUE...] [-i ...]
          [-E] [-C] [-H] [-s] [--ping ADDR [--count N] [--interval S]]
          [--iperf-client ADDR[:PORT] [--time S]] [--seed N] [--busy-poll] [-Z USER]
-         [--seccomp on|off|required] [--stats] [-q | -v | --log-level LEVEL] [-d] [-V] [-h | --help]";
+         [--seccomp on|off|required] [--stats[=json]] [--ready-file PATH]
+         [-q | -v | --log-level LEVEL] [-d] [-V] [-h | --help]";
 
 /// What `-h` says after the options: every key of `-i`, in short.
 const KEYS_HELP: &str = "\
@@ -206,8 +207,27 @@ fn command() -> clap::Command {
         .arg(
             Arg::new("stats")
                 .long("stats")
-                .action(ArgAction::SetTrue)
-                .help("Log lwIP's memory and protocol statistics on exit (SIGUSR1: at any time)"),
+                .value_name("FORMAT")
+                .num_args(0..=1)
+                .require_equals(true)
+                .default_missing_value("text")
+                .value_parser(["text", "json"])
+                .help("Log lwIP's statistics on exit (SIGUSR1: any time); =json: one JSON line on stdout")
+                .long_help(
+                    "Log lwIP's memory and protocol statistics on exit (SIGUSR1: at any time); \
+                     --stats=json prints every counter as one JSON line on stdout instead",
+                ),
+        )
+        .arg(
+            Arg::new("ready-file")
+                .long("ready-file")
+                .value_name("PATH")
+                .value_parser(clap::value_parser!(std::path::PathBuf))
+                .help("Write the ready line into PATH (created empty at start) once lwIP is ready")
+                .long_help(
+                    "Create PATH empty at start and write the ready line into it once every \
+                     address is usable and every service listens",
+                ),
         )
         .arg(
             Arg::new("quiet")
@@ -372,6 +392,14 @@ fn options(matches: &ArgMatches, cmd: &mut clap::Command) -> Result<Options, Err
         lwip_debug: matches.get_flag("debug"),
         seed: matches.get_one::<u64>("seed").copied(),
         busy_poll: matches.get_flag("busy-poll"),
+        stats_format: match matches.get_one::<String>("stats").map(String::as_str) {
+            Some("json") => StatsFormat::Json,
+            _ => StatsFormat::Text,
+        },
+        ready: ReadyConfig {
+            file: matches.get_one::<std::path::PathBuf>("ready-file").cloned(),
+            notify_socket: None,
+        },
         ..Config::default()
     };
     config.validate().map_err(|e| {
@@ -388,7 +416,7 @@ fn options(matches: &ArgMatches, cmd: &mut clap::Command) -> Result<Options, Err
     Ok(Options {
         config,
         log_level: log_level(matches),
-        stats: matches.get_flag("stats"),
+        stats: matches.contains_id("stats"),
         sandbox: SandboxConfig {
             user: matches.get_one::<String>("user").cloned(),
             seccomp,
@@ -1815,6 +1843,28 @@ mod tests {
         for bad in ["-1", "x", "18446744073709551616"] {
             let e = usage_error(&["-i", "name=t", "--seed", bad]);
             assert!(e.contains(bad), "{bad}: {e}");
+            assert_eq!(e.lines().count(), 1, "{e}");
+        }
+    }
+
+    #[test]
+    fn stats_format_and_ready_file() {
+        let o = run(&["-i", "name=t"]).unwrap();
+        assert!(!o.stats && o.config.stats_format == StatsFormat::Text);
+        assert_eq!(o.config.ready, ReadyConfig::default());
+        let o = run(&["-i", "name=t", "--stats"]).unwrap();
+        assert!(o.stats && o.config.stats_format == StatsFormat::Text);
+        let o = run(&["-i", "name=t", "--stats=json", "--ready-file", "/run/r"]).unwrap();
+        assert!(o.stats && o.config.stats_format == StatsFormat::Json);
+        assert_eq!(o.config.ready.file, Some("/run/r".into()));
+        for bad in [
+            &["--stats=xml"][..],
+            &["--stats", "json"],
+            &["--ready-file"],
+        ] {
+            let mut args = vec!["-i", "name=t"];
+            args.extend_from_slice(bad);
+            let e = usage_error(&args);
             assert_eq!(e.lines().count(), 1, "{e}");
         }
     }

@@ -12,7 +12,7 @@ use lwip_tap::stack::Stack;
 use lwip_tap::Error;
 
 fn main() -> ExitCode {
-    let options = match cli::parse(std::env::args_os()) {
+    let mut options = match cli::parse(std::env::args_os()) {
         Ok(Invocation::Run(options)) => options,
         Ok(Invocation::Help(text)) => {
             print!("{text}");
@@ -20,6 +20,9 @@ fn main() -> ExitCode {
         }
         Err(e) => return fail(&e),
     };
+    // systemd's Type=notify: READY=1 goes there once ready.
+    options.config.ready.notify_socket =
+        std::env::var_os("NOTIFY_SOCKET").filter(|s| !s.is_empty());
     init_logging(options.log_level, options.config.lwip_debug);
     match run(&options) {
         Ok(()) => ExitCode::SUCCESS,
