@@ -65,6 +65,7 @@ const LWIP_SOURCES: &[&str] = &[
     "src/core/ipv6/nd6.c",
     "src/netif/ethernet.c",
     "src/apps/http/httpd.c",
+    "src/apps/sntp/sntp.c",
 ];
 
 /// lwIP's contrib apps we compile, relative to the root that has `contrib/`:
@@ -81,6 +82,7 @@ const CONTRIB_SOURCES: &[&str] = &[
 const GLUED_SOURCES: &[&str] = &[
     "src/apps/http/fs.c",
     "src/apps/lwiperf/lwiperf.c",
+    "src/core/dns.c",
     "src/core/ipv4/dhcp.c",
     "src/core/ipv4/ip4.c",
     "src/core/tcp_in.c",
@@ -148,6 +150,13 @@ mod api {
         "dhcp_release_and_stop",
         "dhcp_supplied_address",
         "dhcp_cleanup",
+        "dns_setserver",
+        "dns_getserver",
+        "dns_gethostbyname_addrtype",
+        "sntp_setoperatingmode",
+        "sntp_setserver",
+        "sntp_init",
+        "sntp_stop",
     ];
 
     /// Our own C API: everything this header of `lwip/` declares is bound
@@ -176,6 +185,7 @@ mod api {
         "raw_recv_fn",
         "lwiperf_report_fn",
         "netif_linkoutput_fn",
+        "dns_found_callback",
         // Enums: allowlisting one brings all its values as constants
         // (ERR_*, PBUF_RAW/POOL/RAM, IPADDR_TYPE_*, LWIPERF_*, DHCP_STATE_*).
         "err_enum_t",
@@ -202,6 +212,13 @@ mod api {
         "IP6_ADDR_PREFERRED",
         "IP6_ADDR_DEPRECATED",
         "IP6_ADDR_DUPLICATED",
+        "DNS_MAX_SERVERS",
+        "DNS_MAX_NAME_LENGTH",
+        "DNS_MAX_RETRIES",
+        "LWIP_DNS_ADDRTYPE_IPV4",
+        "LWIP_DNS_ADDRTYPE_IPV6",
+        "SNTP_OPMODE_POLL",
+        "SNTP_RECV_TIMEOUT",
     ];
 
     /// bindgen binds the first definition of a macro, C uses the last, and

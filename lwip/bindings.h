@@ -16,6 +16,8 @@
 #include "lwip/prot/ethernet.h"
 #include "lwip/apps/httpd.h"
 #include "lwip/apps/lwiperf.h"
+#include "lwip/apps/sntp.h"
+#include "lwip/dns.h"
 #include "tcpecho_raw.h"
 #include "udpecho_raw.h"
 

@@ -171,6 +171,18 @@ int lwip_tap_stats_proto(unsigned index, struct lwip_tap_proto_counts *out);
 void lwip_tap_dhcp_event(struct netif *netif, u8_t state, u32_t addr, u32_t netmask, u32_t gw,
                          u32_t server, u32_t lease_seconds);
 
+/* ---- DNS (lwip/dns_glue.c) ---- */
+
+/* While lwIP processes a DNS answer (and so inside a found callback it
+ * makes because of it): the answer's response code (0 no error, 3 NXDOMAIN,
+ * ...). -1 otherwise: a found callback without an address is then a
+ * timeout. */
+int lwip_tap_dns_answer_rcode(void);
+/* Forgets every cached answer (pending queries stay): the next query for a
+ * name goes to the server. The DNS fuzz target needs a query pending for
+ * each input. */
+void lwip_tap_dns_forget_answers(void);
+
 /* ---- diagnostics (lwip/shim.c) and the port (src/port.rs) ---- */
 
 /* Run-time switch for LWIP_DEBUGF output in a debug build (see lwipopts.h). */

@@ -24,7 +24,8 @@
  * (src/apps/clients.rs); lwip/port_checks.h keeps the pools that large. */
 #define LWIP_TAP_MAX_CLIENTS            16
 #define MEMP_NUM_RAW_PCB                LWIP_TAP_MAX_CLIENTS
-#define MEMP_NUM_SYS_TIMEOUT            (LWIP_NUM_SYS_TIMEOUT_INTERNAL + LWIP_TAP_MAX_CLIENTS)
+/* lwIP's count of its own timers leaves the SNTP app's out (sntp.c: one). */
+#define MEMP_NUM_SYS_TIMEOUT            (LWIP_NUM_SYS_TIMEOUT_INTERNAL + LWIP_TAP_MAX_CLIENTS + 1)
 #define MEMP_NUM_UDP_PCB                16
 #define MEMP_NUM_TCP_PCB                128
 #define MEMP_NUM_TCP_PCB_LISTEN         16
@@ -95,7 +96,12 @@ const struct ip6_addr *lwip_tap_nd6_gateway(struct netif *netif, const struct ip
 /* --ping sends and receives ICMP through a raw PCB. */
 #define LWIP_RAW                        1
 #define LWIP_IGMP                       0
-#define LWIP_DNS                        0
+/* --resolve and -i dns=: lwIP's DNS client (core/dns.c, wrapped by
+ * lwip/dns_glue.c). DHCP hands it the lease's DNS servers
+ * (LWIP_DHCP_PROVIDE_DNS_SERVERS follows LWIP_DNS). Each --resolve asks for
+ * A and AAAA at once: two table entries (and requests) per client. */
+#define LWIP_DNS                        1
+#define DNS_TABLE_SIZE                  (2 * LWIP_TAP_MAX_CLIENTS)
 #define LWIP_DHCP                       1
 /* Skip the ARP probe of an offered address: a lease binds in well under a
  * second instead of after the ~2 s address-conflict check. */
@@ -164,6 +170,19 @@ int lwip_tap_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, unsigned sho
  * pages' stored headers (from lwIP 2.0.3d) are cut off in lwip/fs_glue.c. */
 #define LWIP_HTTPD_DYNAMIC_HEADERS      1
 
+/* --sntp: lwIP's SNTP client (apps/sntp). It is given the time it computes
+ * (round trip compensated, the request's originate timestamp checked) and
+ * lwip-tap logs the offset from the host's clock, setting no clock
+ * (src/lwip/sntp.rs). It starts at once, retries after 2 s, then 4 s... */
+#define SNTP_CHECK_RESPONSE             2
+#define SNTP_COMP_ROUNDTRIP             1
+#define SNTP_STARTUP_DELAY              0
+#define SNTP_RECV_TIMEOUT               2000
+void lwip_tap_sntp_get_time(unsigned int *sec, unsigned int *us);
+void lwip_tap_sntp_set_time(unsigned int sec, unsigned int us);
+#define SNTP_GET_SYSTEM_TIME(sec, us)   lwip_tap_sntp_get_time(&(sec), &(us))
+#define SNTP_SET_SYSTEM_TIME_US(sec, us) lwip_tap_sntp_set_time((sec), (us))
+
 /* ---- statistics: always compiled, shown by --stats / SIGUSR1 ---- */
 #define LWIP_STATS                      1
 #define LWIP_STATS_DISPLAY              1
@@ -201,6 +220,8 @@ extern unsigned char lwip_tap_debug_types;
 #define TCP_INPUT_DEBUG                 LWIP_DBG_ON
 #define TCP_OUTPUT_DEBUG                LWIP_DBG_ON
 #define DHCP_DEBUG                      LWIP_DBG_ON
+#define DNS_DEBUG                       LWIP_DBG_ON
+#define SNTP_DEBUG                      LWIP_DBG_ON
 #define IP6_DEBUG                       LWIP_DBG_ON
 #endif
 

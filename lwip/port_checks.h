@@ -64,6 +64,15 @@
     MEMP_NUM_SYS_TIMEOUT < LWIP_NUM_SYS_TIMEOUT_INTERNAL + LWIP_TAP_MAX_CLIENTS
 #error "lwip-tap-port: MEMP_NUM_RAW_PCB must be at least LWIP_TAP_MAX_CLIENTS and MEMP_NUM_SYS_TIMEOUT at least LWIP_NUM_SYS_TIMEOUT_INTERNAL + LWIP_TAP_MAX_CLIENTS: each --ping has a raw PCB and each client an lwIP timer"
 #endif
+#if !LWIP_DNS
+#error "lwip-tap-port: LWIP_DNS must be 1: --resolve and -i dns= use lwIP's DNS client (lwip/dns_glue.c)"
+#endif
+#if DNS_TABLE_SIZE < 2 * LWIP_TAP_MAX_CLIENTS
+#error "lwip-tap-port: DNS_TABLE_SIZE must be at least 2 * LWIP_TAP_MAX_CLIENTS: each --resolve asks for A and AAAA at once"
+#endif
+#if !defined(SNTP_SET_SYSTEM_TIME_US) || !defined(SNTP_GET_SYSTEM_TIME) || SNTP_CHECK_RESPONSE < 2 || !SNTP_COMP_ROUNDTRIP
+#error "lwip-tap-port: SNTP_SET_SYSTEM_TIME_US and SNTP_GET_SYSTEM_TIME must stay lwip-tap's (lwip/lwipopts.h), with SNTP_CHECK_RESPONSE 2 and SNTP_COMP_ROUNDTRIP 1: --sntp logs the offset lwIP's SNTP client computes"
+#endif
 
 /* ---- interfaces ---- */
 #if !LWIP_NETIF_EXT_STATUS_CALLBACK

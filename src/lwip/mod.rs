@@ -13,6 +13,7 @@
 //!   with their events delivered to a handler;
 //! - [`timer`]: lwIP's one-shot timeouts, and the loop's timer functions;
 //! - [`apps`]: lwIP's own applications (echo, httpd, lwiperf);
+//! - [`dns`], [`sntp`]: lwIP's DNS and SNTP clients;
 //! - [`port`]: what lwIP's port asks of the operating system (clock,
 //!   random numbers, diagnostics), with the virtual clock of lwip-drill;
 //! - [`stats`], [`build`]: lwIP's statistics and build information.
@@ -25,10 +26,12 @@
 pub(crate) mod addr;
 pub(crate) mod apps;
 pub(crate) mod build;
+pub(crate) mod dns;
 pub(crate) mod netif;
 pub(crate) mod pbuf;
 pub(crate) mod port;
 pub(crate) mod raw;
+pub(crate) mod sntp;
 pub(crate) mod stats;
 // lwip-drill's sockets use the parts of these the apps do not.
 #[allow(dead_code)]
@@ -229,6 +232,12 @@ pub(crate) fn run_deferred() {
     for work in deferred {
         work();
     }
+}
+
+/// Runs `work` once lwIP is out of the callback it is in (the next run
+/// of lwIP's timers does it first).
+pub(crate) fn defer(work: impl FnOnce() + 'static) {
+    DEFERRED.with_borrow_mut(|d| d.push(Box::new(work)));
 }
 
 /// What lwIP's callback argument points to for a PCB we own (raw, UDP):

@@ -51,6 +51,13 @@ pub const IP6_ADDR_VALID: u32 = 16;
 pub const IP6_ADDR_PREFERRED: u32 = 48;
 pub const IP6_ADDR_DEPRECATED: u32 = 16;
 pub const IP6_ADDR_DUPLICATED: u32 = 64;
+pub const DNS_MAX_SERVERS: u32 = 2;
+pub const DNS_MAX_NAME_LENGTH: u32 = 256;
+pub const DNS_MAX_RETRIES: u32 = 4;
+pub const LWIP_DNS_ADDRTYPE_IPV4: u32 = 0;
+pub const LWIP_DNS_ADDRTYPE_IPV6: u32 = 1;
+pub const SNTP_OPMODE_POLL: u32 = 0;
+pub const SNTP_RECV_TIMEOUT: u32 = 2000;
 pub type u8_t = u8;
 pub type s8_t = i8;
 pub type u16_t = u16;
@@ -446,6 +453,40 @@ extern "C" {
     ) -> *mut ::std::os::raw::c_void;
 }
 extern "C" {
+    pub fn sntp_setoperatingmode(operating_mode: u8_t);
+}
+extern "C" {
+    pub fn sntp_init();
+}
+extern "C" {
+    pub fn sntp_stop();
+}
+extern "C" {
+    pub fn sntp_setserver(idx: u8_t, addr: *const ip_addr_t);
+}
+pub type dns_found_callback = ::std::option::Option<
+    unsafe extern "C" fn(
+        name: *const ::std::os::raw::c_char,
+        ipaddr: *const ip_addr_t,
+        callback_arg: *mut ::std::os::raw::c_void,
+    ),
+>;
+extern "C" {
+    pub fn dns_setserver(numdns: u8_t, dnsserver: *const ip_addr_t);
+}
+extern "C" {
+    pub fn dns_getserver(numdns: u8_t) -> *const ip_addr_t;
+}
+extern "C" {
+    pub fn dns_gethostbyname_addrtype(
+        hostname: *const ::std::os::raw::c_char,
+        addr: *mut ip_addr_t,
+        found: dns_found_callback,
+        callback_arg: *mut ::std::os::raw::c_void,
+        dns_addrtype: u8_t,
+    ) -> err_t;
+}
+extern "C" {
     pub fn tcpecho_raw_init();
 }
 extern "C" {
@@ -742,6 +783,12 @@ extern "C" {
         server: u32_t,
         lease_seconds: u32_t,
     );
+}
+extern "C" {
+    pub fn lwip_tap_dns_answer_rcode() -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn lwip_tap_dns_forget_answers();
 }
 extern "C" {
     pub static mut lwip_tap_debug_types: ::std::os::raw::c_uchar;
