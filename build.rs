@@ -89,6 +89,17 @@ const GLUED_SOURCES: &[&str] = &[
     "src/core/timeouts.c",
 ];
 
+/// lwIP's applications compiled in, with the file each comes from, for
+/// `--version`.
+const APPS: &[(&str, &str)] = &[
+    ("tcpecho_raw", "contrib/apps/tcpecho_raw/tcpecho_raw.c"),
+    ("udpecho_raw", "contrib/apps/udpecho_raw/udpecho_raw.c"),
+    ("httpd", "src/apps/http/httpd.c"),
+    ("lwiperf", "src/apps/lwiperf/lwiperf.c"),
+    ("dns", "src/core/dns.c"),
+    ("sntp", "src/apps/sntp/sntp.c"),
+];
+
 /// Include directories inside the lwIP tree. `src` comes last: only the
 /// glue files use it, to include lwIP's own `.c` files.
 const LWIP_INCLUDES: &[&str] = &["src/include", "src/apps/lwiperf", "src"];
@@ -477,6 +488,20 @@ fn user_options() -> Result<Option<PathBuf>, String> {
 /// option values come from C: lwip/build_info.c).
 fn export_build_info(config: &Config) {
     let lwip = &config.lwip;
+    let compiled = |file: &str| {
+        let root = if file.starts_with("contrib/") {
+            &lwip.contrib
+        } else {
+            &lwip.dir
+        };
+        root.join(file).is_file()
+    };
+    let apps: Vec<&str> = APPS
+        .iter()
+        .filter(|(_, file)| compiled(file))
+        .map(|(name, _)| *name)
+        .collect();
+    println!("cargo:rustc-env=LWIP_TAP_APPS={}", apps.join(" "));
     println!("cargo:rustc-env=LWIP_TAP_LWIP_DIR={}", lwip.dir.display());
     // Where the sources came from without the builder's paths: a binary
     // handed on should not tell where its maker's home directory is.

@@ -255,8 +255,14 @@ impl NetifHandler for Link {
             if self.lease.replace(Some(addr)) == Some(addr) {
                 log::info!("{name}: DHCP lease renewed: {addr}/{prefix}, lease {lease_seconds} s");
             } else {
+                // lwIP has taken the lease's DNS servers (if any) by now.
+                let dns = crate::lwip::dns::servers();
+                let dns = match dns.is_empty() {
+                    true => String::new(),
+                    false => format!(", DNS {}", join(&dns)),
+                };
                 log::info!(
-                    "{name}: DHCP lease {addr}/{prefix}, gw {gw}, server {server}, lease {lease_seconds} s"
+                    "{name}: DHCP lease {addr}/{prefix}, gw {gw}, server {server}, lease {lease_seconds} s{dns}"
                 );
             }
         } else if addr.is_unspecified() && self.lease.take().is_some() && !self.releasing.get() {
@@ -703,4 +709,13 @@ fn complete_checksum(frame: &mut Pbuf, header: VnetHeader) -> bool {
     let value = checksum::completed(sum.fold()).to_be_bytes();
     frame.copy_in(field, &value);
     true
+}
+
+/// Addresses separated by commas.
+fn join(addrs: &[std::net::IpAddr]) -> String {
+    addrs
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -137,6 +137,13 @@ impl Stack {
         }
         warn_if_short_of_mld_groups(config.interfaces.len());
         stack.captures = captures;
+        for (index, &server) in config.dns_servers.iter().enumerate() {
+            crate::lwip::dns::set_server(index, server);
+        }
+        if !config.dns_servers.is_empty() {
+            let servers: Vec<String> = config.dns_servers.iter().map(|s| s.to_string()).collect();
+            log::info!("dns: servers {}", servers.join(", "));
+        }
         stack.start_services(config.services)?;
         stack.clients = Clients::start(&config.clients);
         Ok(stack)
@@ -553,6 +560,60 @@ impl Stack {
     /// Use of lwIP's heap and every memory pool now.
     pub fn pools(&self) -> Vec<crate::stats::PoolUse> {
         crate::stats::pools()
+    }
+
+    /// Asks lwIP's DNS client for `name`'s AAAA record (`ipv6`) or A
+    /// record, from the servers of [`Config::dns_servers`] (or a DHCP
+    /// lease's). With `fresh`, lwIP's cached answers are forgotten first, so
+    /// that the query goes to a server (the DNS fuzz target keeps a query
+    /// pending this way).
+    pub fn resolve(&mut self, name: &str, ipv6: bool, fresh: bool) -> Result<DnsLookup, Error> {
+        use crate::lwip::dns::{self, Family, Lookup, ResolveError};
+        if fresh {
+            dns::forget_answers();
+        }
+        let result = std::rc::Rc::new(std::cell::RefCell::new(None));
+        let slot = std::rc::Rc::clone(&result);
+        let family = if ipv6 { Family::V6 } else { Family::V4 };
+        let found = move |r: Result<std::net::IpAddr, dns::Failure>| {
+            *slot.borrow_mut() = Some(r.map_err(|f| f.to_string()));
+        };
+        let query = match dns::resolve(name, family, found) {
+            Ok(Lookup::Done(addr)) => {
+                *result.borrow_mut() = Some(Ok(addr));
+                None
+            }
+            Ok(Lookup::Asking(query)) => Some(query),
+            Err(ResolveError::Failed(failure)) => {
+                *result.borrow_mut() = Some(Err(failure.to_string()));
+                None
+            }
+            Err(e @ ResolveError::Lwip(source)) => {
+                return Err(Error::Lwip {
+                    context: format!("resolve {name}: {e}"),
+                    source: Some(source),
+                })
+            }
+        };
+        Ok(DnsLookup {
+            result,
+            _query: query,
+        })
+    }
+}
+
+/// A DNS query of [`Stack::resolve`]; lwIP's answer is forgotten if it is
+/// dropped first.
+pub struct DnsLookup {
+    result: std::rc::Rc<std::cell::RefCell<Option<Result<std::net::IpAddr, String>>>>,
+    _query: Option<crate::lwip::dns::Query>,
+}
+
+impl DnsLookup {
+    /// The address found, or why none was (NXDOMAIN, no answer...); `None`
+    /// while lwIP is still asking.
+    pub fn result(&self) -> Option<Result<std::net::IpAddr, String>> {
+        self.result.borrow().clone()
     }
 }
 

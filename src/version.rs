@@ -8,6 +8,14 @@ use crate::lwip::build;
 
 /// Where build.rs found lwIP's sources.
 const SOURCE: &str = env!("LWIP_TAP_LWIP_SOURCE");
+/// lwIP's applications compiled in, separated by spaces.
+const APPS: &str = env!("LWIP_TAP_APPS");
+
+/// lwIP's applications compiled in (`httpd`, `dns`, `sntp`...).
+pub fn lwip_apps() -> Vec<&'static str> {
+    APPS.split_whitespace().collect()
+}
+
 /// The LWIP_TAP_OPTS file compiled in, or empty.
 const OPTS_FILE: &str = env!("LWIP_TAP_OPTS_FILE");
 
@@ -45,6 +53,7 @@ pub fn text() -> String {
         format!("lwip/lwipopts.h, then LWIP_TAP_OPTS={OPTS_FILE}")
     };
     text += &format!("lwIP options: {opts}\n  {}\n", lwip_options());
+    text += &format!("lwIP apps compiled in: {}\n", lwip_apps().join(", "));
     text += &format!(
         "debug feature: {}\n",
         if cfg!(feature = "debug") {

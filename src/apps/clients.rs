@@ -1,4 +1,5 @@
-//! The clients: traffic lwIP starts itself (`--ping`, `--iperf-client`).
+//! The clients: traffic lwIP starts itself (`--ping`, `--iperf-client`,
+//! `--resolve`, `--sntp`).
 //!
 //! They all run at once. Each waits until lwIP has a route to its target
 //! from an interface with an address (a DHCP lease may take a moment), then
@@ -12,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use super::iperf_client::IperfClient;
 use super::ping::Ping;
+use super::resolve::Resolve;
+use super::sntp::SntpClient;
 use crate::config::ClientConfig;
 use crate::error::Error;
 use crate::lwip::timer::Timeout;
@@ -30,7 +33,9 @@ pub(crate) struct Clients {
 
 struct Client {
     work: Work,
-    target: Ipv4Addr,
+    /// Where it sends; `None` for --resolve, which sends to lwIP's DNS
+    /// servers (maybe from a lease still to come).
+    target: Option<Ipv4Addr>,
     /// When it began waiting for a route; `None` once it has started.
     waiting_since: Cell<Option<Instant>>,
     /// The next check for a route, while it waits.
@@ -40,6 +45,8 @@ struct Client {
 enum Work {
     Ping(Rc<Ping>),
     Iperf(IperfClient),
+    Resolve(Resolve),
+    Sntp(SntpClient),
 }
 
 impl Clients {
@@ -55,12 +62,16 @@ impl Clients {
                     interval,
                 } => (
                     Work::Ping(Rc::new(Ping::new(target, count, interval, icmp_id(n)))),
-                    target,
+                    Some(target),
                 ),
                 ClientConfig::Iperf { server, duration } => (
                     Work::Iperf(IperfClient::new(server, duration)),
-                    *server.ip(),
+                    Some(*server.ip()),
                 ),
+                ClientConfig::Resolve { ref name } => (Work::Resolve(Resolve::new(name)), None),
+                ClientConfig::Sntp { server } => {
+                    (Work::Sntp(SntpClient::new(server)), Some(server))
+                }
             };
             let client = Rc::new(Client {
                 work,
@@ -70,7 +81,11 @@ impl Clients {
             });
             check_route(&client);
             if client.waiting_since.get().is_some() {
-                log::info!("{}: waiting for a route (a DHCP lease?)", client.label());
+                let what = match client.target {
+                    Some(_) => "a route",
+                    None => "a DNS server and a route to it",
+                };
+                log::info!("{}: waiting for {what} (a DHCP lease?)", client.label());
             }
             clients.clients.push(client);
         }
@@ -127,6 +142,8 @@ impl Client {
         match &self.work {
             Work::Ping(ping) => ping.label(),
             Work::Iperf(iperf) => iperf.label(),
+            Work::Resolve(resolve) => resolve.label(),
+            Work::Sntp(sntp) => sntp.label(),
         }
     }
 
@@ -134,6 +151,8 @@ impl Client {
         match &self.work {
             Work::Ping(ping) => ping.outcome(),
             Work::Iperf(iperf) => iperf.outcome(),
+            Work::Resolve(resolve) => resolve.outcome(),
+            Work::Sntp(sntp) => sntp.outcome(),
         }
     }
 
@@ -145,6 +164,8 @@ impl Client {
         match &self.work {
             Work::Ping(ping) => ping.stop(),
             Work::Iperf(iperf) => iperf.stop(),
+            Work::Resolve(resolve) => resolve.stop(),
+            Work::Sntp(sntp) => sntp.stop(),
         }
     }
 }
@@ -155,22 +176,41 @@ fn check_route(client: &Rc<Client>) {
     let Some(since) = client.waiting_since.get() else {
         return;
     };
-    if crate::lwip::ipv4_route_ready(client.target) {
+    let reachable = match client.target {
+        Some(target) => crate::lwip::ipv4_route_ready(target),
+        None => Resolve::server_reachable(),
+    };
+    if reachable {
         client.waiting_since.set(None);
         match &client.work {
             Work::Ping(ping) => ping.begin(),
             Work::Iperf(iperf) => iperf.begin(),
+            Work::Resolve(resolve) => resolve.begin(),
+            Work::Sntp(sntp) => sntp.begin(),
         }
         return;
     }
     let waited = since.elapsed();
     if waited >= ROUTE_WAIT {
         client.waiting_since.set(None);
+        let target = match client.target {
+            Some(target) => target.to_string(),
+            None if crate::lwip::dns::servers().is_empty() => {
+                log::error!(
+                    "{}: no DNS server after {} s (give one with -i ...,dns=ADDR, or get a \
+                     DHCP lease that names one)",
+                    client.label(),
+                    ROUTE_WAIT.as_secs()
+                );
+                client.stop();
+                return;
+            }
+            None => format!("DNS server {}", crate::lwip::dns::servers()[0]),
+        };
         log::error!(
-            "{}: no route to {} after {} s (no interface with an address on its subnet, \
+            "{}: no route to {target} after {} s (no interface with an address on its subnet, \
              no gateway, or no DHCP lease)",
             client.label(),
-            client.target,
             ROUTE_WAIT.as_secs()
         );
         client.stop();

@@ -1,6 +1,7 @@
 //! The built-in services, each listening on every interface: echo (`-E`),
 //! chargen (`-C`), HTTP (`-H`) and iperf2 (`-s`); and the clients, traffic
-//! lwIP starts (`--ping`, `--iperf-client`, see `clients.rs`). Echo, HTTP
+//! lwIP starts (`--ping`, `--iperf-client`, `--resolve`, `--sntp`, see
+//! `clients.rs`). Echo, HTTP
 //! and iperf (server and client) are lwIP's own apps; chargen and ping are
 //! ours, in Rust over lwIP's raw API. They are started by
 //! [`Stack`](crate::stack::Stack), which guarantees lwIP runs.
@@ -10,6 +11,8 @@ mod clients;
 mod iperf;
 mod iperf_client;
 mod ping;
+mod resolve;
+mod sntp;
 
 pub(crate) use clients::Clients;
 

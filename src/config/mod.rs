@@ -83,6 +83,9 @@ pub struct Config {
     pub stats_format: StatsFormat,
     /// Where the stack says it is ready (docs/readiness.md).
     pub ready: ReadyConfig,
+    /// lwIP's DNS servers (`-i dns=`), asked in turn; a DHCP lease's
+    /// servers replace them.
+    pub dns_servers: Vec<IpAddr>,
 }
 
 /// How [`Stack::log_stats`](crate::stack::Stack::log_stats) reports.
@@ -146,6 +149,13 @@ pub enum ClientConfig {
         server: SocketAddrV4,
         duration: Duration,
     },
+    /// lwIP's DNS client asks its servers for `name`'s A and AAAA records.
+    /// It succeeds if either is found.
+    Resolve { name: String },
+    /// lwIP's SNTP client asks `server` for the time once; the offset from
+    /// the host's clock is logged (no clock is set). It succeeds on the
+    /// first valid answer.
+    Sntp { server: Ipv4Addr },
 }
 
 impl ClientConfig {
@@ -159,6 +169,8 @@ impl ClientConfig {
     /// The rules for one client.
     pub fn validate(&self) -> Result<(), Rule> {
         match *self {
+            ClientConfig::Resolve { ref name } => check_dns_name(name),
+            ClientConfig::Sntp { server } => check_target(server, "--sntp"),
             ClientConfig::Ping {
                 target,
                 count,
@@ -183,6 +195,53 @@ impl ClientConfig {
             }
         }
     }
+}
+
+/// The longest name `--resolve` accepts (RFC 1035's 253 characters
+/// without the root's dot, within lwIP's DNS_MAX_NAME_LENGTH).
+pub const DNS_NAME_MAX: usize = 253;
+
+/// A name lwIP's DNS client can ask for: at most [`DNS_NAME_MAX`]
+/// characters (one final dot aside), labels of 1 to 63 letters, digits,
+/// hyphens or underscores.
+fn check_dns_name(name: &str) -> Result<(), Rule> {
+    let bad = |why: String| Rule::ResolveName {
+        name: name.chars().take(80).collect::<String>() + if name.len() > 80 { "..." } else { "" },
+        why,
+    };
+    let bare = name.strip_suffix('.').unwrap_or(name);
+    if bare.is_empty() {
+        return Err(bad("the name is empty".into()));
+    }
+    let limit = DNS_NAME_MAX.min(crate::lwip::dns::MAX_NAME_LENGTH);
+    if bare.len() > limit {
+        return Err(bad(format!(
+            "the name is {} characters long; a DNS name has at most {limit}",
+            bare.len()
+        )));
+    }
+    for label in bare.split('.') {
+        if label.is_empty() {
+            return Err(bad("the name has an empty label (two dots in a row?)".into()));
+        }
+        if label.len() > 63 {
+            return Err(bad(format!(
+                "the label '{}...' is {} characters long; a DNS label has at most 63",
+                label.chars().take(16).collect::<String>(),
+                label.len()
+            )));
+        }
+        if let Some(c) = label
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+        {
+            return Err(bad(format!(
+                "'{}' is not allowed in a DNS name (letters, digits, '-' and '_' between dots)",
+                c.escape_default()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A client's target must be one host lwIP can send to.
@@ -518,6 +577,26 @@ impl Config {
         }
         for client in &self.clients {
             client.validate().map_err(whole)?;
+        }
+        let sntp = |c: &&ClientConfig| matches!(c, ClientConfig::Sntp { .. });
+        if self.clients.iter().filter(sntp).count() > 1 {
+            return Err(whole(Rule::SntpTwice));
+        }
+        let limit = crate::lwip::dns::MAX_SERVERS;
+        if self.dns_servers.len() > limit {
+            return Err(whole(Rule::TooManyDnsServers {
+                given: self.dns_servers.len(),
+                limit,
+            }));
+        }
+        for &addr in &self.dns_servers {
+            let one_host = match addr {
+                IpAddr::V4(v4) => check_target(v4, "dns=").is_ok(),
+                IpAddr::V6(v6) => !(v6.is_unspecified() || v6.is_multicast()),
+            };
+            if !one_host {
+                return Err(whole(Rule::DnsServerNotOneHost { addr }));
+            }
         }
         let mut names = HashSet::new();
         let mut addresses = HashMap::new();

@@ -83,6 +83,21 @@ pub enum Rule {
         flag: &'static str,
         target: Ipv4Addr,
     },
+    /// A name `--resolve` cannot ask for; `why` says what is wrong.
+    ResolveName {
+        name: String,
+        why: String,
+    },
+    /// More than one `--sntp`: lwIP's SNTP client is one.
+    SntpTwice,
+    TooManyDnsServers {
+        given: usize,
+        limit: usize,
+    },
+    /// A DNS server that is not one host's address.
+    DnsServerNotOneHost {
+        addr: IpAddr,
+    },
 
     // ---- an interface ----
     NameEmpty,
@@ -209,7 +224,7 @@ impl fmt::Display for Rule {
             ),
             Rule::TooManyClients { count } => write!(
                 f,
-                "{count} clients (--ping, --iperf-client) given; at most {MAX_CLIENTS} run at once"
+                "{count} clients (--ping, --iperf-client, --resolve, --sntp) given; at most {MAX_CLIENTS} run at once"
             ),
             Rule::NameGivenTwice { name } => write!(f, "interface {name} is given more than once"),
             Rule::AddressGivenTwice { addr, first } => {
@@ -257,6 +272,15 @@ impl fmt::Display for Rule {
                 f,
                 "{flag} {target}: not the address of one host (lwIP sends to unicast addresses)"
             ),
+            Rule::ResolveName { name, why } => write!(f, "--resolve '{name}': {why}"),
+            Rule::SntpTwice => write!(f, "--sntp is given more than once; lwIP's SNTP client asks one server"),
+            Rule::TooManyDnsServers { given, limit } => write!(
+                f,
+                "{given} dns= given; lwIP asks at most {limit} DNS servers (DNS_MAX_SERVERS)"
+            ),
+            Rule::DnsServerNotOneHost { addr } => {
+                write!(f, "dns={addr}: not the address of one host")
+            }
             Rule::NameEmpty => write!(f, "name is empty"),
             Rule::NameTooLong { name } => {
                 write!(f, "name '{name}' is too long (at most {} characters)", IFNAMSIZ - 1)

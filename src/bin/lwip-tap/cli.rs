@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 use std::ffi::OsString;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -23,7 +23,7 @@ use lwip_tap::sandbox::{SandboxConfig, SeccompMode, DEFAULT_USER};
 use lwip_tap::Error;
 
 /// The keys `-i` accepts.
-const KEYS: &str = "name, addr, netmask, gw, addr6, gw6, slaac, mtu, offload, pcap, snaplen, \
+const KEYS: &str = "name, addr, netmask, gw, addr6, gw6, slaac, dns, mtu, offload, pcap, snaplen, \
                     loss, corrupt, dup, reorder, delay, jitter, rate or max-frame \
                     (each of the last eight also with -in or -out)";
 
@@ -55,14 +55,15 @@ pub enum Invocation {
 /// The usage line of `-h`, `--help` and a missing `-i`: every option.
 const USAGE: &str = "lwip-tap -i name=TAP,addr=A[/LEN],netmask=M,gw=G[,KEY=VALUE...] [-i ...]
          [-E] [-C] [-H] [-s] [--ping ADDR [--count N] [--interval S]]
-         [--iperf-client ADDR[:PORT] [--time S]] [--seed N] [--busy-poll] [-Z USER]
+         [--iperf-client ADDR[:PORT] [--time S]] [--resolve NAME] [--sntp ADDR]
+         [--seed N] [--busy-poll] [-Z USER]
          [--seccomp on|off|required] [--stats[=json]] [--ready-file PATH]
          [-q | -v | --log-level LEVEL] [-d] [-V] [-h | --help]";
 
 /// What `-h` says after the options: every key of `-i`, in short.
 const KEYS_HELP: &str = "\
 Interface keys (-i KEY=VALUE,KEY=VALUE,...: commas between keys, no spaces):
-  name=TAP  addr=A[/LEN]  netmask=M  gw=G  addr6=A6[/64]  gw6=R6  slaac=on|off
+  name=TAP  addr=A[/LEN]  netmask=M  gw=G  addr6=A6[/64]  gw6=R6  slaac=on|off  dns=ADDR
   mtu=N  offload=on|off  pcap=FILE  snaplen=N
   loss=PCT  corrupt=PCT  dup=PCT  reorder=PCT  delay=MS  jitter=MS  rate=MBIT  max-frame=BYTES
     impair both ways; KEY-in= (into lwIP) or KEY-out= (from lwIP) one way: loss=20 drops a
@@ -83,6 +84,8 @@ except addr6):
   addr6=A6[/64]    a static IPv6 address (repeatable); every interface also has a link-local one
   gw6=R6           a static IPv6 default router
   slaac=on|off     form addresses from router advertisements (default on)
+  dns=ADDR         a DNS server for lwIP's DNS client (IPv4 or IPv6; up to 2 in all -i, asked
+                   in turn); a DHCP lease's DNS servers replace them
   mtu=N            the TAP's MTU, 68-65521
   offload=on|off   receive offload (default: on with one interface, off on a router or when
                    impaired)
@@ -98,10 +101,11 @@ except addr6):
                    (frames lwIP sends) set one way and win over the plain key: loss-in=20 loses
                    20 % of pings.
 Several -i make lwip-tap a router between them; no two may have the same address.
-Clients (--ping, --iperf-client; each repeatable) all start at once, each when lwIP has a route \
-to its target (after a DHCP lease, say). Without -E/-C/-H/-s lwip-tap exits when they are done: \
+Clients (--ping, --iperf-client, --resolve, each repeatable, and --sntp) all start at once, each \
+when lwIP has a route to its target (after a DHCP lease, say). Without -E/-C/-H/-s lwip-tap exits when they are done: \
 status 0 if every client succeeded (a ping with at least one reply, an iperf test that ran its \
-time and had its data acknowledged), 1 if not. With a service it keeps running until stopped, \
+time and had its data acknowledged, a name with an A or AAAA record, a valid SNTP answer), 1 if \
+not. With a service it keeps running until stopped, \
 and the exit status still says how the clients did.
 Started as root, lwip-tap sets everything up, then runs as nobody (or -Z USER) with no \
 capabilities, no_new_privs and a seccomp filter; -Z root keeps root.
@@ -165,6 +169,19 @@ fn command() -> clap::Command {
                 .value_name("SECONDS")
                 .allow_negative_numbers(true)
                 .help("Seconds each --iperf-client sends (default 10; fractions allowed)"),
+        )
+        .arg(
+            Arg::new("resolve")
+                .long("resolve")
+                .value_name("NAME")
+                .action(ArgAction::Append)
+                .help("Ask lwIP's DNS client for NAME's A and AAAA records and log them"),
+        )
+        .arg(
+            Arg::new("sntp")
+                .long("sntp")
+                .value_name("ADDR")
+                .help("Ask the NTP server ADDR for the time and log the host clock's offset"),
         )
         .arg(
             Arg::new("seed")
@@ -376,12 +393,16 @@ fn options(matches: &ArgMatches, cmd: &mut clap::Command) -> Result<Options, Err
         )));
     }
     let mut interfaces = Vec::with_capacity(specs.len());
+    let mut dns_servers = Vec::new();
     for text in &specs {
-        interfaces
-            .push(parse_interface(text).map_err(|e| Error::Usage(format!("-i '{text}': {e}")))?);
+        let (interface, dns) = parse_interface_keys(text)
+            .map_err(|e| Error::Usage(format!("-i '{text}': {e}")))?;
+        interfaces.push(interface);
+        dns_servers.extend(dns);
     }
     let config = Config {
         interfaces,
+        dns_servers,
         clients: clients(matches)?,
         services: Services {
             echo: matches.get_flag("echo"),
@@ -440,8 +461,8 @@ fn log_level(matches: &ArgMatches) -> Option<LevelFilter> {
         .and_then(|level| level.parse().ok())
 }
 
-/// The clients of `--ping` and `--iperf-client`, in that order, with the
-/// settings of `--count`, `--interval` and `--time`.
+/// The clients of `--ping`, `--iperf-client`, `--resolve` and `--sntp`, in
+/// that order, with the settings of `--count`, `--interval` and `--time`.
 fn clients(matches: &ArgMatches) -> Result<Vec<ClientConfig>, Error> {
     let values = |id: &str| -> Vec<&String> {
         matches
@@ -484,6 +505,14 @@ fn clients(matches: &ArgMatches) -> Result<Vec<ClientConfig>, Error> {
         clients.push(ClientConfig::Iperf {
             server: parse_server(server).map_err(Error::Usage)?,
             duration,
+        });
+    }
+    for name in values("resolve") {
+        clients.push(ClientConfig::Resolve { name: name.clone() });
+    }
+    if let Some(server) = setting("sntp") {
+        clients.push(ClientConfig::Sntp {
+            server: parse_ipv4("--sntp", server).map_err(Error::Usage)?,
         });
     }
     Ok(clients)
@@ -612,7 +641,15 @@ impl ImpairmentKeys {
 /// into a checked interface. Spaces around keys and values are ignored, as
 /// the original does. Without `name=` the interface is a transient TAP whose
 /// host side gets `gw=`.
+#[cfg(test)]
 pub fn parse_interface(text: &str) -> Result<InterfaceConfig, String> {
+    parse_interface_keys(text).map(|(interface, _)| interface)
+}
+
+/// [`parse_interface`], with the DNS servers of its `dns=` keys, which are
+/// lwIP's for the whole stack.
+pub fn parse_interface_keys(text: &str) -> Result<(InterfaceConfig, Vec<IpAddr>), String> {
+    let mut dns = Vec::new();
     let mut keys = Keys::default();
     let mut seen = HashSet::new();
     for item in text.split(',') {
@@ -626,7 +663,7 @@ pub fn parse_interface(text: &str) -> Result<InterfaceConfig, String> {
         let (key, value) = (key.trim(), value.trim());
         // addr6= is the one key that may repeat: an interface can have
         // several IPv6 addresses.
-        if !seen.insert(key.to_string()) && key != "addr6" {
+        if !seen.insert(key.to_string()) && key != "addr6" && key != "dns" {
             return Err(format!("{key}= is given more than once"));
         }
         if value.is_empty() {
@@ -651,6 +688,11 @@ pub fn parse_interface(text: &str) -> Result<InterfaceConfig, String> {
             "addr6" => keys.addr6.push(parse_ipv6_prefix(value)?),
             "gw6" => keys.gw6 = Some(parse_ipv6(key, value)?),
             "slaac" => keys.slaac = Some(parse_on_off(key, value)?),
+            "dns" => dns.push(
+                value
+                    .parse::<IpAddr>()
+                    .map_err(|_| format!("dns={value} is not an IPv4 or IPv6 address"))?,
+            ),
             "mtu" => keys.mtu = Some(parse_mtu(value)?),
             "offload" => keys.offload = Some(parse_on_off(key, value)?),
             "pcap" => keys.pcap = Some(PathBuf::from(value)),
@@ -673,7 +715,7 @@ pub fn parse_interface(text: &str) -> Result<InterfaceConfig, String> {
     interface
         .validate()
         .map_err(|rule| keys.as_typed(rule).to_string())?;
-    Ok(interface)
+    Ok((interface, dns))
 }
 
 impl Keys {
