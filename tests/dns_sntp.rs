@@ -211,7 +211,11 @@ fn malformed_answers_give_one_line_and_leak_nothing() {
         1,
         "{log}"
     );
-    assert_eq!(log.matches("sntp 172.16.0.1: no valid answer within 5 s").count(), 1);
+    assert_eq!(
+        log.matches("sntp 172.16.0.1: no valid answer within 5 s")
+            .count(),
+        1
+    );
     let bad = fs::read_to_string(ns.dir.path().join("bad-dns.log")).unwrap();
     assert!(bad.contains("with 8 malformed"), "{bad}");
     let bad = fs::read_to_string(ns.dir.path().join("bad-ntp.log")).unwrap();

@@ -222,7 +222,9 @@ fn check_dns_name(name: &str) -> Result<(), Rule> {
     }
     for label in bare.split('.') {
         if label.is_empty() {
-            return Err(bad("the name has an empty label (two dots in a row?)".into()));
+            return Err(bad(
+                "the name has an empty label (two dots in a row?)".into()
+            ));
         }
         if label.len() > 63 {
             return Err(bad(format!(

@@ -197,11 +197,7 @@ pub(crate) fn forget_answers() {
 }
 
 /// lwIP's found callback (`dns_found_callback`).
-unsafe extern "C" fn on_found(
-    _name: *const c_char,
-    addr: *const sys::ip_addr_t,
-    arg: *mut c_void,
-) {
+unsafe extern "C" fn on_found(_name: *const c_char, addr: *const sys::ip_addr_t, arg: *mut c_void) {
     let key = arg as usize;
     let Some(found) = PENDING.with_borrow_mut(|pending| pending.remove(&key)) else {
         return;

@@ -40,7 +40,10 @@ impl Sntp {
     /// Starts asking `server` now; every valid answer's time (the server's
     /// time now, by lwIP's round-trip compensation) goes to `on_time`.
     /// `None` if an `Sntp` runs already.
-    pub(crate) fn start(server: Ipv4Addr, on_time: impl FnMut(SystemTime) + 'static) -> Option<Sntp> {
+    pub(crate) fn start(
+        server: Ipv4Addr,
+        on_time: impl FnMut(SystemTime) + 'static,
+    ) -> Option<Sntp> {
         if RUNNING.replace(true) {
             return None;
         }
@@ -97,7 +100,8 @@ pub(crate) unsafe extern "C" fn lwip_tap_sntp_get_time(sec: *mut u32, us: *mut u
 /// answer, in seconds and microseconds since 1970.
 #[no_mangle]
 pub(crate) extern "C" fn lwip_tap_sntp_set_time(sec: u32, us: u32) {
-    let time = UNIX_EPOCH + Duration::from_secs(u64::from(sec)) + Duration::from_micros(u64::from(us));
+    let time =
+        UNIX_EPOCH + Duration::from_secs(u64::from(sec)) + Duration::from_micros(u64::from(us));
     let Some(mut on_time) = ON_TIME.take() else {
         return;
     };

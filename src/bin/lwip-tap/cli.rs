@@ -395,8 +395,8 @@ fn options(matches: &ArgMatches, cmd: &mut clap::Command) -> Result<Options, Err
     let mut interfaces = Vec::with_capacity(specs.len());
     let mut dns_servers = Vec::new();
     for text in &specs {
-        let (interface, dns) = parse_interface_keys(text)
-            .map_err(|e| Error::Usage(format!("-i '{text}': {e}")))?;
+        let (interface, dns) =
+            parse_interface_keys(text).map_err(|e| Error::Usage(format!("-i '{text}': {e}")))?;
         interfaces.push(interface);
         dns_servers.extend(dns);
     }
