@@ -116,7 +116,13 @@ pub(crate) struct Query {
 
 impl Drop for Query {
     fn drop(&mut self) {
-        PENDING.with_borrow_mut(|pending| pending.remove(&self.key));
+        // A query dropped while the thread's locals are torn down (a stack
+        // kept in a thread_local, say) finds the table gone: nothing to do.
+        let _ = PENDING.try_with(|pending| {
+            if let Ok(mut pending) = pending.try_borrow_mut() {
+                pending.remove(&self.key);
+            }
+        });
     }
 }
 
@@ -199,7 +205,8 @@ pub(crate) fn forget_answers() {
 /// lwIP's found callback (`dns_found_callback`).
 unsafe extern "C" fn on_found(_name: *const c_char, addr: *const sys::ip_addr_t, arg: *mut c_void) {
     let key = arg as usize;
-    let Some(found) = PENDING.with_borrow_mut(|pending| pending.remove(&key)) else {
+    let found = PENDING.try_with(|pending| pending.try_borrow_mut().ok()?.remove(&key));
+    let Some(found) = found.ok().flatten() else {
         return;
     };
     // SAFETY: lwIP passes a valid address or null.

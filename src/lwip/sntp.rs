@@ -62,14 +62,18 @@ impl Sntp {
 
 impl Drop for Sntp {
     fn drop(&mut self) {
-        ON_TIME.set(None);
-        STOPS.set(STOPS.get() + 1);
+        // Dropped while the thread's locals are torn down (a stack kept in a
+        // thread_local): lwIP's client can stay as it is.
+        if ON_TIME.try_with(|on_time| on_time.replace(None)).is_err() {
+            return;
+        }
+        let _ = STOPS.try_with(|stops| stops.set(stops.get() + 1));
         let stop = || {
             // SAFETY: lwIP runs on this thread and its client was started.
             unsafe { sys::sntp_stop() };
-            RUNNING.set(false);
+            let _ = RUNNING.try_with(|running| running.set(false));
         };
-        if IN_CALLBACK.get() {
+        if IN_CALLBACK.try_with(Cell::get).unwrap_or(false) {
             // lwIP's receive function still schedules the next request after
             // it hands over the time.
             super::defer(stop);

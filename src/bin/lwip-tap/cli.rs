@@ -1605,6 +1605,76 @@ mod tests {
     }
 
     #[test]
+    fn resolve_sntp_and_dns_servers() {
+        let o = run(&[
+            "-i",
+            "name=t,dns=10.0.0.53",
+            "-i",
+            "name=u,dns=fd00::53,addr=10.1.0.2/24",
+            "--resolve",
+            "www.example.org",
+            "--sntp",
+            "10.0.0.123",
+            "--resolve",
+            "example.org.",
+        ])
+        .unwrap();
+        assert_eq!(
+            o.config.dns_servers,
+            vec![
+                ip("10.0.0.53").into(),
+                "fd00::53".parse::<IpAddr>().unwrap()
+            ]
+        );
+        assert_eq!(
+            o.config.clients,
+            vec![
+                ClientConfig::Resolve {
+                    name: "www.example.org".into()
+                },
+                ClientConfig::Resolve {
+                    name: "example.org.".into()
+                },
+                ClientConfig::Sntp {
+                    server: ip("10.0.0.123")
+                },
+            ]
+        );
+        let long = "a".repeat(64);
+        let longer = "abc.".repeat(64);
+        for (args, expected) in [
+            (&["--resolve", ""][..], "--resolve '': the name is empty"),
+            (&["--resolve", "a..b"], "empty label"),
+            (
+                &["--resolve", &long],
+                "is 64 characters long; a DNS label has at most 63",
+            ),
+            (&["--resolve", &longer], "a DNS name has at most 253"),
+            (&["--resolve", "a/b"], "'/' is not allowed in a DNS name"),
+            (&["--resolve", "é.org"], "is not allowed in a DNS name"),
+            (&["--sntp", "host"], "--sntp 'host' is not an IPv4 address"),
+            (
+                &["--sntp", "0.0.0.0"],
+                "--sntp 0.0.0.0: not the address of one host",
+            ),
+        ] {
+            let mut all = vec!["-i", "name=t"];
+            all.extend_from_slice(args);
+            let e = run(&all).unwrap_err().to_string();
+            assert!(e.contains(expected), "{args:?}: {e}");
+            assert_eq!(e.lines().count(), 1, "{e}");
+        }
+        for (spec, expected) in [
+            ("name=t,dns=x", "dns=x is not an IPv4 or IPv6 address"),
+            ("name=t,dns=1.1.1.1,dns=2.2.2.2,dns=3.3.3.3", "3 dns= given"),
+            ("name=t,dns=255.255.255.255", "not the address of one host"),
+        ] {
+            let e = run(&["-i", spec]).unwrap_err().to_string();
+            assert!(e.contains(expected), "{spec}: {e}");
+        }
+    }
+
+    #[test]
     fn clients_with_their_settings_and_defaults() {
         let o = run(&[
             "-i",
