@@ -138,6 +138,17 @@ impl Stack {
         warn_if_short_of_mld_groups(config.interfaces.len());
         stack.captures = captures;
         stack.start_services(config.services)?;
+        if let Some(host) = &config.mdns {
+            let services = crate::apps::mdns_services(config.services);
+            for interface in &stack.interfaces {
+                interface.start_mdns(host, &services)?;
+            }
+            log::info!(
+                "mdns: answering for {host}.local on {} interface(s), {} service(s) announced",
+                stack.interfaces.len(),
+                services.len()
+            );
+        }
         stack.clients = Clients::start(&config.clients);
         Ok(stack)
     }

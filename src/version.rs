@@ -8,6 +8,9 @@ use crate::lwip::build;
 
 /// Where build.rs found lwIP's sources.
 const SOURCE: &str = env!("LWIP_TAP_LWIP_SOURCE");
+/// The apps build.rs left out, and why (`mDNS responder (the tree has no
+/// src/apps/mdns/mdns_out.c)`), or empty.
+const APPS_LEFT_OUT: &str = env!("LWIP_TAP_APPS_LEFT_OUT");
 /// The LWIP_TAP_OPTS file compiled in, or empty.
 const OPTS_FILE: &str = env!("LWIP_TAP_OPTS_FILE");
 
@@ -45,6 +48,7 @@ pub fn text() -> String {
         format!("lwip/lwipopts.h, then LWIP_TAP_OPTS={OPTS_FILE}")
     };
     text += &format!("lwIP options: {opts}\n  {}\n", lwip_options());
+    text += &format!("lwIP apps: {}\n", apps());
     text += &format!(
         "debug feature: {}\n",
         if cfg!(feature = "debug") {
@@ -53,6 +57,22 @@ pub fn text() -> String {
             "off"
         }
     );
+    text
+}
+
+/// The apps of lwIP compiled in, and those this tree lacks.
+pub fn apps() -> String {
+    let mut apps = vec!["echo (contrib)", "httpd", "lwiperf"];
+    if build::has_mdns() {
+        apps.push("mDNS responder (--mdns)");
+    }
+    if build::has_autoip() {
+        apps.push("AutoIP with ACD (autoip=on)");
+    }
+    let mut text = apps.join(", ");
+    if !APPS_LEFT_OUT.is_empty() {
+        text += &format!("; left out, the tree lacks them: {APPS_LEFT_OUT}");
+    }
     text
 }
 
