@@ -12,9 +12,6 @@ pub const HEADER_LEN: usize = 12;
 /// The longest name, in bytes on the wire (RFC 1035 2.3.4).
 const NAME_MAX: usize = 255;
 
-/// The longest label.
-const LABEL_MAX: usize = 63;
-
 /// What is wrong with a message, and where.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Malformed {
@@ -35,10 +32,9 @@ pub enum Part {
 pub enum Problem {
     /// The message ends inside it.
     Truncated,
-    /// A label type other than a plain label or a pointer (0x40, 0x80).
+    /// A label type other than a plain label or a pointer (0x40, 0x80): a
+    /// label of 64 bytes or more has such a length byte.
     LabelType,
-    /// A label longer than 63 bytes.
-    LabelTooLong,
     /// A name longer than 255 bytes.
     NameTooLong,
     /// A compression pointer that does not point before itself.
@@ -55,7 +51,6 @@ impl fmt::Display for Malformed {
         f.write_str(match self.problem {
             Problem::Truncated => ": the message ends inside it",
             Problem::LabelType => ": a name has a label of an unknown type",
-            Problem::LabelTooLong => ": a name has a label longer than 63 bytes",
             Problem::NameTooLong => ": a name is longer than 255 bytes",
             Problem::BadPointer => ": a name's compression pointer does not point back",
         })
@@ -119,10 +114,8 @@ fn skip_name(message: &[u8], mut at: usize) -> Result<usize, Problem> {
                 return Ok(end.unwrap_or(at + 1));
             }
             0x00 => {
+                // At most 63: 64 and up are the label types below.
                 let label = usize::from(first);
-                if label > LABEL_MAX {
-                    return Err(Problem::LabelTooLong);
-                }
                 len += label + 1;
                 if len + 1 > NAME_MAX {
                     return Err(Problem::NameTooLong);
@@ -174,11 +167,7 @@ mod tests {
         bad(&[0; 11], Part::Header, Problem::Truncated);
         let m = query(&[b"lwip", b"local"]);
         bad(&m[..m.len() - 1], Part::Question(1), Problem::Truncated);
-        bad(
-            &query(&[&[b'a'; 64]]),
-            Part::Question(1),
-            Problem::LabelTooLong,
-        );
+        bad(&query(&[&[b'a'; 64]]), Part::Question(1), Problem::LabelType);
         let long: Vec<&[u8]> = vec![&[b'a'; 63]; 5];
         bad(&query(&long), Part::Question(1), Problem::NameTooLong);
         let mut m = query(&[b"x"]);
