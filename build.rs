@@ -1021,7 +1021,10 @@ fn compile_lwip(config: &Config, mut build: cc::Build) {
     for file in CONTRIB_SOURCES {
         build.file(config.lwip.contrib.join(file));
     }
-    for app in OPTIONAL_APPS.iter().filter(|app| app.in_tree(&config.lwip.dir)) {
+    for app in OPTIONAL_APPS
+        .iter()
+        .filter(|app| app.in_tree(&config.lwip.dir))
+    {
         for file in app.sources {
             build.file(config.lwip.dir.join(file));
         }

@@ -49,10 +49,13 @@ lwip_tap_dhcp_set_addr(struct netif *netif, const ip4_addr_t *ipaddr,
 
   netif_set_addr(netif, ipaddr, netmask, gw);
   dhcp = netif_dhcp_data(netif);
+#ifndef LWIP_TAP_STOCK_LWIP
   if (dhcp != NULL && dhcp->state == DHCP_STATE_BOUND && !ip4_addr_isany(ipaddr)) {
-    /* A lease replaces a link-local address, or one still being probed. */
+    /* A lease replaces a link-local address, or one still being probed
+     * (which upstream's AutoIP would bind over the lease once probed). */
     lwip_tap_autoip_yield(netif);
   }
+#endif
   if (dhcp != NULL) {
     lwip_tap_dhcp_event(netif, dhcp->state, ip4_addr_get_u32(ipaddr),
                         ip4_addr_get_u32(netmask), ip4_addr_get_u32(gw),

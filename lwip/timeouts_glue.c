@@ -2,9 +2,11 @@
  * lwIP's timer list, built from the unmodified upstream timeouts.c, plus one
  * reader that lets the main loop sleep longer while lwIP is idle.
  *
- * lwIP's cyclic timers run whether or not they have work. Two of them tick
- * faster than once a second: mld6_tmr every 100 ms and dhcp_fine_tmr every
- * 500 ms, so an idle lwip-tap woke ten times a second for nothing. Both
+ * lwIP's cyclic timers run whether or not they have work. Four of them tick
+ * faster than once a second: mld6_tmr, igmp_tmr and acd_tmr every 100 ms and
+ * dhcp_fine_tmr every 500 ms, so an idle lwip-tap woke ten times a second
+ * for nothing (igmp_tmr and acd_tmr: read lwip_tap_igmp_idle and
+ * lwip_tap_acd_idle below). Both
  * only count down timers that something else armed, and do nothing at all
  * while none is armed (read mld6_tmr in core/ipv6/mld6.c and dhcp_fine_tmr
  * in core/ipv4/dhcp.c):

@@ -24,8 +24,8 @@
 use std::cell::{Cell, RefCell};
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::time::{Duration, Instant};
 use std::os::fd::RawFd;
+use std::time::{Duration, Instant};
 
 use crate::config::{prefix_len, Addressing, InterfacePlan, Ipv6Config, Offload, IPV6_PREFIX_LEN};
 use crate::device::segment::tcp_segmentation;

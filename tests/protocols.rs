@@ -85,7 +85,12 @@ fn avahi(ns: &Netns, bus: &str, command: &str) -> String {
 
 #[test]
 fn avahi_resolves_the_name_over_ipv4_and_ipv6_and_browses_the_services() {
-    require_network!("avahi-daemon", "avahi-browse", "avahi-resolve", "dbus-daemon");
+    require_network!(
+        "avahi-daemon",
+        "avahi-browse",
+        "avahi-resolve",
+        "dbus-daemon"
+    );
     let ns = tap_namespace("mdns");
     let bus = start_avahi(&ns);
     let mut lwip = ns.spawn_lwip_tap(&[
@@ -190,11 +195,7 @@ for n, payload in enumerate(bad):
         .collect();
     // One line a second at most: each of the 4 rounds (IPv4 then IPv6)
     // is logged once, the second of each counted in the next line.
-    assert!(
-        (4..=8).contains(&lines.len()),
-        "{lines:#?}\n{}",
-        lwip.log()
-    );
+    assert!((4..=8).contains(&lines.len()), "{lines:#?}\n{}", lwip.log());
     let all = lines.join("\n");
     for what in [
         "the message ends inside it",
@@ -208,10 +209,20 @@ for n, payload in enumerate(bad):
     // Nothing held: the heap and every pool that holds packets or state
     // back where they were (the responder's own timers come and go).
     let held = |stats: &common::Stats| {
-        ["HEAP", "PBUF_POOL", "PBUF", "MDNS_PKTS", "UDP_PCB", "IGMP_GROUP", "MLD6_GROUP"]
-            .map(|pool| stats.used(pool))
+        [
+            "HEAP",
+            "PBUF_POOL",
+            "PBUF",
+            "MDNS_PKTS",
+            "UDP_PCB",
+            "IGMP_GROUP",
+            "MLD6_GROUP",
+        ]
+        .map(|pool| stats.used(pool))
     };
-    let settled = wait_until(Duration::from_secs(5), || held(&lwip.stats()) == held(&before));
+    let settled = wait_until(Duration::from_secs(5), || {
+        held(&lwip.stats()) == held(&before)
+    });
     assert!(
         settled,
         "pools before {:?}, after {:?}",
@@ -279,15 +290,15 @@ fn autoip_skips_a_taken_address_answers_arping_defends_once_then_moves() {
     // No DHCP server: after the first DISCOVER goes unanswered, AutoIP.
     let mut lwip = ns.spawn_lwip_tap(&["-i", "name=tap0,autoip=on"]);
     let line = lwip.wait_for_log("AutoIP: another host claims", Duration::from_secs(15));
-    assert!(line.contains(&format!("claims {first}; not taking it")), "{line}");
+    assert!(
+        line.contains(&format!("claims {first}; not taking it")),
+        "{line}"
+    );
     let line = lwip.wait_for_log("AutoIP address", Duration::from_secs(20));
     assert!(line.contains(&format!("{second}/16")), "{}", lwip.log());
     lwip.wait_for_log("ready after", Duration::from_secs(5));
     let arping = ns.sh(&format!("arping -c 2 -w 3 -I tap0 {second}"));
-    assert!(
-        arping.to_lowercase().contains(&format_mac(mac)),
-        "{arping}"
-    );
+    assert!(arping.to_lowercase().contains(&format_mac(mac)), "{arping}");
 
     // A host claims lwIP's address (a gratuitous ARP from another MAC):
     // lwIP defends it with an announcement (RFC 5227 2.4 b)) and keeps
@@ -309,8 +320,7 @@ fn autoip_skips_a_taken_address_answers_arping_defends_once_then_moves() {
     let line = lwip.wait_for_log("retreating", Duration::from_secs(5));
     assert!(line.contains(&second.to_string()), "{line}");
     let moved = wait_until(Duration::from_secs(15), || {
-        lwip.log()
-            .contains(&format!("AutoIP address {third}/16"))
+        lwip.log().contains(&format!("AutoIP address {third}/16"))
     });
     assert!(moved, "{}", lwip.log());
     ns.sh(&format!("arping -c 1 -w 3 -I tap0 {third}"));

@@ -400,7 +400,11 @@ pub(crate) unsafe extern "C" fn lwip_tap_ip6_state_event(
 /// # Safety
 /// `netif` must be one of our live netifs.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn lwip_tap_autoip_event(netif: *mut sys::netif, event: u8, addr: u32) {
+pub(crate) unsafe extern "C" fn lwip_tap_autoip_event(
+    netif: *mut sys::netif,
+    event: u8,
+    addr: u32,
+) {
     // SAFETY: AutoIP runs only on our netifs.
     let handler = unsafe { handler_of(netif) };
     let addr = Ipv4Addr::from(addr.to_ne_bytes());

@@ -167,7 +167,11 @@ mod tests {
         bad(&[0; 11], Part::Header, Problem::Truncated);
         let m = query(&[b"lwip", b"local"]);
         bad(&m[..m.len() - 1], Part::Question(1), Problem::Truncated);
-        bad(&query(&[&[b'a'; 64]]), Part::Question(1), Problem::LabelType);
+        bad(
+            &query(&[&[b'a'; 64]]),
+            Part::Question(1),
+            Problem::LabelType,
+        );
         let long: Vec<&[u8]> = vec![&[b'a'; 63]; 5];
         bad(&query(&long), Part::Question(1), Problem::NameTooLong);
         let mut m = query(&[b"x"]);

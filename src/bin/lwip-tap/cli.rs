@@ -23,7 +23,8 @@ use lwip_tap::sandbox::{SandboxConfig, SeccompMode, DEFAULT_USER};
 use lwip_tap::Error;
 
 /// The keys `-i` accepts.
-const KEYS: &str = "name, addr, netmask, gw, autoip, addr6, gw6, slaac, mtu, offload, pcap, snaplen, \
+const KEYS: &str =
+    "name, addr, netmask, gw, autoip, addr6, gw6, slaac, mtu, offload, pcap, snaplen, \
                     loss, corrupt, dup, reorder, delay, jitter, rate or max-frame \
                     (each of the last eight also with -in or -out)";
 
@@ -754,9 +755,11 @@ impl Keys {
             }
         };
         if self.autoip == Some(true) && addressing != Addressing::DhcpAutoip {
-            return Err("autoip=on is DHCP's fallback: it needs an interface without addr=, \
+            return Err(
+                "autoip=on is DHCP's fallback: it needs an interface without addr=, \
                         netmask=, gw= and addr6="
-                .into());
+                    .into(),
+            );
         }
         let device = match (&self.name, addressing) {
             (Some(name), _) => DeviceConfig::Tap { name: name.clone() },
