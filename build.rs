@@ -53,6 +53,7 @@ const LWIP_SOURCES: &[&str] = &[
     "src/core/udp.c",
     "src/core/ipv4/etharp.c",
     "src/core/ipv4/icmp.c",
+    "src/core/ipv4/igmp.c",
     "src/core/ipv4/ip4_addr.c",
     "src/core/ipv4/ip4_frag.c",
     "src/core/ipv6/ethip6.c",
@@ -98,7 +99,57 @@ const APPS: &[(&str, &str)] = &[
     ("lwiperf", "src/apps/lwiperf/lwiperf.c"),
     ("dns", "src/core/dns.c"),
     ("sntp", "src/apps/sntp/sntp.c"),
+    ("mdns", "src/apps/mdns/mdns_out.c"),
+    ("autoip", "src/core/ipv4/acd.c"),
 ];
+
+/// lwIP apps that only some trees have (lwIP 2.1.x has no ACD module and an
+/// older, single-file mDNS responder): each is built where the tree has all
+/// its files, with `define` set to 1 for lwIP, our glue and bindgen; else
+/// to 0, and `--version` names it as left out.
+struct OptionalApp {
+    /// What `--version` calls it.
+    name: &'static str,
+    define: &'static str,
+    /// Compiled on their own.
+    sources: &'static [&'static str],
+    /// Compiled by being included from one of our `lwip/*_glue.c`.
+    glued: &'static [&'static str],
+}
+
+const OPTIONAL_APPS: &[OptionalApp] = &[
+    OptionalApp {
+        name: "mDNS responder",
+        define: "LWIP_TAP_APP_MDNS",
+        sources: &["src/apps/mdns/mdns_out.c", "src/apps/mdns/mdns_domain.c"],
+        glued: &["src/apps/mdns/mdns.c"],
+    },
+    OptionalApp {
+        name: "AutoIP with ACD",
+        define: "LWIP_TAP_APP_AUTOIP",
+        sources: &[],
+        glued: &["src/core/ipv4/autoip.c", "src/core/ipv4/acd.c"],
+    },
+];
+
+impl OptionalApp {
+    /// Whether `tree` has every file of the app.
+    fn in_tree(&self, tree: &Path) -> bool {
+        self.sources
+            .iter()
+            .chain(self.glued)
+            .all(|file| tree.join(file).is_file())
+    }
+
+    /// The first file `tree` lacks.
+    fn missing(&self, tree: &Path) -> Option<&'static str> {
+        self.sources
+            .iter()
+            .chain(self.glued)
+            .find(|file| !tree.join(file).is_file())
+            .copied()
+    }
+}
 
 /// Include directories inside the lwIP tree. `src` comes last: only the
 /// glue files use it, to include lwIP's own `.c` files.
@@ -518,6 +569,18 @@ fn export_build_info(config: &Config) {
         "cargo:rustc-env=LWIP_TAP_LWIP_SOURCE={}{tree}{contrib}",
         lwip.origin
     );
+    // The apps this tree lacks, for --version.
+    let left_out: Vec<String> = OPTIONAL_APPS
+        .iter()
+        .filter_map(|app| {
+            let file = app.missing(&lwip.dir)?;
+            Some(format!("{} (the tree has no {file})", app.name))
+        })
+        .collect();
+    println!(
+        "cargo:rustc-env=LWIP_TAP_APPS_LEFT_OUT={}",
+        left_out.join("; ")
+    );
     let opts = config.opts_file.as_deref().and_then(Path::file_name);
     println!(
         "cargo:rustc-env=LWIP_TAP_OPTS_FILE={}",
@@ -549,6 +612,10 @@ fn defines(config: &Config) -> Vec<(&'static str, String)> {
     }
     if let Some(file) = &config.opts_file {
         defines.push(("LWIP_TAP_OPTS_FILE", format!("\"{}\"", file.display())));
+    }
+    for app in OPTIONAL_APPS {
+        let on = app.in_tree(&config.lwip.dir);
+        defines.push((app.define, u8::from(on).to_string()));
     }
     defines
 }
@@ -937,7 +1004,11 @@ fn check_glue(config: &Config, port_files: &[PathBuf]) {
             ));
         }
     }
-    for source in GLUED_SOURCES {
+    let optional = OPTIONAL_APPS
+        .iter()
+        .filter(|app| app.in_tree(&config.lwip.dir))
+        .flat_map(|app| app.glued);
+    for source in GLUED_SOURCES.iter().chain(optional) {
         if !glued
             .iter()
             .any(|(p, _)| *p == config.lwip.dir.join(source))
@@ -993,6 +1064,14 @@ fn compile_lwip(config: &Config, mut build: cc::Build) {
     }
     for file in CONTRIB_SOURCES {
         build.file(config.lwip.contrib.join(file));
+    }
+    for app in OPTIONAL_APPS
+        .iter()
+        .filter(|app| app.in_tree(&config.lwip.dir))
+    {
+        for file in app.sources {
+            build.file(config.lwip.dir.join(file));
+        }
     }
     let mut port_files: Vec<PathBuf> = fs::read_dir(&config.port_dir)
         .unwrap_or_else(|e| fail(&format!("cannot list {}: {e}", config.port_dir.display())))

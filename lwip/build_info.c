@@ -21,6 +21,11 @@ u8_t lwip_tap_lwip_version_rc(void)
   return LWIP_VERSION_RC;
 }
 
+unsigned lwip_tap_lwip_apps(void)
+{
+  return (LWIP_TAP_APP_MDNS ? LWIP_TAP_HAS_MDNS : 0) | (LWIP_TAP_APP_AUTOIP ? LWIP_TAP_HAS_AUTOIP : 0);
+}
+
 /* Options are often expressions, e.g. TCP_WND (256 * 1024), so their values
  * are formatted at run time, once. */
 #define LWIP_TAP_OPTION(name) { #name, (long long)(name) },

@@ -33,6 +33,9 @@ tapif_init(struct netif *netif)
 #if LWIP_IPV6_MLD
   netif->flags |= NETIF_FLAG_MLD6;
 #endif
+#if LWIP_IGMP
+  netif->flags |= NETIF_FLAG_IGMP;
+#endif
   netif->output = etharp_output;
   netif->output_ip6 = ethip6_output;
   netif->linkoutput = adding->linkoutput;
@@ -168,6 +171,9 @@ void
 lwip_tap_netif_remove(struct netif *netif)
 {
   ip6_gateway_set[netif->num] = 0;
+  /* Their timers and state point at the netif. */
+  lwip_tap_mdns_stop(netif);
+  lwip_tap_autoip_cleanup(netif);
   netif_remove(netif);
   free(netif);
 }

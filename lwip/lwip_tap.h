@@ -183,6 +183,44 @@ int lwip_tap_dns_answer_rcode(void);
  * each input. */
 void lwip_tap_dns_forget_answers(void);
 
+/* ---- AutoIP with ACD (lwip/autoip_glue.c; stubs where the tree lacks them) ---- */
+
+/* Whether the netif falls back on AutoIP when DHCP gets no answer. */
+void lwip_tap_autoip_enable(struct netif *netif, int on);
+int lwip_tap_autoip_wanted(struct netif *netif);
+/* Stops AutoIP on the netif (a DHCP lease has come). */
+void lwip_tap_autoip_yield(struct netif *netif);
+/* Stops AutoIP and frees its state (before the netif is removed). */
+void lwip_tap_autoip_cleanup(struct netif *netif);
+/* The events of lwip_tap_autoip_event. */
+#define LWIP_TAP_AUTOIP_BOUND    1 /* addr probed and announced: the netif has it now */
+#define LWIP_TAP_AUTOIP_CONFLICT 2 /* another host has addr: given up */
+#define LWIP_TAP_AUTOIP_RESTART  3 /* a new address is picked and probed */
+#define LWIP_TAP_AUTOIP_DEFENDED 4 /* a conflict on addr answered with an announcement */
+/* Implemented in Rust (src/lwip/netif.rs). */
+void lwip_tap_autoip_event(struct netif *netif, u8_t event, u32_t addr);
+
+/* ---- the mDNS responder (lwip/mdns_glue.c; stubs where the tree lacks it) ---- */
+
+/* Starts the responder on the netif (lwIP's responder itself on the first
+ * call) with `hostname` (one label, at most 63 bytes: hostname.local). */
+err_t lwip_tap_mdns_start(struct netif *netif, const char *hostname);
+/* Announces instance `name` of `service` (like "_http") over TCP (tcp 1)
+ * or UDP on `port`; returns its slot, or a negative err_t. */
+s8_t lwip_tap_mdns_add_service(struct netif *netif, const char *name, const char *service,
+                               int tcp, u16_t port);
+/* Stops the responder on the netif, if it runs there. */
+void lwip_tap_mdns_stop(struct netif *netif);
+/* Implemented in Rust (src/lwip/netif.rs): probing ended. ok 1: the host
+ * name and every service are ours (slot 0); ok 0: another host has the host
+ * name (slot 0) or the name of service slot - 1, and the responder stops
+ * answering for it. */
+void lwip_tap_mdns_name_event(struct netif *netif, int ok, s8_t slot);
+/* Implemented in Rust (src/lwip/netif.rs): the responder's UDP PCB received
+ * `p` from addr:port on `netif`, before the responder reads it. */
+void lwip_tap_mdns_received(struct netif *netif, const struct pbuf *p, const ip_addr_t *addr,
+                            u16_t port);
+
 /* ---- diagnostics (lwip/shim.c) and the port (src/port.rs) ---- */
 
 /* Run-time switch for LWIP_DEBUGF output in a debug build (see lwipopts.h). */
@@ -198,5 +236,9 @@ u8_t lwip_tap_lwip_version_rc(void);
 /* The resolved values of the options that size lwip-tap, e.g.
  * "TCP_MSS=1460 TCP_WND=262144 ... MEMP_NUM_TCP_PCB=128 ...". */
 const char *lwip_tap_lwip_options(void);
+/* The apps of lwIP that only some trees have, as built (LWIP_TAP_APP_*). */
+#define LWIP_TAP_HAS_MDNS   1
+#define LWIP_TAP_HAS_AUTOIP 2
+unsigned lwip_tap_lwip_apps(void);
 
 #endif /* LWIP_TAP_H */

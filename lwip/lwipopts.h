@@ -8,6 +8,16 @@
 #ifndef LWIP_TAP_LWIPOPTS_H
 #define LWIP_TAP_LWIPOPTS_H
 
+/* ---- lwIP's apps that only some trees have ----
+ * build.rs defines LWIP_TAP_APP_MDNS and LWIP_TAP_APP_AUTOIP to 1 where the
+ * tree has their files (lwIP 2.2: the split mDNS responder, acd.c), else 0. */
+#ifndef LWIP_TAP_APP_MDNS
+#define LWIP_TAP_APP_MDNS               0
+#endif
+#ifndef LWIP_TAP_APP_AUTOIP
+#define LWIP_TAP_APP_AUTOIP             0
+#endif
+
 /* ---- system ---- */
 #define NO_SYS                          1
 #define SYS_LIGHTWEIGHT_PROT            0
@@ -25,7 +35,8 @@
 #define LWIP_TAP_MAX_CLIENTS            16
 #define MEMP_NUM_RAW_PCB                LWIP_TAP_MAX_CLIENTS
 /* lwIP's count of its own timers leaves the SNTP app's out (sntp.c: one). */
-#define MEMP_NUM_SYS_TIMEOUT            (LWIP_NUM_SYS_TIMEOUT_INTERNAL + LWIP_TAP_MAX_CLIENTS + 1)
+#define MEMP_NUM_SYS_TIMEOUT            (LWIP_NUM_SYS_TIMEOUT_INTERNAL + LWIP_TAP_MAX_CLIENTS + 1 + \
+                                         LWIP_TAP_MDNS_TIMEOUTS)
 #define MEMP_NUM_UDP_PCB                16
 #define MEMP_NUM_TCP_PCB                128
 #define MEMP_NUM_TCP_PCB_LISTEN         16
@@ -75,6 +86,9 @@
  * stop answering (the pool's err counter in --stats is the only trace).
  * Room for every slot of 32 interfaces; lwip-tap warns beyond. */
 #define MEMP_NUM_MLD6_GROUP             (LWIP_IPV6_NUM_ADDRESSES * 32)
+/* IPv4 groups: all-systems (224.0.0.1) on every interface and the mDNS
+ * group (224.0.0.251) where the responder runs, for 32 interfaces. */
+#define MEMP_NUM_IGMP_GROUP             (2 * 32)
 /* Neighbor and destination caches and the queue for packets waiting on
  * neighbor discovery, sized like the ARP table (lwIP's defaults: 10/10/20). */
 #define LWIP_ND6_NUM_NEIGHBORS          64
@@ -95,7 +109,10 @@ const struct ip6_addr *lwip_tap_nd6_gateway(struct netif *netif, const struct ip
 #define LWIP_ICMP                       1
 /* --ping sends and receives ICMP through a raw PCB. */
 #define LWIP_RAW                        1
-#define LWIP_IGMP                       0
+/* IGMP: the mDNS responder joins 224.0.0.251 (and MLD ff02::fb); lwIP then
+ * takes multicast only for groups it joined, and answers IGMP queries for
+ * them. A TAP hands over every frame, so the netifs need no MAC filter. */
+#define LWIP_IGMP                       1
 /* --resolve and -i dns=: lwIP's DNS client (core/dns.c, wrapped by
  * lwip/dns_glue.c). DHCP hands it the lease's DNS servers
  * (LWIP_DHCP_PROVIDE_DNS_SERVERS follows LWIP_DNS). Each --resolve asks for
@@ -106,7 +123,8 @@ const struct ip6_addr *lwip_tap_nd6_gateway(struct netif *netif, const struct ip
 /* Skip the ARP probe of an offered address: a lease binds in well under a
  * second instead of after the ~2 s address-conflict check. */
 #define LWIP_DHCP_DOES_ACD_CHECK        0
-#define LWIP_ACD                        0
+/* ACD runs for AutoIP only (a lease still binds at once). */
+#define LWIP_ACD                        LWIP_TAP_APP_AUTOIP
 /* The same for lwIP 2.1.x, which has no ACD module and names the check
  * after ARP (2.2.x ignores this name). */
 #define DHCP_DOES_ARP_CHECK             0
@@ -117,7 +135,13 @@ const struct ip6_addr *lwip_tap_nd6_gateway(struct netif *netif, const struct ip
  * the definition is overridden.) */
 #define DHCP_COARSE_TIMER_SECS          1
 #define DHCP_TIMEOUT_SIZE_T             u32_t
-#define LWIP_AUTOIP                     0
+/* AutoIP (RFC 3927) as DHCP's fallback on the interfaces that ask for it
+ * (autoip=on; lwip/dhcp_glue.c starts it only there): once the first
+ * DISCOVER has gone 2 s unanswered. DHCP keeps asking, and a lease, when one
+ * comes, replaces the link-local address. */
+#define LWIP_AUTOIP                     LWIP_TAP_APP_AUTOIP
+#define LWIP_DHCP_AUTOIP_COOP           LWIP_TAP_APP_AUTOIP
+#define LWIP_DHCP_AUTOIP_COOP_TRIES     1
 
 /* ---- UDP / TCP ---- */
 #define LWIP_UDP                        1
@@ -182,6 +206,19 @@ void lwip_tap_sntp_get_time(unsigned int *sec, unsigned int *us);
 void lwip_tap_sntp_set_time(unsigned int sec, unsigned int us);
 #define SNTP_GET_SYSTEM_TIME(sec, us)   lwip_tap_sntp_get_time(&(sec), &(us))
 #define SNTP_SET_SYSTEM_TIME_US(sec, us) lwip_tap_sntp_set_time((sec), (us))
+/* The mDNS responder (--mdns NAME) on up to LWIP_TAP_MDNS_MAX_NETIFS
+ * interfaces, announcing a service per built-in service that runs (echo
+ * over TCP and UDP, chargen, HTTP, iperf). Each netif arms up to 11 lwIP
+ * timers of its own (probing, and per IP version the delayed multicast and
+ * unicast answers and three rate limits), one more for a truncated query,
+ * and mdns.c allocates a netif client-data slot. */
+#define LWIP_MDNS_RESPONDER             LWIP_TAP_APP_MDNS
+#define LWIP_MDNS_SEARCH                0
+#define MDNS_MAX_SERVICES               5
+#define MDNS_MAX_STORED_PKTS            4
+#define LWIP_NUM_NETIF_CLIENT_DATA      LWIP_MDNS_RESPONDER
+#define LWIP_TAP_MDNS_MAX_NETIFS        8
+#define LWIP_TAP_MDNS_TIMEOUTS          (LWIP_MDNS_RESPONDER * (12 * LWIP_TAP_MDNS_MAX_NETIFS + MDNS_MAX_STORED_PKTS))
 
 /* ---- statistics: always compiled, shown by --stats / SIGUSR1 ---- */
 #define LWIP_STATS                      1
@@ -223,6 +260,10 @@ extern unsigned char lwip_tap_debug_types;
 #define DNS_DEBUG                       LWIP_DBG_ON
 #define SNTP_DEBUG                      LWIP_DBG_ON
 #define IP6_DEBUG                       LWIP_DBG_ON
+#define IGMP_DEBUG                      LWIP_DBG_ON
+#define MDNS_DEBUG                      LWIP_DBG_ON
+#define AUTOIP_DEBUG                    LWIP_DBG_ON
+#define ACD_DEBUG                       LWIP_DBG_ON
 #endif
 
 /* ---- the user's overrides: LWIP_TAP_OPTS=file (see build.rs) ----

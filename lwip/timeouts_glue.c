@@ -2,9 +2,11 @@
  * lwIP's timer list, built from the unmodified upstream timeouts.c, plus one
  * reader that lets the main loop sleep longer while lwIP is idle.
  *
- * lwIP's cyclic timers run whether or not they have work. Two of them tick
- * faster than once a second: mld6_tmr every 100 ms and dhcp_fine_tmr every
- * 500 ms, so an idle lwip-tap woke ten times a second for nothing. Both
+ * lwIP's cyclic timers run whether or not they have work. Four of them tick
+ * faster than once a second: mld6_tmr, igmp_tmr and acd_tmr every 100 ms and
+ * dhcp_fine_tmr every 500 ms, so an idle lwip-tap woke ten times a second
+ * for nothing (igmp_tmr and acd_tmr: read lwip_tap_igmp_idle and
+ * lwip_tap_acd_idle below). Both
  * only count down timers that something else armed, and do nothing at all
  * while none is armed (read mld6_tmr in core/ipv6/mld6.c and dhcp_fine_tmr
  * in core/ipv4/dhcp.c):
@@ -30,6 +32,10 @@
 #include "lwip/netif.h"
 #include "lwip/mld6.h"
 #include "lwip/dhcp.h"
+#include "lwip/igmp.h"
+#if LWIP_ACD
+#include "lwip/acd.h"
+#endif
 #include "lwip_tap.h"
 
 #if LWIP_IPV6 && LWIP_IPV6_MLD
@@ -68,6 +74,50 @@ lwip_tap_dhcp_fine_idle(void)
 }
 #endif /* LWIP_IPV4 && LWIP_DHCP */
 
+#if LWIP_IPV4 && LWIP_IGMP
+/* Whether igmp_tmr would change nothing now: no group has a report pending
+ * (like mld6_tmr: it touches only groups whose `timer` is above 0). */
+static int
+lwip_tap_igmp_idle(void)
+{
+  struct netif *netif;
+
+  NETIF_FOREACH(netif) {
+    const struct igmp_group *group;
+    for (group = netif_igmp_data(netif); group != NULL; group = group->next) {
+      if (group->timer > 0) {
+        return 0;
+      }
+    }
+  }
+  return 1;
+}
+#endif /* LWIP_IPV4 && LWIP_IGMP */
+
+#if LWIP_IPV4 && LWIP_ACD
+/* Whether acd_tmr would change nothing now: no address is being probed,
+ * announced or rate limited, and none has a recent conflict counting down
+ * (acd_tmr in core/ipv4/acd.c acts only in those states; in the others it
+ * only counts `ttw` down, which acd_start sets anew before it matters). */
+static int
+lwip_tap_acd_idle(void)
+{
+  struct netif *netif;
+
+  NETIF_FOREACH(netif) {
+    const struct acd *acd;
+    for (acd = netif->acd_list; acd != NULL; acd = acd->next) {
+      if (acd->lastconflict > 0 ||
+          !(acd->state == ACD_STATE_OFF || acd->state == ACD_STATE_ONGOING ||
+            acd->state == ACD_STATE_PASSIVE_ONGOING)) {
+        return 0;
+      }
+    }
+  }
+  return 1;
+}
+#endif /* LWIP_IPV4 && LWIP_ACD */
+
 /* Whether running `timeout` now would provably do nothing. */
 static int
 lwip_tap_timeout_idle(const struct sys_timeo *timeout)
@@ -86,6 +136,16 @@ lwip_tap_timeout_idle(const struct sys_timeo *timeout)
 #if LWIP_IPV4 && LWIP_DHCP
   if (cyclic->handler == dhcp_fine_tmr) {
     return lwip_tap_dhcp_fine_idle();
+  }
+#endif
+#if LWIP_IPV4 && LWIP_IGMP
+  if (cyclic->handler == igmp_tmr) {
+    return lwip_tap_igmp_idle();
+  }
+#endif
+#if LWIP_IPV4 && LWIP_ACD
+  if (cyclic->handler == acd_tmr) {
+    return lwip_tap_acd_idle();
   }
 #endif
   LWIP_UNUSED_ARG(cyclic);

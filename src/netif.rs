@@ -21,16 +21,19 @@
 //! module has no
 //! unsafe code.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io::{self, IoSlice, IoSliceMut};
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::RawFd;
+use std::time::{Duration, Instant};
 
 use crate::config::{prefix_len, Addressing, InterfacePlan, Ipv6Config, Offload, IPV6_PREFIX_LEN};
 use crate::device::segment::tcp_segmentation;
 use crate::device::{no_frame_waiting, FramePath, Opened, VnetHeader};
 use crate::error::Error;
-use crate::lwip::netif::{ip6_state, DhcpEvent, Netif, NetifHandler, NetifSetup};
+use crate::lwip::netif::{
+    ip6_state, AutoipEvent, DhcpEvent, MdnsName, Netif, NetifHandler, NetifSetup,
+};
 use crate::lwip::pbuf::{Pbuf, PbufMut};
 use crate::lwip::LwipError;
 use crate::wire::checksum::{self, RunningSum};
@@ -167,6 +170,13 @@ struct Link {
     counters: Cell<Counters>,
     /// The address of the DHCP lease lwIP's client holds, as last reported.
     lease: Cell<Option<Ipv4Addr>>,
+    /// The link-local address AutoIP bound, while the interface has it.
+    autoip: Cell<Option<Ipv4Addr>>,
+    /// The mDNS host name and the services announced (for the log).
+    mdns: RefCell<Option<(String, Vec<String>)>>,
+    /// Malformed mDNS packets: when one was last logged, and how many came
+    /// since without a line of their own.
+    mdns_malformed: Cell<(Option<Instant>, u64)>,
     /// Set while we release the lease ourselves, so that is not a loss.
     releasing: Cell<bool>,
     /// Super-frame pass-through: lwIP's MTU is 64 KiB, the device's is
@@ -268,6 +278,89 @@ impl NetifHandler for Link {
         } else if addr.is_unspecified() && self.lease.take().is_some() && !self.releasing.get() {
             log::warn!("{name}: DHCP lease lost; asking again");
         }
+        if event.bound && !addr.is_unspecified() {
+            if let Some(link_local) = self.autoip.take() {
+                log::info!("{name}: AutoIP address {link_local} given up for the DHCP lease");
+            }
+        }
+    }
+
+    /// Logs what AutoIP did: an address bound, given up, defended.
+    fn autoip_event(&self, event: AutoipEvent) {
+        let name = &self.name;
+        match event {
+            AutoipEvent::Bound(addr) => {
+                self.autoip.set(Some(addr));
+                log::info!(
+                    "{name}: AutoIP address {addr}/16 (no DHCP lease; probed and announced, no \
+                     other host claims it)"
+                );
+            }
+            AutoipEvent::Conflict(addr) => {
+                let had = self.autoip.take().is_some();
+                log::warn!(
+                    "{name}: AutoIP: another host claims {addr}; {}, trying another",
+                    if had { "retreating" } else { "not taking it" }
+                );
+            }
+            AutoipEvent::Defended(addr) => log::warn!(
+                "{name}: AutoIP: another host claims {addr}; defended it with an announcement \
+                 (a second claim within 10 s makes lwIP give it up)"
+            ),
+        }
+    }
+
+    fn mdns_name_event(&self, event: MdnsName) {
+        let name = &self.name;
+        let mdns = self.mdns.borrow();
+        let Some((host, services)) = mdns.as_ref() else {
+            return;
+        };
+        match event {
+            MdnsName::Ours => log::info!(
+                "{name}: mDNS: {host}.local{} probed, no other host has them; announced",
+                if services.is_empty() {
+                    String::new()
+                } else {
+                    format!(" and {}", services.join(", "))
+                }
+            ),
+            MdnsName::HostTaken => log::warn!(
+                "{name}: mDNS: another host answers for {host}.local; lwIP does not answer for \
+                 it here (choose another --mdns NAME)"
+            ),
+            MdnsName::ServiceTaken(slot) => log::warn!(
+                "{name}: mDNS: another host has the service {}; lwIP does not announce it here",
+                services
+                    .get(usize::from(slot))
+                    .map_or("(unknown)", String::as_str)
+            ),
+        }
+    }
+
+    /// Logs a malformed mDNS packet in one line (at most one a second; the
+    /// next line counts those left out). The responder drops it.
+    fn mdns_received(&self, packet: &[u8], from: SocketAddr) {
+        let Err(fault) = crate::wire::dns::check(packet) else {
+            return;
+        };
+        let (last, skipped) = self.mdns_malformed.get();
+        let now = Instant::now();
+        if last.is_some_and(|t| now.duration_since(t) < Duration::from_secs(1)) {
+            self.mdns_malformed.set((last, skipped + 1));
+            return;
+        }
+        self.mdns_malformed.set((Some(now), 0));
+        let more = if skipped > 0 {
+            format!(" ({skipped} more since the last one logged)")
+        } else {
+            String::new()
+        };
+        log::warn!(
+            "{}: mDNS: malformed packet from {from} ({} bytes; {fault}): dropped{more}",
+            self.name,
+            packet.len()
+        );
     }
 
     /// Logs an address once it is usable (duplicate address detection
@@ -345,7 +438,7 @@ impl Interface {
             Addressing::Static { addr, netmask, gw } => {
                 (addr, netmask, gw.unwrap_or(Ipv4Addr::UNSPECIFIED))
             }
-            Addressing::Dhcp | Addressing::None => (
+            Addressing::Dhcp | Addressing::DhcpAutoip | Addressing::None => (
                 Ipv4Addr::UNSPECIFIED,
                 Ipv4Addr::UNSPECIFIED,
                 Ipv4Addr::UNSPECIFIED,
@@ -356,6 +449,9 @@ impl Interface {
             name,
             counters: Cell::new(Counters::default()),
             lease: Cell::new(None),
+            autoip: Cell::new(None),
+            mdns: RefCell::new(None),
+            mdns_malformed: Cell::new((None, 0)),
             releasing: Cell::new(false),
             pass_through: pass_through.then_some(mtu),
             superframe: Cell::new(None),
@@ -379,11 +475,14 @@ impl Interface {
             spare: None,
             discard: vec![0; usize::from(u16::MAX)],
             checks_on: None,
-            waits_for_lease: plan.addressing == Addressing::Dhcp,
+            waits_for_lease: matches!(plan.addressing, Addressing::Dhcp | Addressing::DhcpAutoip),
             waits_for_ipv6: !plan.ipv6.addresses.is_empty(),
         };
         interface.configure_ipv6(&plan.ipv6)?;
-        if plan.addressing == Addressing::Dhcp {
+        if plan.addressing == Addressing::DhcpAutoip {
+            interface.netif.enable_autoip();
+        }
+        if matches!(plan.addressing, Addressing::Dhcp | Addressing::DhcpAutoip) {
             interface
                 .netif
                 .start_dhcp()
@@ -452,7 +551,8 @@ impl Interface {
     pub fn not_ready(&self) -> Vec<String> {
         let name = self.name();
         let mut missing = Vec::new();
-        if self.waits_for_lease && self.link().lease.get().is_none() {
+        let link = self.link();
+        if self.waits_for_lease && link.lease.get().is_none() && link.autoip.get().is_none() {
             missing.push(format!("{name} DHCP lease (is a DHCP server answering?)"));
         }
         if self.waits_for_ipv6 {
@@ -471,6 +571,8 @@ impl Interface {
         let mut needs = Vec::new();
         if let Some(lease) = self.link().lease.get().filter(|_| self.waits_for_lease) {
             needs.push(format!("{name} DHCP lease {lease}"));
+        } else if let Some(addr) = self.link().autoip.get().filter(|_| self.waits_for_lease) {
+            needs.push(format!("{name} AutoIP address {addr}"));
         }
         if self.waits_for_ipv6 {
             needs.push(format!("{name} IPv6 duplicate address detection"));
@@ -481,6 +583,35 @@ impl Interface {
     /// Makes this lwIP's default interface.
     pub(crate) fn set_default(&self) {
         self.netif.set_default();
+    }
+
+    /// Starts lwIP's mDNS responder here as `host`.local, announcing
+    /// `services` (instance name, service type like `_http`, TCP or UDP,
+    /// port) as instances named `host`.
+    pub(crate) fn start_mdns(
+        &self,
+        host: &str,
+        services: &[(&str, bool, u16)],
+    ) -> Result<(), Error> {
+        let name = self.name();
+        self.netif
+            .start_mdns(host)
+            .map_err(|e| Error::lwip(format!("{name}: mDNS: mdns_resp_add_netif failed"), e))?;
+        let mut announced = Vec::new();
+        for &(service, tcp, port) in services {
+            let proto = if tcp { "_tcp" } else { "_udp" };
+            self.netif
+                .add_mdns_service(host, service, tcp, port)
+                .map_err(|e| {
+                    Error::lwip(
+                        format!("{name}: mDNS: announcing {service}.{proto} failed"),
+                        e,
+                    )
+                })?;
+            announced.push(format!("{host}.{service}.{proto}.local"));
+        }
+        *self.link().mdns.borrow_mut() = Some((host.to_string(), announced));
+        Ok(())
     }
 
     fn link(&self) -> &Link {

@@ -145,6 +145,17 @@ impl Stack {
             log::info!("dns: servers {}", servers.join(", "));
         }
         stack.start_services(config.services)?;
+        if let Some(host) = &config.mdns {
+            let services = crate::apps::mdns_services(config.services);
+            for interface in &stack.interfaces {
+                interface.start_mdns(host, &services)?;
+            }
+            log::info!(
+                "mdns: answering for {host}.local on {} interface(s), {} service(s) announced",
+                stack.interfaces.len(),
+                services.len()
+            );
+        }
         stack.clients = Clients::start(&config.clients);
         Ok(stack)
     }

@@ -16,6 +16,9 @@ pub fn lwip_apps() -> Vec<&'static str> {
     APPS.split_whitespace().collect()
 }
 
+/// The apps build.rs left out, and why (`mDNS responder (the tree has no
+/// src/apps/mdns/mdns_out.c)`), or empty.
+const APPS_LEFT_OUT: &str = env!("LWIP_TAP_APPS_LEFT_OUT");
 /// The LWIP_TAP_OPTS file compiled in, or empty.
 const OPTS_FILE: &str = env!("LWIP_TAP_OPTS_FILE");
 
@@ -53,7 +56,7 @@ pub fn text() -> String {
         format!("lwip/lwipopts.h, then LWIP_TAP_OPTS={OPTS_FILE}")
     };
     text += &format!("lwIP options: {opts}\n  {}\n", lwip_options());
-    text += &format!("lwIP apps compiled in: {}\n", lwip_apps().join(", "));
+    text += &format!("lwIP apps compiled in: {}\n", apps());
     text += &format!(
         "debug feature: {}\n",
         if cfg!(feature = "debug") {
@@ -62,6 +65,15 @@ pub fn text() -> String {
             "off"
         }
     );
+    text
+}
+
+/// The apps of lwIP compiled in, and those this tree lacks.
+pub fn apps() -> String {
+    let mut text = lwip_apps().join(", ");
+    if !APPS_LEFT_OUT.is_empty() {
+        text += &format!("; left out, the tree lacks them: {APPS_LEFT_OUT}");
+    }
     text
 }
 

@@ -69,3 +69,23 @@ pub(crate) fn start(services: Services) -> Result<(), Error> {
     STARTED.fetch_or(bits, Ordering::SeqCst);
     Ok(())
 }
+
+/// The services the mDNS responder announces for `services`: type (like
+/// `_http`), whether over TCP, port. (Echo, chargen and iperf have no
+/// registered DNS-SD type; these follow their IANA service names.)
+pub(crate) fn mdns_services(services: Services) -> Vec<(&'static str, bool, u16)> {
+    let mut announced = Vec::new();
+    if services.echo {
+        announced.extend([("_echo", true, 7), ("_echo", false, 7)]);
+    }
+    if services.chargen {
+        announced.push(("_chargen", true, chargen::PORT));
+    }
+    if services.http {
+        announced.push(("_http", true, 80));
+    }
+    if services.iperf {
+        announced.push(("_iperf", true, 5001));
+    }
+    announced
+}

@@ -86,6 +86,44 @@ pub struct Config {
     /// lwIP's DNS servers (`-i dns=`), asked in turn; a DHCP lease's
     /// servers replace them.
     pub dns_servers: Vec<IpAddr>,
+    /// lwIP's mDNS responder on every interface, as this host name (one
+    /// DNS label: NAME.local), announcing the services that run.
+    pub mdns: Option<String>,
+}
+
+/// The most interfaces the mDNS responder runs on (lwIP's timer pool is
+/// sized for them, see lwip/lwipopts.h).
+pub const MDNS_MAX_INTERFACES: usize = 8;
+
+/// The longest mDNS host name: one DNS label.
+pub const MDNS_NAME_MAX: usize = 63;
+
+/// An mDNS host name is one DNS label of letters, digits and hyphens
+/// (RFC 1123's host names; mDNS would take more, but other hosts' tools
+/// may not), not starting or ending with a hyphen.
+pub fn check_mdns_name(name: &str) -> Result<(), Rule> {
+    let bad = |reason: &'static str| {
+        Err(Rule::MdnsName {
+            name: name.to_string(),
+            reason,
+        })
+    };
+    if name.is_empty() {
+        return bad("it is empty");
+    }
+    if name.len() > MDNS_NAME_MAX {
+        return bad("it is longer than 63 bytes, the most a DNS label holds");
+    }
+    if name.contains('.') {
+        return bad("it is one label: the responder adds .local");
+    }
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return bad("only letters, digits and '-' are allowed");
+    }
+    if name.starts_with('-') || name.ends_with('-') {
+        return bad("it cannot start or end with '-'");
+    }
+    Ok(())
 }
 
 /// How [`Stack::log_stats`](crate::stack::Stack::log_stats) reports.
@@ -549,6 +587,10 @@ pub enum Addressing {
     },
     /// lwIP's DHCP client.
     Dhcp,
+    /// lwIP's DHCP client, and AutoIP (RFC 3927: an address of
+    /// 169.254.0.0/16 no other host on the link has) while no DHCP server
+    /// answers; a lease, when one comes, replaces it.
+    DhcpAutoip,
     /// No IPv4 address: an IPv6-only interface.
     None,
 }
@@ -598,6 +640,17 @@ impl Config {
             };
             if !one_host {
                 return Err(whole(Rule::DnsServerNotOneHost { addr }));
+            }
+        }
+        if let Some(name) = &self.mdns {
+            if !crate::lwip::build::has_mdns() {
+                return Err(whole(Rule::MdnsNotBuilt));
+            }
+            check_mdns_name(name).map_err(whole)?;
+            if self.interfaces.len() > MDNS_MAX_INTERFACES {
+                return Err(whole(Rule::MdnsInterfaces {
+                    count: self.interfaces.len(),
+                }));
             }
         }
         let mut names = HashSet::new();
@@ -826,6 +879,9 @@ impl InterfaceConfig {
                 return Err(Rule::PcapEmpty);
             }
         }
+        if self.addressing == Addressing::DhcpAutoip && !crate::lwip::build::has_autoip() {
+            return Err(Rule::AutoipNotBuilt);
+        }
         self.impairments.inbound.validate("-in")?;
         self.impairments.outbound.validate("-out")?;
         self.ipv6.validate()?;
@@ -905,7 +961,9 @@ impl InterfaceConfig {
         host6: Option<Ipv6Addr>,
     ) -> Result<(), Rule> {
         match (self.addressing, host) {
-            (Addressing::Dhcp, _) => return Err(Rule::TransientNeedsStatic),
+            (Addressing::Dhcp | Addressing::DhcpAutoip, _) => {
+                return Err(Rule::TransientNeedsStatic)
+            }
             (Addressing::Static { .. }, None) => return Err(Rule::TransientNeedsHostIpv4),
             (Addressing::None, Some(host)) => return Err(Rule::HostNeedsAddress { host }),
             _ => {}

@@ -208,6 +208,19 @@ pub enum Rule {
     MaxFrameZero {
         way: &'static str,
     },
+
+    // ---- lwIP's apps ----
+    /// `--mdns` in a build whose lwIP tree has no mDNS responder it can use.
+    MdnsNotBuilt,
+    MdnsName {
+        name: String,
+        reason: &'static str,
+    },
+    MdnsInterfaces {
+        count: usize,
+    },
+    /// `autoip=on` in a build whose lwIP tree has no ACD module.
+    AutoipNotBuilt,
 }
 
 impl fmt::Display for Rule {
@@ -215,6 +228,24 @@ impl fmt::Display for Rule {
         let ms = |d: &Duration| d.as_secs_f64() * 1e3;
         match self {
             Rule::NoInterfaces => write!(f, "no interface given"),
+            Rule::MdnsNotBuilt => write!(
+                f,
+                "--mdns: this lwip-tap's lwIP has no mDNS responder it can build (lwIP 2.2's \
+                 apps/mdns; see lwip-tap --version)"
+            ),
+            Rule::MdnsName { name, reason } => {
+                write!(f, "--mdns '{name}' is not a host name: {reason}")
+            }
+            Rule::MdnsInterfaces { count } => write!(
+                f,
+                "--mdns with {count} interfaces: the responder runs on at most {}",
+                super::MDNS_MAX_INTERFACES
+            ),
+            Rule::AutoipNotBuilt => write!(
+                f,
+                "autoip=on: this lwip-tap's lwIP has no AutoIP with address conflict detection \
+                 (lwIP 2.2's acd.c; see lwip-tap --version)"
+            ),
             Rule::TooManyInterfaces { count } => {
                 write!(f, "{count} interfaces given; lwIP supports at most {MAX_INTERFACES}")
             }

@@ -32,3 +32,18 @@ pub(crate) fn version_rc() -> u8 {
 pub(crate) fn options() -> String {
     c_string(sys::lwip_tap_lwip_options)
 }
+
+/// Whether lwIP's mDNS responder is built in (the tree has lwIP 2.2's).
+pub(crate) fn has_mdns() -> bool {
+    apps() & sys::LWIP_TAP_HAS_MDNS != 0
+}
+
+/// Whether lwIP's AutoIP with ACD is built in (the tree has acd.c).
+pub(crate) fn has_autoip() -> bool {
+    apps() & sys::LWIP_TAP_HAS_AUTOIP != 0
+}
+
+fn apps() -> u32 {
+    // SAFETY: returns a constant.
+    unsafe { sys::lwip_tap_lwip_apps() }
+}

@@ -3,10 +3,11 @@
 //! makes about it: the frames it sends, DHCP lease changes and IPv6 address
 //! state changes, each delivered to the interface's [`NetifHandler`].
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::ffi::CString;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::ptr::NonNull;
 
-use super::addr::{from_ip4, ip4};
+use super::addr::{from_ip4, from_ip_addr, ip4};
 use super::pbuf::{Pbuf, PbufMut};
 use super::{check, code_of, LwipError};
 use crate::sys;
@@ -23,6 +24,38 @@ pub(crate) trait NetifHandler {
 
     /// The state of IPv6 address slot `index` changed.
     fn ip6_state_event(&self, _index: u8, _old: u8, _new: u8, _addr: Ipv6Addr, _is_static: bool) {}
+
+    /// lwIP's AutoIP bound, gave up or defended a link-local address.
+    fn autoip_event(&self, _event: AutoipEvent) {}
+
+    /// The mDNS responder's probing ended (see [`MdnsName`]).
+    fn mdns_name_event(&self, _name: MdnsName) {}
+
+    /// The mDNS responder received `packet` (a UDP payload) from `from`,
+    /// before reading it.
+    fn mdns_received(&self, _packet: &[u8], _from: SocketAddr) {}
+}
+
+/// What lwIP's AutoIP (lwip/autoip_glue.c) reported about `addr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AutoipEvent {
+    /// Probed and announced: the interface has it now.
+    Bound(Ipv4Addr),
+    /// Another host has it: given up.
+    Conflict(Ipv4Addr),
+    /// A conflict on the bound address answered with an announcement.
+    Defended(Ipv4Addr),
+}
+
+/// How probing for the mDNS names ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MdnsName {
+    /// The host name and every service are this interface's.
+    Ours,
+    /// Another host has the host name.
+    HostTaken,
+    /// Another host has the name of service `slot`.
+    ServiceTaken(u8),
 }
 
 /// What lwIP's DHCP client reported.
@@ -201,6 +234,50 @@ impl<H: NetifHandler + 'static> Netif<H> {
         })
     }
 
+    /// Falls back on AutoIP when DHCP gets no answer (only in a build
+    /// that has it: [`super::build::has_autoip`]).
+    pub(crate) fn enable_autoip(&self) {
+        // SAFETY: a live netif.
+        unsafe { sys::lwip_tap_autoip_enable(self.netif.as_ptr(), 1) };
+    }
+
+    /// Starts the mDNS responder on the interface as `hostname`.local (one
+    /// label of at most 63 bytes, no NUL).
+    pub(crate) fn start_mdns(&self, hostname: &str) -> Result<(), LwipError> {
+        let name = CString::new(hostname).map_err(|_| LwipError::Value)?;
+        // SAFETY: a live netif; the responder copies the name.
+        check(unsafe { sys::lwip_tap_mdns_start(self.netif.as_ptr(), name.as_ptr()) })
+    }
+
+    /// Announces instance `name` of `service` (`_http`) over TCP or UDP on
+    /// `port` with the interface's mDNS responder (started first).
+    pub(crate) fn add_mdns_service(
+        &self,
+        name: &str,
+        service: &str,
+        tcp: bool,
+        port: u16,
+    ) -> Result<(), LwipError> {
+        let (name, service) = (
+            CString::new(name).map_err(|_| LwipError::Value)?,
+            CString::new(service).map_err(|_| LwipError::Value)?,
+        );
+        // SAFETY: a live netif; the responder copies both strings.
+        let slot = unsafe {
+            sys::lwip_tap_mdns_add_service(
+                self.netif.as_ptr(),
+                name.as_ptr(),
+                service.as_ptr(),
+                i32::from(tcp),
+                port,
+            )
+        };
+        if slot < 0 {
+            return check(slot);
+        }
+        Ok(())
+    }
+
     /// Starts lwIP's DHCP client on the interface.
     pub(crate) fn start_dhcp(&mut self) -> Result<(), LwipError> {
         // Set first: whatever dhcp_start allocated before failing is
@@ -315,4 +392,81 @@ pub(crate) unsafe extern "C" fn lwip_tap_ip6_state_event(
         Ipv6Addr::from(octets),
         is_static != 0,
     );
+}
+
+/// Called by lwIP's AutoIP (lwip/autoip_glue.c) when it binds, gives up or
+/// defends an address.
+///
+/// # Safety
+/// `netif` must be one of our live netifs.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn lwip_tap_autoip_event(
+    netif: *mut sys::netif,
+    event: u8,
+    addr: u32,
+) {
+    // SAFETY: AutoIP runs only on our netifs.
+    let handler = unsafe { handler_of(netif) };
+    let addr = Ipv4Addr::from(addr.to_ne_bytes());
+    let event = match u32::from(event) {
+        sys::LWIP_TAP_AUTOIP_BOUND => AutoipEvent::Bound(addr),
+        sys::LWIP_TAP_AUTOIP_CONFLICT => AutoipEvent::Conflict(addr),
+        sys::LWIP_TAP_AUTOIP_DEFENDED => AutoipEvent::Defended(addr),
+        // A new address is picked: it is logged once it is bound.
+        _ => return,
+    };
+    handler.autoip_event(event);
+}
+
+/// Called by the mDNS responder (lwip/mdns_glue.c) when probing ends.
+///
+/// # Safety
+/// `netif` must be one of our live netifs.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn lwip_tap_mdns_name_event(
+    netif: *mut sys::netif,
+    ok: libc::c_int,
+    slot: i8,
+) {
+    // SAFETY: the responder runs only on our netifs.
+    let handler = unsafe { handler_of(netif) };
+    handler.mdns_name_event(match (ok, slot) {
+        (0, 0) => MdnsName::HostTaken,
+        (0, slot) => MdnsName::ServiceTaken(slot.max(1) as u8 - 1),
+        _ => MdnsName::Ours,
+    });
+}
+
+/// Called by the mDNS responder's receive wrapper (lwip/mdns_glue.c) with
+/// every packet, before the responder reads it.
+///
+/// # Safety
+/// `netif` must be null or one of our live netifs; `p` a valid chain and
+/// `addr` a valid address for the call.
+#[no_mangle]
+pub(crate) unsafe extern "C" fn lwip_tap_mdns_received(
+    netif: *mut sys::netif,
+    p: *const sys::pbuf,
+    addr: *const sys::ip_addr_t,
+    port: u16,
+) {
+    if netif.is_null() || p.is_null() || addr.is_null() {
+        return;
+    }
+    // SAFETY: as the caller guarantees; the chain is only read (copied
+    // out), during this call.
+    let (handler, packet, from) = unsafe {
+        (
+            handler_of(netif),
+            super::pbuf::PbufRef::from_raw(p.cast_mut()).map(|p| {
+                let mut bytes = vec![0; p.tot_len()];
+                p.copy_out(0, &mut bytes);
+                bytes
+            }),
+            from_ip_addr(&*addr),
+        )
+    };
+    if let Some(packet) = packet {
+        handler.mdns_received(&packet, SocketAddr::new(from, port));
+    }
 }

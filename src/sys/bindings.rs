@@ -39,6 +39,12 @@ pub struct stats_ {
 
 pub const LWIP_TAP_OPT_KEEPALIVE: u32 = 1;
 pub const LWIP_TAP_OPT_REUSEADDR: u32 = 2;
+pub const LWIP_TAP_AUTOIP_BOUND: u32 = 1;
+pub const LWIP_TAP_AUTOIP_CONFLICT: u32 = 2;
+pub const LWIP_TAP_AUTOIP_RESTART: u32 = 3;
+pub const LWIP_TAP_AUTOIP_DEFENDED: u32 = 4;
+pub const LWIP_TAP_HAS_MDNS: u32 = 1;
+pub const LWIP_TAP_HAS_AUTOIP: u32 = 2;
 pub const TCP_DEFAULT_LISTEN_BACKLOG: u32 = 64;
 pub const TCP_WRITE_FLAG_COPY: u32 = 1;
 pub const TCP_WRITE_FLAG_MORE: u32 = 2;
@@ -791,6 +797,48 @@ extern "C" {
     pub fn lwip_tap_dns_forget_answers();
 }
 extern "C" {
+    pub fn lwip_tap_autoip_enable(netif: *mut netif, on: ::std::os::raw::c_int);
+}
+extern "C" {
+    pub fn lwip_tap_autoip_wanted(netif: *mut netif) -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn lwip_tap_autoip_yield(netif: *mut netif);
+}
+extern "C" {
+    pub fn lwip_tap_autoip_cleanup(netif: *mut netif);
+}
+extern "C" {
+    pub fn lwip_tap_autoip_event(netif: *mut netif, event: u8_t, addr: u32_t);
+}
+extern "C" {
+    pub fn lwip_tap_mdns_start(netif: *mut netif, hostname: *const ::std::os::raw::c_char)
+        -> err_t;
+}
+extern "C" {
+    pub fn lwip_tap_mdns_add_service(
+        netif: *mut netif,
+        name: *const ::std::os::raw::c_char,
+        service: *const ::std::os::raw::c_char,
+        tcp: ::std::os::raw::c_int,
+        port: u16_t,
+    ) -> s8_t;
+}
+extern "C" {
+    pub fn lwip_tap_mdns_stop(netif: *mut netif);
+}
+extern "C" {
+    pub fn lwip_tap_mdns_name_event(netif: *mut netif, ok: ::std::os::raw::c_int, slot: s8_t);
+}
+extern "C" {
+    pub fn lwip_tap_mdns_received(
+        netif: *mut netif,
+        p: *const pbuf,
+        addr: *const ip_addr_t,
+        port: u16_t,
+    );
+}
+extern "C" {
     pub static mut lwip_tap_debug_types: ::std::os::raw::c_uchar;
 }
 extern "C" {
@@ -801,4 +849,7 @@ extern "C" {
 }
 extern "C" {
     pub fn lwip_tap_lwip_options() -> *const ::std::os::raw::c_char;
+}
+extern "C" {
+    pub fn lwip_tap_lwip_apps() -> ::std::os::raw::c_uint;
 }

@@ -25,6 +25,7 @@
 pub mod arp;
 pub mod builder;
 pub mod checksum;
+pub mod dns;
 pub mod ethernet;
 pub mod icmp;
 pub mod ipv4;

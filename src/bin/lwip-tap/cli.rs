@@ -23,7 +23,8 @@ use lwip_tap::sandbox::{SandboxConfig, SeccompMode, DEFAULT_USER};
 use lwip_tap::Error;
 
 /// The keys `-i` accepts.
-const KEYS: &str = "name, addr, netmask, gw, addr6, gw6, slaac, dns, mtu, offload, pcap, snaplen, \
+const KEYS: &str =
+    "name, addr, netmask, gw, autoip, addr6, gw6, slaac, dns, mtu, offload, pcap, snaplen, \
                     loss, corrupt, dup, reorder, delay, jitter, rate or max-frame \
                     (each of the last eight also with -in or -out)";
 
@@ -54,7 +55,7 @@ pub enum Invocation {
 
 /// The usage line of `-h`, `--help` and a missing `-i`: every option.
 const USAGE: &str = "lwip-tap -i name=TAP,addr=A[/LEN],netmask=M,gw=G[,KEY=VALUE...] [-i ...]
-         [-E] [-C] [-H] [-s] [--ping ADDR [--count N] [--interval S]]
+         [-E] [-C] [-H] [-s] [--mdns NAME] [--ping ADDR [--count N] [--interval S]]
          [--iperf-client ADDR[:PORT] [--time S]] [--resolve NAME] [--sntp ADDR]
          [--seed N] [--busy-poll] [-Z USER]
          [--seccomp on|off|required] [--stats[=json]] [--ready-file PATH]
@@ -63,8 +64,8 @@ const USAGE: &str = "lwip-tap -i name=TAP,addr=A[/LEN],netmask=M,gw=G[,KEY=VALUE
 /// What `-h` says after the options: every key of `-i`, in short.
 const KEYS_HELP: &str = "\
 Interface keys (-i KEY=VALUE,KEY=VALUE,...: commas between keys, no spaces):
-  name=TAP  addr=A[/LEN]  netmask=M  gw=G  addr6=A6[/64]  gw6=R6  slaac=on|off  dns=ADDR
-  mtu=N  offload=on|off  pcap=FILE  snaplen=N
+  name=TAP  addr=A[/LEN]  netmask=M  gw=G  autoip=on|off  addr6=A6[/64]  gw6=R6  slaac=on|off
+  dns=ADDR  mtu=N  offload=on|off  pcap=FILE  snaplen=N
   loss=PCT  corrupt=PCT  dup=PCT  reorder=PCT  delay=MS  jitter=MS  rate=MBIT  max-frame=BYTES
     impair both ways; KEY-in= (into lwIP) or KEY-out= (from lwIP) one way: loss=20 drops a
     ping's request or its reply (~36 % of pings lost), loss-in=20 loses 20 %
@@ -81,6 +82,8 @@ except addr6):
   gw=G             the IPv4 gateway
                    Without addr, netmask and gw, DHCP configures the interface (needs name=),
                    unless it has addr6= (IPv6 only).
+  autoip=on|off    with DHCP: take a 169.254/16 address (AutoIP, RFC 3927) while no DHCP
+                   server answers (default off)
   addr6=A6[/64]    a static IPv6 address (repeatable); every interface also has a link-local one
   gw6=R6           a static IPv6 default router
   slaac=on|off     form addresses from router advertisements (default on)
@@ -135,6 +138,18 @@ fn command() -> clap::Command {
         .arg(flag("chargen", 'C', "Character generator on TCP port 19"))
         .arg(flag("http", 'H', "HTTP server on TCP port 80"))
         .arg(flag("iperf", 's', "iperf2 server on TCP port 5001"))
+        .arg(
+            Arg::new("mdns")
+                .long("mdns")
+                .value_name("NAME")
+                .help("Answer mDNS for NAME.local on every interface and announce the services")
+                .long_help(
+                    "Run lwIP's mDNS responder on every interface (at most 8): it answers for \
+                     NAME.local (one label of letters, digits and '-') with the interface's \
+                     addresses, and announces the services that run as NAME._echo._tcp, \
+                     NAME._echo._udp, NAME._chargen._tcp, NAME._http._tcp and NAME._iperf._tcp",
+                ),
+        )
         .arg(
             Arg::new("ping")
                 .long("ping")
@@ -421,6 +436,7 @@ fn options(matches: &ArgMatches, cmd: &mut clap::Command) -> Result<Options, Err
             file: matches.get_one::<std::path::PathBuf>("ready-file").cloned(),
             notify_socket: None,
         },
+        mdns: matches.get_one::<String>("mdns").cloned(),
         ..Config::default()
     };
     config.validate().map_err(|e| {
@@ -580,6 +596,7 @@ struct Keys {
     addr6: Vec<Ipv6Addr>,
     gw6: Option<Ipv6Addr>,
     slaac: Option<bool>,
+    autoip: Option<bool>,
     mtu: Option<u32>,
     offload: Option<bool>,
     pcap: Option<PathBuf>,
@@ -693,6 +710,7 @@ pub fn parse_interface_keys(text: &str) -> Result<(InterfaceConfig, Vec<IpAddr>)
                     .parse::<IpAddr>()
                     .map_err(|_| format!("dns={value} is not an IPv4 or IPv6 address"))?,
             ),
+            "autoip" => keys.autoip = Some(parse_on_off(key, value)?),
             "mtu" => keys.mtu = Some(parse_mtu(value)?),
             "offload" => keys.offload = Some(parse_on_off(key, value)?),
             "pcap" => keys.pcap = Some(PathBuf::from(value)),
@@ -768,6 +786,7 @@ impl Keys {
         let addressing = match (self.addr, self.netmask()?, self.gw) {
             // IPv6 only: DHCP would look for an IPv4 server nobody asked for.
             (None, None, None) if !self.addr6.is_empty() => Addressing::None,
+            (None, None, None) if self.autoip == Some(true) => Addressing::DhcpAutoip,
             (None, None, None) => Addressing::Dhcp,
             (Some(addr), Some(netmask), gw) => Addressing::Static { addr, netmask, gw },
             (None, _, _) => {
@@ -777,11 +796,18 @@ impl Keys {
                 return Err("addr= needs netmask= (or a prefix length: addr=A/24)".into())
             }
         };
+        if self.autoip == Some(true) && addressing != Addressing::DhcpAutoip {
+            return Err(
+                "autoip=on is DHCP's fallback: it needs an interface without addr=, \
+                        netmask=, gw= and addr6="
+                    .into(),
+            );
+        }
         let device = match (&self.name, addressing) {
             (Some(name), _) => DeviceConfig::Tap { name: name.clone() },
             // A transient TAP's host side needs an address to be useful,
             // and there is no DHCP server behind it to lease one from.
-            (None, Addressing::Dhcp) => {
+            (None, Addressing::Dhcp | Addressing::DhcpAutoip) => {
                 return Err("a transient TAP (no name=) needs addr=, netmask= and gw= \
                             (gw= becomes its host-side address); give name= to use DHCP"
                     .into())
