@@ -87,6 +87,24 @@ const GLUED_SOURCES: &[&str] = &[
     "src/core/timeouts.c",
 ];
 
+/// lwIP's apps that not every tree lwip-tap builds has, or has with another
+/// API: each is compiled by its glue file in `lwip/`, which `#include`s the
+/// file found, as the define says. For each define, the candidate files
+/// with the define's value, in order; the first the tree has wins, and a
+/// tree with none gets 0 (the glue then leaves the app out, and `--version`
+/// says so).
+const OPTIONAL_APPS: &[(&str, &[(&str, &str)])] = &[
+    (
+        "LWIP_TAP_TFTP",
+        // lwIP 2.2: tftp_init_server(); 2.1: tftp_init(), no error callback.
+        &[
+            ("src/apps/tftp/tftp.c", "2"),
+            ("src/apps/tftp/tftp_server.c", "1"),
+        ],
+    ),
+    ("LWIP_TAP_MQTT", &[("src/apps/mqtt/mqtt.c", "1")]),
+];
+
 /// Include directories inside the lwIP tree. `src` comes last: only the
 /// glue files use it, to include lwIP's own `.c` files.
 const LWIP_INCLUDES: &[&str] = &["src/include", "src/apps/lwiperf", "src"];
@@ -507,6 +525,13 @@ fn defines(config: &Config) -> Vec<(&'static str, String)> {
     }
     if let Some(file) = &config.opts_file {
         defines.push(("LWIP_TAP_OPTS_FILE", format!("\"{}\"", file.display())));
+    }
+    for (define, candidates) in OPTIONAL_APPS {
+        let value = candidates
+            .iter()
+            .find(|(file, _)| config.lwip.dir.join(file).is_file())
+            .map_or("0", |(_, value)| value);
+        defines.push((define, value.to_string()));
     }
     defines
 }

@@ -24,7 +24,10 @@
  * (src/apps/clients.rs); lwip/port_checks.h keeps the pools that large. */
 #define LWIP_TAP_MAX_CLIENTS            16
 #define MEMP_NUM_RAW_PCB                LWIP_TAP_MAX_CLIENTS
-#define MEMP_NUM_SYS_TIMEOUT            (LWIP_NUM_SYS_TIMEOUT_INTERNAL + LWIP_TAP_MAX_CLIENTS)
+/* Each client has a timer of ours (a route check, a ping's next request or
+ * its deadline) and an MQTT client lwIP's cyclic timer besides; the TFTP
+ * server has one. */
+#define MEMP_NUM_SYS_TIMEOUT            (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 2 * LWIP_TAP_MAX_CLIENTS + 1)
 #define MEMP_NUM_UDP_PCB                16
 #define MEMP_NUM_TCP_PCB                128
 #define MEMP_NUM_TCP_PCB_LISTEN         16
@@ -163,6 +166,13 @@ int lwip_tap_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, unsigned sho
 /* httpd writes each answer's headers, naming the lwIP compiled in; the
  * pages' stored headers (from lwIP 2.0.3d) are cut off in lwip/fs_glue.c. */
 #define LWIP_HTTPD_DYNAMIC_HEADERS      1
+/* TFTP (lwip/tftp_glue.c): names up to 255 bytes, as a file name may be
+ * (upstream's default is 20); one transfer at a time (upstream's design). */
+#define TFTP_MAX_FILENAME_LEN           255
+/* MQTT (lwip/mqtt_glue.c): room for a message of up to 1024 bytes queued in
+ * one go (upstream's 256-byte ring buffer refuses a longer publish). */
+#define MQTT_OUTPUT_RINGBUF_SIZE        1536
+#define MQTT_VAR_HEADER_BUFFER_LEN      1024
 
 /* ---- statistics: always compiled, shown by --stats / SIGUSR1 ---- */
 #define LWIP_STATS                      1
