@@ -10,6 +10,7 @@ mod clients;
 mod iperf;
 mod iperf_client;
 mod ping;
+pub(crate) mod tftp;
 
 pub(crate) use clients::Clients;
 

@@ -83,6 +83,18 @@ pub struct Config {
     pub stats_format: StatsFormat,
     /// Where the stack says it is ready (docs/readiness.md).
     pub ready: ReadyConfig,
+    /// lwIP's TFTP server on UDP port 69 (`--tftp`), serving one directory.
+    pub tftp: Option<TftpConfig>,
+}
+
+/// lwIP's TFTP server: the directory it serves, opened during setup; files
+/// beneath it only (docs/protocols.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TftpConfig {
+    pub dir: PathBuf,
+    /// Clients may write files too (created or replaced, beneath `dir`);
+    /// read-only by default.
+    pub write: bool,
 }
 
 /// How [`Stack::log_stats`](crate::stack::Stack::log_stats) reports.
@@ -588,7 +600,7 @@ impl Config {
     /// Whether the stack stops by itself once its clients are done: when it
     /// has clients and no service to keep running for.
     pub fn stops_after_clients(&self) -> bool {
-        !self.clients.is_empty() && !self.services.any()
+        !self.clients.is_empty() && !self.services.any() && self.tftp.is_none()
     }
 
     /// How each interface is built, decided once: its device, MTU,

@@ -13,6 +13,7 @@
 //!   with their events delivered to a handler;
 //! - [`timer`]: lwIP's one-shot timeouts, and the loop's timer functions;
 //! - [`apps`]: lwIP's own applications (echo, httpd, lwiperf);
+//! - [`tftp`], [`mqtt`]: lwIP's TFTP server and MQTT client;
 //! - [`port`]: what lwIP's port asks of the operating system (clock,
 //!   random numbers, diagnostics), with the virtual clock of lwip-drill;
 //! - [`stats`], [`build`]: lwIP's statistics and build information.
@@ -30,6 +31,7 @@ pub(crate) mod pbuf;
 pub(crate) mod port;
 pub(crate) mod raw;
 pub(crate) mod stats;
+pub(crate) mod tftp;
 // lwip-drill's sockets use the parts of these the apps do not.
 #[allow(dead_code)]
 pub(crate) mod tcp;

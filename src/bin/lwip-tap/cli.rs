@@ -16,7 +16,7 @@ use log::LevelFilter;
 
 use lwip_tap::config::{
     Addressing, CaptureConfig, ClientConfig, Config, DeviceConfig, Impairment, Impairments,
-    InterfaceConfig, Ipv6Config, Percent, ReadyConfig, Rule, Services, StatsFormat,
+    InterfaceConfig, Ipv6Config, Percent, ReadyConfig, Rule, Services, StatsFormat, TftpConfig,
     IPV6_PREFIX_LEN, MAX_DELAY, MIN_RATE, SNAPLEN_RANGE,
 };
 use lwip_tap::sandbox::{SandboxConfig, SeccompMode, DEFAULT_USER};
@@ -54,7 +54,7 @@ pub enum Invocation {
 
 /// The usage line of `-h`, `--help` and a missing `-i`: every option.
 const USAGE: &str = "lwip-tap -i name=TAP,addr=A[/LEN],netmask=M,gw=G[,KEY=VALUE...] [-i ...]
-         [-E] [-C] [-H] [-s] [--ping ADDR [--count N] [--interval S]]
+         [-E] [-C] [-H] [-s] [--tftp DIR [--tftp-write]] [--ping ADDR [--count N] [--interval S]]
          [--iperf-client ADDR[:PORT] [--time S]] [--seed N] [--busy-poll] [-Z USER]
          [--seccomp on|off|required] [--stats[=json]] [--ready-file PATH]
          [-q | -v | --log-level LEVEL] [-d] [-V] [-h | --help]";
@@ -131,6 +131,19 @@ fn command() -> clap::Command {
         .arg(flag("chargen", 'C', "Character generator on TCP port 19"))
         .arg(flag("http", 'H', "HTTP server on TCP port 80"))
         .arg(flag("iperf", 's', "iperf2 server on TCP port 5001"))
+        .arg(
+            Arg::new("tftp")
+                .long("tftp")
+                .value_name("DIR")
+                .value_parser(clap::value_parser!(std::path::PathBuf))
+                .help("TFTP server on UDP port 69 serving the files beneath DIR (read-only)"),
+        )
+        .arg(
+            Arg::new("tftp-write")
+                .long("tftp-write")
+                .action(ArgAction::SetTrue)
+                .help("Let TFTP clients write files too (created or replaced, beneath DIR)"),
+        )
         .arg(
             Arg::new("ping")
                 .long("ping")
@@ -380,6 +393,9 @@ fn options(matches: &ArgMatches, cmd: &mut clap::Command) -> Result<Options, Err
         interfaces
             .push(parse_interface(text).map_err(|e| Error::Usage(format!("-i '{text}': {e}")))?);
     }
+    if matches.get_flag("tftp-write") && !matches.contains_id("tftp") {
+        return Err(Error::Usage("--tftp-write needs --tftp DIR".to_string()));
+    }
     let config = Config {
         interfaces,
         clients: clients(matches)?,
@@ -400,6 +416,12 @@ fn options(matches: &ArgMatches, cmd: &mut clap::Command) -> Result<Options, Err
             file: matches.get_one::<std::path::PathBuf>("ready-file").cloned(),
             notify_socket: None,
         },
+        tftp: matches
+            .get_one::<std::path::PathBuf>("tftp")
+            .map(|dir| TftpConfig {
+                dir: dir.clone(),
+                write: matches.get_flag("tftp-write"),
+            }),
         ..Config::default()
     };
     config.validate().map_err(|e| {
