@@ -17,6 +17,48 @@
 #include "lwip_tap.h"
 
 #if LWIP_TAP_MQTT
+#include "lwip/altcp.h"
+
+#ifndef LWIP_TAP_STOCK_LWIP
+/*
+ * A fix (left out with the cargo feature `stock_lwip`): mqtt_parse_incoming()
+ * limits a copy of a message longer than MQTT_VAR_HEADER_BUFFER_LEN to
+ * `p->len - in_offset`, the first buffer of the chain, while in_offset counts
+ * over the whole chain. Once in_offset reaches p->len the copy is 0 bytes
+ * and the loop never ends: a broker passing on a long message (over 1 KiB
+ * here, whose segment lwIP received in a pbuf chain) froze lwip-tap at 100 %
+ * CPU. Here each chain is handed over as one contiguous buffer, in which
+ * in_offset cannot pass p->len without ending the loop.
+ */
+static tcp_recv_fn mqtt_upstream_recv;
+
+static err_t
+lwip_tap_mqtt_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
+{
+  if (p != NULL && p->next != NULL) {
+    struct pbuf *flat = pbuf_clone(PBUF_RAW, PBUF_RAM, p);
+    if (flat == NULL) {
+      return ERR_MEM; /* lwIP keeps p and offers it again later */
+    }
+    pbuf_free(p);
+    p = flat;
+  }
+  return mqtt_upstream_recv(arg, pcb, p, err);
+}
+
+static void
+lwip_tap_mqtt_set_recv(struct tcp_pcb *pcb, tcp_recv_fn recv)
+{
+  if (recv != NULL) {
+    mqtt_upstream_recv = recv;
+    recv = lwip_tap_mqtt_recv;
+  }
+  tcp_recv(pcb, recv);
+}
+#undef altcp_recv
+#define altcp_recv lwip_tap_mqtt_set_recv
+#endif /* LWIP_TAP_STOCK_LWIP */
+
 #include "apps/mqtt/mqtt.c"
 
 int

@@ -235,3 +235,150 @@ fn tftp_refuses_a_directory_it_cannot_open_in_one_line() {
     let err = ns.lwip_tap_refuses("", "-i addr=172.16.0.2/24,gw=172.16.0.1 --tftp-write", 2);
     assert!(err.contains("--tftp"), "{err}");
 }
+
+/// Starts mosquitto in the namespace on `port` of every address, with
+/// anonymous clients allowed or not, and waits until it listens.
+fn start_broker(ns: &Netns, port: u16, anonymous: bool) {
+    let conf = ns.dir.path().join(format!("mosquitto-{port}.conf"));
+    fs::write(
+        &conf,
+        format!(
+            "listener {port} 0.0.0.0\nallow_anonymous {anonymous}\npersistence false\n\
+             log_dest stderr\n"
+        ),
+    )
+    .unwrap();
+    let mut cmd = ns.command("mosquitto");
+    cmd.arg("-c").arg(&conf);
+    ns.start_helper(cmd, &format!("mosquitto-{port}.log"));
+    let listening = common::wait_until(Duration::from_secs(5), || {
+        ns.sh(&format!("ss -Hltn 'sport = :{port}'")).contains("LISTEN")
+    });
+    assert!(listening, "mosquitto did not start");
+}
+
+/// The pools lwIP still uses in the statistics lwip-tap logged on exit
+/// (`TCP_PCB used 1` is the connection's TIME-WAIT, not a leak).
+fn pools_in_use_at_exit(log: &str) -> Vec<String> {
+    log.lines()
+        .filter_map(|l| l.split("stats: ").nth(1))
+        .filter(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            // A TCP PCB may stay in TIME-WAIT: lwip-tap closed first.
+            let limit = if w.first() == Some(&"TCP_PCB") { "1" } else { "0" };
+            w.len() > 2 && w[1] == "used" && ["TCP_PCB", "TCP_SEG", "PBUF"].contains(&w[0])
+                && w[2] > limit
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn mqtt_publish_is_acknowledged_and_reaches_mosquitto_sub() {
+    require_network!("mosquitto", "mosquitto_sub", "ss");
+    let ns = Netns::new("mqttpub");
+    start_broker(&ns, 1883, true);
+    let got = ns.dir.path().join("got.txt");
+    let mut sub = ns.command("mosquitto_sub");
+    sub.args(["-h", "127.0.0.1", "-t", "lab/#", "-v", "-C", "1", "-W", "20"]);
+    ns.start_helper(sub, "got.txt");
+    // mosquitto_sub has subscribed once the broker logs it.
+    let broker_log = ns.dir.path().join("mosquitto-1883.log");
+    assert!(common::wait_until(Duration::from_secs(5), || {
+        fs::read_to_string(&broker_log).is_ok_and(|l| l.contains("New client connected"))
+    }));
+    let mut lwip = ns.spawn_lwip_tap(&[
+        "-i",
+        common::TRANSIENT_SPEC,
+        "--mqtt-publish",
+        "172.16.0.1",
+        "lab/greeting",
+        "hello from lwIP",
+        "--stats",
+    ]);
+    let log = lwip.exits_with(0, Duration::from_secs(20));
+    assert!(
+        log.contains("published 15 bytes on 'lab/greeting', acknowledged (QoS 1)"),
+        "{log}"
+    );
+    assert!(pools_in_use_at_exit(&log).is_empty(), "{log}");
+    assert!(common::wait_until(Duration::from_secs(5), || {
+        fs::read_to_string(&got).is_ok_and(|t| t.contains("lab/greeting hello from lwIP"))
+    }), "{:?}", fs::read_to_string(&got));
+}
+
+#[test]
+fn mqtt_subscribe_logs_each_message_until_its_time_is_up() {
+    require_network!("mosquitto", "mosquitto_pub", "ss");
+    let ns = Netns::new("mqttsub");
+    start_broker(&ns, 1883, true);
+    let mut lwip = ns.spawn_lwip_tap(&[
+        "-i",
+        common::TRANSIENT_SPEC,
+        "--mqtt-subscribe",
+        "172.16.0.1",
+        "sensors/+",
+        "--time",
+        "3",
+    ]);
+    lwip.wait_for_log("subscribed (QoS 1)", Duration::from_secs(10));
+    let big = "x".repeat(3000);
+    for (topic, message) in [
+        ("sensors/t1", "21.5"),
+        ("sensors/t2", "line\nbreak"),
+        ("other/t3", "not subscribed"),
+        ("sensors/big", big.as_str()),
+    ] {
+        let out = ns.run(&format!(
+            "mosquitto_pub -h 127.0.0.1 -q 1 -t '{topic}' -m '{message}'"
+        ));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let log = lwip.exits_with(0, Duration::from_secs(10));
+    assert!(log.contains("'sensors/t1': '21.5' (4 bytes)"), "{log}");
+    assert!(log.contains("'sensors/t2': 'line\\nbreak' (10 bytes)"), "{log}");
+    assert!(log.contains("'sensors/big': 'xxx"), "{log}");
+    assert!(log.contains("(3000 bytes)"), "{log}");
+    assert!(!log.contains("not subscribed"), "{log}");
+    assert!(log.contains("done, 3 message(s) in 3.0 s"), "{log}");
+}
+
+#[test]
+fn mqtt_refusals_and_unreachable_brokers_are_one_line_and_exit_1() {
+    require_network!("mosquitto", "ss");
+    let ns = Netns::new("mqttno");
+    start_broker(&ns, 1884, false);
+    for (args, expected) in [
+        (
+            ["172.16.0.1:1884", "t", "m"],
+            "the broker refused the connection: not authorized",
+        ),
+        (
+            ["172.16.0.1:1885", "t", "m"],
+            "the connection was refused or closed",
+        ),
+        (
+            ["172.16.0.99", "t", "m"],
+            "no answer from the broker within 10 s",
+        ),
+    ] {
+        let mut all = vec!["-i", common::TRANSIENT_SPEC, "--stats", "--mqtt-publish"];
+        all.extend(args);
+        let mut lwip = ns.spawn_lwip_tap(&all);
+        let log = lwip.exits_with(1, Duration::from_secs(25));
+        let errors: Vec<&str> = log.lines().filter(|l| l.contains("ERROR")).collect();
+        assert_eq!(errors.len(), 1, "{log}");
+        assert!(errors[0].contains(expected), "{log}");
+        assert!(pools_in_use_at_exit(&log).is_empty(), "{log}");
+    }
+    // Bad input: one line, exit 2.
+    for (args, expected) in [
+        ("--mqtt-publish 172.16.0.1 'a/#' m", "has a wildcard"),
+        ("--mqtt-publish 172.16.0.1 '' m", "the topic is empty"),
+        ("--mqtt-publish 10.0.0.300 t m", "is not an IPv4 address"),
+        ("--mqtt-subscribe 172.16.0.1", "2 values required"),
+    ] {
+        let err = ns.lwip_tap_refuses("", &format!("-i {} {args}", common::TRANSIENT_SPEC), 2);
+        assert!(err.contains(expected), "{args}: {err}");
+    }
+}

@@ -1,4 +1,5 @@
-//! The clients: traffic lwIP starts itself (`--ping`, `--iperf-client`).
+//! The clients: traffic lwIP starts itself (`--ping`, `--iperf-client`,
+//! `--mqtt-publish`, `--mqtt-subscribe`).
 //!
 //! They all run at once. Each waits until lwIP has a route to its target
 //! from an interface with an address (a DHCP lease may take a moment), then
@@ -11,6 +12,7 @@ use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
 use super::iperf_client::IperfClient;
+use super::mqtt::{MqttClient, Task};
 use super::ping::Ping;
 use crate::config::ClientConfig;
 use crate::error::Error;
@@ -40,6 +42,7 @@ struct Client {
 enum Work {
     Ping(Rc<Ping>),
     Iperf(IperfClient),
+    Mqtt(MqttClient),
 }
 
 impl Clients {
@@ -61,6 +64,28 @@ impl Clients {
                     Work::Iperf(IperfClient::new(server, duration)),
                     *server.ip(),
                 ),
+                ClientConfig::MqttPublish {
+                    broker,
+                    ref topic,
+                    ref message,
+                } => {
+                    let task = Task::Publish {
+                        topic: topic.clone(),
+                        message: message.clone(),
+                    };
+                    (Work::Mqtt(MqttClient::new(broker, task, n)), *broker.ip())
+                }
+                ClientConfig::MqttSubscribe {
+                    broker,
+                    ref topic,
+                    duration,
+                } => {
+                    let task = Task::Subscribe {
+                        topic: topic.clone(),
+                        duration,
+                    };
+                    (Work::Mqtt(MqttClient::new(broker, task, n)), *broker.ip())
+                }
             };
             let client = Rc::new(Client {
                 work,
@@ -127,6 +152,7 @@ impl Client {
         match &self.work {
             Work::Ping(ping) => ping.label(),
             Work::Iperf(iperf) => iperf.label(),
+            Work::Mqtt(mqtt) => mqtt.label(),
         }
     }
 
@@ -134,6 +160,7 @@ impl Client {
         match &self.work {
             Work::Ping(ping) => ping.outcome(),
             Work::Iperf(iperf) => iperf.outcome(),
+            Work::Mqtt(mqtt) => mqtt.outcome(),
         }
     }
 
@@ -145,6 +172,7 @@ impl Client {
         match &self.work {
             Work::Ping(ping) => ping.stop(),
             Work::Iperf(iperf) => iperf.stop(),
+            Work::Mqtt(mqtt) => mqtt.stop(),
         }
     }
 }
@@ -160,6 +188,7 @@ fn check_route(client: &Rc<Client>) {
         match &client.work {
             Work::Ping(ping) => ping.begin(),
             Work::Iperf(iperf) => iperf.begin(),
+            Work::Mqtt(mqtt) => mqtt.begin(),
         }
         return;
     }

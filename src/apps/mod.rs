@@ -9,6 +9,7 @@ mod chargen;
 mod clients;
 mod iperf;
 mod iperf_client;
+mod mqtt;
 mod ping;
 pub(crate) mod tftp;
 

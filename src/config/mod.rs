@@ -158,6 +158,23 @@ pub enum ClientConfig {
         server: SocketAddrV4,
         duration: Duration,
     },
+    /// lwIP's MQTT client: connects to `broker`, publishes `message` on
+    /// `topic` with QoS 1, and disconnects. It succeeds once the broker has
+    /// acknowledged the message (PUBACK).
+    MqttPublish {
+        broker: SocketAddrV4,
+        topic: String,
+        message: String,
+    },
+    /// lwIP's MQTT client: subscribes to `topic` (wildcards allowed) at
+    /// `broker` and logs every message, for `duration` or until stopped.
+    /// It succeeds if the broker acknowledged the subscription and kept the
+    /// connection.
+    MqttSubscribe {
+        broker: SocketAddrV4,
+        topic: String,
+        duration: Option<Duration>,
+    },
 }
 
 impl ClientConfig {
@@ -167,6 +184,11 @@ impl ClientConfig {
     pub const PING_INTERVAL: Duration = Duration::from_secs(1);
     pub const IPERF_PORT: u16 = 5001;
     pub const IPERF_TIME: Duration = Duration::from_secs(10);
+    pub const MQTT_PORT: u16 = 1883;
+    /// The longest topic and message lwip-tap sends (lwIP's MQTT client
+    /// queues a whole message in its output buffer, lwip/lwipopts.h).
+    pub const MQTT_TOPIC_MAX: usize = 256;
+    pub const MQTT_MESSAGE_MAX: usize = 1024;
 
     /// The rules for one client.
     pub fn validate(&self) -> Result<(), Rule> {
@@ -193,8 +215,78 @@ impl ClientConfig {
                 }
                 check_target(*server.ip(), "--iperf-client")
             }
+            ClientConfig::MqttPublish {
+                broker,
+                ref topic,
+                ref message,
+            } => {
+                let flag = "--mqtt-publish";
+                check_topic(flag, topic, false)?;
+                if message.len() > Self::MQTT_MESSAGE_MAX {
+                    return Err(Rule::Mqtt {
+                        flag,
+                        problem: format!(
+                            "the message has {} bytes, more than the {} lwip-tap sends",
+                            message.len(),
+                            Self::MQTT_MESSAGE_MAX
+                        ),
+                    });
+                }
+                check_broker(flag, broker)
+            }
+            ClientConfig::MqttSubscribe {
+                broker,
+                ref topic,
+                duration,
+            } => {
+                let flag = "--mqtt-subscribe";
+                check_topic(flag, topic, true)?;
+                if let Some(duration) = duration.filter(|d| !IPERF_TIME_RANGE.contains(d)) {
+                    return Err(Rule::Mqtt {
+                        flag,
+                        problem: format!(
+                            "--time {} must be from {} to {} s",
+                            duration.as_secs_f64(),
+                            IPERF_TIME_RANGE.start().as_secs_f64(),
+                            IPERF_TIME_RANGE.end().as_secs()
+                        ),
+                    });
+                }
+                check_broker(flag, broker)
+            }
         }
     }
+}
+
+/// An MQTT topic: 1 to [`ClientConfig::MQTT_TOPIC_MAX`] bytes, no NUL, and
+/// wildcards (`+`, `#`) only to subscribe.
+fn check_topic(flag: &'static str, topic: &str, wildcards: bool) -> Result<(), Rule> {
+    let problem = if topic.is_empty() {
+        "the topic is empty".to_string()
+    } else if topic.len() > ClientConfig::MQTT_TOPIC_MAX {
+        format!(
+            "the topic has {} bytes, more than {}",
+            topic.len(),
+            ClientConfig::MQTT_TOPIC_MAX
+        )
+    } else if topic.contains('\0') {
+        "the topic has a NUL character".to_string()
+    } else if !wildcards && topic.contains(['+', '#']) {
+        format!("'{topic}' has a wildcard (+ or #): messages go to one topic")
+    } else {
+        return Ok(());
+    };
+    Err(Rule::Mqtt { flag, problem })
+}
+
+fn check_broker(flag: &'static str, broker: SocketAddrV4) -> Result<(), Rule> {
+    if broker.port() == 0 {
+        return Err(Rule::Mqtt {
+            flag,
+            problem: format!("{broker}: port 0 is not a port"),
+        });
+    }
+    check_target(*broker.ip(), flag)
 }
 
 /// A client's target must be one host lwIP can send to.

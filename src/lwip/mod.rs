@@ -30,6 +30,7 @@ pub(crate) mod netif;
 pub(crate) mod pbuf;
 pub(crate) mod port;
 pub(crate) mod raw;
+pub(crate) mod mqtt;
 pub(crate) mod stats;
 pub(crate) mod tftp;
 // lwip-drill's sockets use the parts of these the apps do not.
@@ -222,6 +223,12 @@ thread_local! {
     /// Work that had to wait until lwIP was out of a callback (see
     /// [`HandlerSlot::remove`]).
     static DEFERRED: RefCell<Vec<Box<dyn FnOnce()>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Does `work` once lwIP is out of the callback under way (the loop's
+/// next run of lwIP's timers).
+pub(crate) fn defer(work: impl FnOnce() + 'static) {
+    DEFERRED.with_borrow_mut(|d| d.push(Box::new(work)));
 }
 
 /// Runs the work deferred until lwIP was out of its callbacks; the event

@@ -55,7 +55,8 @@ pub enum Invocation {
 /// The usage line of `-h`, `--help` and a missing `-i`: every option.
 const USAGE: &str = "lwip-tap -i name=TAP,addr=A[/LEN],netmask=M,gw=G[,KEY=VALUE...] [-i ...]
          [-E] [-C] [-H] [-s] [--tftp DIR [--tftp-write]] [--ping ADDR [--count N] [--interval S]]
-         [--iperf-client ADDR[:PORT] [--time S]] [--seed N] [--busy-poll] [-Z USER]
+         [--iperf-client ADDR[:PORT] [--time S]] [--mqtt-publish BROKER TOPIC MESSAGE]
+         [--mqtt-subscribe BROKER TOPIC [--time S]] [--seed N] [--busy-poll] [-Z USER]
          [--seccomp on|off|required] [--stats[=json]] [--ready-file PATH]
          [-q | -v | --log-level LEVEL] [-d] [-V] [-h | --help]";
 
@@ -173,11 +174,27 @@ fn command() -> clap::Command {
                 .help("Run an iperf2 test sending to ADDR (port 5001 by default) and log the report"),
         )
         .arg(
+            Arg::new("mqtt-publish")
+                .long("mqtt-publish")
+                .value_names(["BROKER[:PORT]", "TOPIC", "MESSAGE"])
+                .num_args(3)
+                .action(ArgAction::Append)
+                .help("Publish MESSAGE on TOPIC at the MQTT broker (port 1883), QoS 1; done when acknowledged"),
+        )
+        .arg(
+            Arg::new("mqtt-subscribe")
+                .long("mqtt-subscribe")
+                .value_names(["BROKER[:PORT]", "TOPIC"])
+                .num_args(2)
+                .action(ArgAction::Append)
+                .help("Subscribe to TOPIC at the MQTT broker and log each message (until stopped, or --time)"),
+        )
+        .arg(
             Arg::new("time")
                 .long("time")
                 .value_name("SECONDS")
                 .allow_negative_numbers(true)
-                .help("Seconds each --iperf-client sends (default 10; fractions allowed)"),
+                .help("Seconds each --iperf-client sends (default 10), or --mqtt-subscribe listens (default: until stopped)"),
         )
         .arg(
             Arg::new("seed")
@@ -472,11 +489,13 @@ fn clients(matches: &ArgMatches) -> Result<Vec<ClientConfig>, Error> {
             .unwrap_or_default()
     };
     let (pings, iperfs) = (values("ping"), values("iperf-client"));
+    let (publishes, subscribes) = (values("mqtt-publish"), values("mqtt-subscribe"));
+    let timed: Vec<&String> = iperfs.iter().chain(&subscribes).copied().collect();
     let setting = |id: &str| matches.get_one::<String>(id).map(String::as_str);
     for (id, client, of) in [
         ("count", "--ping", &pings),
         ("interval", "--ping", &pings),
-        ("time", "--iperf-client", &iperfs),
+        ("time", "--iperf-client or --mqtt-subscribe", &timed),
     ] {
         if setting(id).is_some() && of.is_empty() {
             return Err(Error::Usage(format!("--{id} needs {client}")));
@@ -490,10 +509,11 @@ fn clients(matches: &ArgMatches) -> Result<Vec<ClientConfig>, Error> {
         Some(value) => parse_seconds("--interval", value).map_err(Error::Usage)?,
         None => ClientConfig::PING_INTERVAL,
     };
-    let duration = match setting("time") {
-        Some(value) => parse_seconds("--time", value).map_err(Error::Usage)?,
-        None => ClientConfig::IPERF_TIME,
+    let time = match setting("time") {
+        Some(value) => Some(parse_seconds("--time", value).map_err(Error::Usage)?),
+        None => None,
     };
+    let duration = time.unwrap_or(ClientConfig::IPERF_TIME);
     let mut clients = Vec::new();
     for target in pings {
         clients.push(ClientConfig::Ping {
@@ -504,24 +524,48 @@ fn clients(matches: &ArgMatches) -> Result<Vec<ClientConfig>, Error> {
     }
     for server in iperfs {
         clients.push(ClientConfig::Iperf {
-            server: parse_server(server).map_err(Error::Usage)?,
+            server: parse_server("--iperf-client", server, ClientConfig::IPERF_PORT)
+                .map_err(Error::Usage)?,
             duration,
+        });
+    }
+    // clap hands over each occurrence's values in order, all in one list.
+    for args in publishes.chunks(3) {
+        let [broker, topic, message] = args else {
+            continue;
+        };
+        clients.push(ClientConfig::MqttPublish {
+            broker: parse_server("--mqtt-publish", broker, ClientConfig::MQTT_PORT)
+                .map_err(Error::Usage)?,
+            topic: topic.to_string(),
+            message: message.to_string(),
+        });
+    }
+    for args in subscribes.chunks(2) {
+        let [broker, topic] = args else {
+            continue;
+        };
+        clients.push(ClientConfig::MqttSubscribe {
+            broker: parse_server("--mqtt-subscribe", broker, ClientConfig::MQTT_PORT)
+                .map_err(Error::Usage)?,
+            topic: topic.to_string(),
+            duration: time,
         });
     }
     Ok(clients)
 }
 
-/// `ADDR` or `ADDR:PORT` (IPv4; port 5001 by default).
-fn parse_server(value: &str) -> Result<SocketAddrV4, String> {
+/// `ADDR` or `ADDR:PORT` (IPv4; `default_port` without one).
+fn parse_server(flag: &str, value: &str, default_port: u16) -> Result<SocketAddrV4, String> {
     let bad = || {
         format!(
-            "--iperf-client '{value}' is not an IPv4 address with an optional port \
+            "{flag} '{value}' is not an IPv4 address with an optional port \
              (a.b.c.d or a.b.c.d:PORT, PORT 1-65535)"
         )
     };
     let (addr, port) = match value.split_once(':') {
         Some((addr, port)) => (addr, port.parse::<u16>().map_err(|_| bad())?),
-        None => (value, ClientConfig::IPERF_PORT),
+        None => (value, default_port),
     };
     let addr = addr.parse::<Ipv4Addr>().map_err(|_| bad())?;
     if port == 0 {
