@@ -2,7 +2,7 @@
 //! lwip-tap's version, the lwIP version compiled in (read from the lwIP
 //! headers the build used, release-candidate/development flag included),
 //! where lwIP's sources came from, the options file, lwIP's key options and
-//! whether the debug feature is in.
+//! lwIP's apps compiled in, and whether the debug feature is in.
 
 use crate::lwip::build;
 
@@ -45,6 +45,14 @@ pub fn text() -> String {
         format!("lwip/lwipopts.h, then LWIP_TAP_OPTS={OPTS_FILE}")
     };
     text += &format!("lwIP options: {opts}\n  {}\n", lwip_options());
+    let (apps, missing) = build::apps();
+    text += &format!("lwIP apps: {}\n", apps.join(", "));
+    if !missing.is_empty() {
+        text += &format!(
+            "  left out: {} (this lwIP tree has no such app, or another API)\n",
+            missing.join(", ")
+        );
+    }
     text += &format!(
         "debug feature: {}\n",
         if cfg!(feature = "debug") {

@@ -32,3 +32,20 @@ pub(crate) fn version_rc() -> u8 {
 pub(crate) fn options() -> String {
     c_string(sys::lwip_tap_lwip_options)
 }
+
+/// lwIP's apps compiled in, and those the lwIP tree built lacks.
+pub(crate) fn apps() -> (Vec<&'static str>, Vec<&'static str>) {
+    let mut present = vec!["tcpecho_raw", "udpecho_raw", "httpd", "lwiperf"];
+    let mut missing = Vec::new();
+    for (name, there) in [
+        ("tftp (server)", super::tftp::available()),
+        ("mqtt (client)", super::mqtt::available()),
+    ] {
+        if there {
+            present.push(name);
+        } else {
+            missing.push(name);
+        }
+    }
+    (present, missing)
+}
