@@ -137,10 +137,8 @@ impl Directory {
             ));
         }
         // SAFETY: a descriptor just opened, owned from here on.
-        let dir = Directory {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
-            write,
-        };
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let dir = Directory { fd, write };
         match dir.open_beneath(c".", libc::O_PATH) {
             Ok(_) => Ok(dir),
             Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => Err(Error::io(

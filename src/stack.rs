@@ -159,7 +159,11 @@ impl Stack {
                     source: None,
                 }
             })?;
-            let mode = if tftp.write { "read and write" } else { "read-only" };
+            let mode = if tftp.write {
+                "read and write"
+            } else {
+                "read-only"
+            };
             log::info!("tftp: UDP port 69, serving {shown} ({mode})");
         }
         stack.clients = Clients::start(&config.clients);

@@ -61,7 +61,12 @@ fn tftp(ns: &Netns, command: &str) -> String {
 fn assert_same(got: &Path, want: &Path, lwip: &LwipTap) {
     let (got, want) = (fs::read(got), fs::read(want).unwrap());
     let got = got.unwrap_or_else(|e| panic!("{e}\n{}", lwip.log()));
-    assert!(got == want, "{} bytes, not the {} sent", got.len(), want.len());
+    assert!(
+        got == want,
+        "{} bytes, not the {} sent",
+        got.len(),
+        want.len()
+    );
 }
 
 /// The pools whose use must come back to where it was.
@@ -72,7 +77,12 @@ fn assert_pools_back(lwip: &mut LwipTap, before: &common::Stats) {
         let now = lwip.stats();
         POOLS.iter().all(|p| now.used(p) <= before.used(p))
     });
-    assert!(back, "before {before:?}, now {:?}\n{}", lwip.stats(), lwip.log());
+    assert!(
+        back,
+        "before {before:?}, now {:?}\n{}",
+        lwip.stats(),
+        lwip.log()
+    );
 }
 
 #[test]
@@ -97,24 +107,33 @@ fn tftp_serves_files_byte_for_byte_and_nothing_outside_its_directory() {
         assert!(!out.contains("Error"), "{name}: {out}\n{}", lwip.log());
         assert_same(&ns.dir.path().join(local), &served.join(name), &lwip);
     }
-    lwip.wait_for_log(
-        "'image.bin' sent to 172.16.0.1:",
-        Duration::from_secs(5),
-    );
+    lwip.wait_for_log("'image.bin' sent to 172.16.0.1:", Duration::from_secs(5));
     assert!(lwip.log().contains(": 100000 bytes in "), "{}", lwip.log());
 
     // Out of the directory, through a link, absent, netascii, a write.
     for (request, reason) in [
-        ("get ../secret x", "refused read of '../secret': '..' in the name"),
-        ("get /etc/passwd x", "refused read of '/etc/passwd': an absolute name"),
+        (
+            "get ../secret x",
+            "refused read of '../secret': '..' in the name",
+        ),
+        (
+            "get /etc/passwd x",
+            "refused read of '/etc/passwd': an absolute name",
+        ),
         (
             &format!("get {dir}/image.bin x"),
             "an absolute name; names are relative to",
         ),
         ("get sub/../../secret x", "'..' in the name"),
         ("get link x", "refused read of 'link': a symbolic link"),
-        ("get nothing-here x", "refused read of 'nothing-here': no such file"),
-        ("put got1 new.bin", "refused write of 'new.bin': writing is off"),
+        (
+            "get nothing-here x",
+            "refused read of 'nothing-here': no such file",
+        ),
+        (
+            "put got1 new.bin",
+            "refused write of 'new.bin': writing is off",
+        ),
     ] {
         let out = tftp(&ns, request);
         assert!(out.contains("Error code 1"), "{request}: {out}");
@@ -126,7 +145,9 @@ fn tftp_serves_files_byte_for_byte_and_nothing_outside_its_directory() {
     ));
     assert!(netascii.contains("Error code 1"), "{netascii}");
     lwip.wait_for_log("only octet (binary) transfers", Duration::from_secs(5));
-    assert!(!ns.dir.path().join("x").exists() || fs::read(ns.dir.path().join("x")).unwrap().is_empty());
+    assert!(
+        !ns.dir.path().join("x").exists() || fs::read(ns.dir.path().join("x")).unwrap().is_empty()
+    );
     assert!(!served.join("new.bin").exists());
     // One line for each refusal: the error packets lwIP sends after it are
     // not logged again.
@@ -167,11 +188,17 @@ fn tftp_write_mode_stores_uploads_inside_its_directory_only() {
     ] {
         let out = tftp(&ns, &format!("put upload.bin {name}"));
         assert!(out.contains("Error code 1"), "{name}: {out}");
-        lwip.wait_for_log(&format!("refused write of '{name}': {reason}"), Duration::from_secs(5));
+        lwip.wait_for_log(
+            &format!("refused write of '{name}': {reason}"),
+            Duration::from_secs(5),
+        );
     }
     assert!(!ns.dir.path().join("escaped.bin").exists());
     assert!(!Path::new("/tmp/escaped.bin").exists());
-    assert_eq!(fs::read(ns.dir.path().join("secret")).unwrap(), b"not for TFTP clients\n");
+    assert_eq!(
+        fs::read(ns.dir.path().join("secret")).unwrap(),
+        b"not for TFTP clients\n"
+    );
     assert_pools_back(&mut lwip, &before);
 }
 
@@ -207,14 +234,22 @@ fn malformed_tftp_packets_get_one_line_each_and_leak_nothing() {
     let path = ns.dir.path().join("bad.py");
     fs::write(&path, script).unwrap();
     let out = ns.run(&format!("/usr/bin/python3 {}", path.display()));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     lwip.wait_for_log("Unknown operation", Duration::from_secs(5));
     lwip.wait_for_log("Filename too long", Duration::from_secs(5));
     lwip.wait_for_log("Mode too long", Duration::from_secs(5));
     // Still serving, and back to where it was.
     let out = tftp(&ns, "get image.bin after.bin");
     assert!(!out.contains("Error"), "{out}\n{}", lwip.log());
-    assert_same(&ns.dir.path().join("after.bin"), &served.join("image.bin"), &lwip);
+    assert_same(
+        &ns.dir.path().join("after.bin"),
+        &served.join("image.bin"),
+        &lwip,
+    );
     assert_pools_back(&mut lwip, &before);
     assert!(lwip.is_running(), "{}", lwip.log());
     // Each bad packet is at most one line.
@@ -231,7 +266,10 @@ fn tftp_refuses_a_directory_it_cannot_open_in_one_line() {
         "-i addr=172.16.0.2/24,gw=172.16.0.1 --tftp /nonexistent/dir",
         1,
     );
-    assert!(err.contains("--tftp /nonexistent/dir: cannot open the directory"), "{err}");
+    assert!(
+        err.contains("--tftp /nonexistent/dir: cannot open the directory"),
+        "{err}"
+    );
     let err = ns.lwip_tap_refuses("", "-i addr=172.16.0.2/24,gw=172.16.0.1 --tftp-write", 2);
     assert!(err.contains("--tftp"), "{err}");
 }
@@ -252,7 +290,8 @@ fn start_broker(ns: &Netns, port: u16, anonymous: bool) {
     cmd.arg("-c").arg(&conf);
     ns.start_helper(cmd, &format!("mosquitto-{port}.log"));
     let listening = common::wait_until(Duration::from_secs(5), || {
-        ns.sh(&format!("ss -Hltn 'sport = :{port}'")).contains("LISTEN")
+        ns.sh(&format!("ss -Hltn 'sport = :{port}'"))
+            .contains("LISTEN")
     });
     assert!(listening, "mosquitto did not start");
 }
@@ -265,8 +304,14 @@ fn pools_in_use_at_exit(log: &str) -> Vec<String> {
         .filter(|l| {
             let w: Vec<&str> = l.split_whitespace().collect();
             // A TCP PCB may stay in TIME-WAIT: lwip-tap closed first.
-            let limit = if w.first() == Some(&"TCP_PCB") { "1" } else { "0" };
-            w.len() > 2 && w[1] == "used" && ["TCP_PCB", "TCP_SEG", "PBUF"].contains(&w[0])
+            let limit = if w.first() == Some(&"TCP_PCB") {
+                "1"
+            } else {
+                "0"
+            };
+            w.len() > 2
+                && w[1] == "used"
+                && ["TCP_PCB", "TCP_SEG", "PBUF"].contains(&w[0])
                 && w[2] > limit
         })
         .map(str::to_string)
@@ -280,7 +325,17 @@ fn mqtt_publish_is_acknowledged_and_reaches_mosquitto_sub() {
     start_broker(&ns, 1883, true);
     let got = ns.dir.path().join("got.txt");
     let mut sub = ns.command("mosquitto_sub");
-    sub.args(["-h", "127.0.0.1", "-t", "lab/#", "-v", "-C", "1", "-W", "20"]);
+    sub.args([
+        "-h",
+        "127.0.0.1",
+        "-t",
+        "lab/#",
+        "-v",
+        "-C",
+        "1",
+        "-W",
+        "20",
+    ]);
     ns.start_helper(sub, "got.txt");
     // mosquitto_sub has subscribed once the broker logs it.
     let broker_log = ns.dir.path().join("mosquitto-1883.log");
@@ -291,20 +346,23 @@ fn mqtt_publish_is_acknowledged_and_reaches_mosquitto_sub() {
         "-i",
         common::TRANSIENT_SPEC,
         "--mqtt-publish",
-        "172.16.0.1",
-        "lab/greeting",
+        "mqtt://172.16.0.1/lab/greeting",
         "hello from lwIP",
         "--stats",
     ]);
     let log = lwip.exits_with(0, Duration::from_secs(20));
     assert!(
-        log.contains("published 15 bytes on 'lab/greeting', acknowledged (QoS 1)"),
+        log.contains("'lab/greeting': published 15 bytes, acknowledged (QoS 1)"),
         "{log}"
     );
     assert!(pools_in_use_at_exit(&log).is_empty(), "{log}");
-    assert!(common::wait_until(Duration::from_secs(5), || {
-        fs::read_to_string(&got).is_ok_and(|t| t.contains("lab/greeting hello from lwIP"))
-    }), "{:?}", fs::read_to_string(&got));
+    assert!(
+        common::wait_until(Duration::from_secs(5), || {
+            fs::read_to_string(&got).is_ok_and(|t| t.contains("lab/greeting hello from lwIP"))
+        }),
+        "{:?}",
+        fs::read_to_string(&got)
+    );
 }
 
 #[test]
@@ -316,8 +374,7 @@ fn mqtt_subscribe_logs_each_message_until_its_time_is_up() {
         "-i",
         common::TRANSIENT_SPEC,
         "--mqtt-subscribe",
-        "172.16.0.1",
-        "sensors/+",
+        "172.16.0.1/sensors/+",
         "--time",
         "3",
     ]);
@@ -332,11 +389,18 @@ fn mqtt_subscribe_logs_each_message_until_its_time_is_up() {
         let out = ns.run(&format!(
             "mosquitto_pub -h 127.0.0.1 -q 1 -t '{topic}' -m '{message}'"
         ));
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let log = lwip.exits_with(0, Duration::from_secs(10));
     assert!(log.contains("'sensors/t1': '21.5' (4 bytes)"), "{log}");
-    assert!(log.contains("'sensors/t2': 'line\\nbreak' (10 bytes)"), "{log}");
+    assert!(
+        log.contains("'sensors/t2': 'line\\nbreak' (10 bytes)"),
+        "{log}"
+    );
     assert!(log.contains("'sensors/big': 'xxx"), "{log}");
     assert!(log.contains("(3000 bytes)"), "{log}");
     assert!(!log.contains("not subscribed"), "{log}");
@@ -350,15 +414,15 @@ fn mqtt_refusals_and_unreachable_brokers_are_one_line_and_exit_1() {
     start_broker(&ns, 1884, false);
     for (args, expected) in [
         (
-            ["172.16.0.1:1884", "t", "m"],
+            ["mqtt://172.16.0.1:1884/t", "m"],
             "the broker refused the connection: not authorized",
         ),
         (
-            ["172.16.0.1:1885", "t", "m"],
+            ["172.16.0.1:1885/t", "m"],
             "the connection was refused or closed",
         ),
         (
-            ["172.16.0.99", "t", "m"],
+            ["mqtt://172.16.0.99/t", "m"],
             "no answer from the broker within 10 s",
         ),
     ] {
@@ -373,10 +437,18 @@ fn mqtt_refusals_and_unreachable_brokers_are_one_line_and_exit_1() {
     }
     // Bad input: one line, exit 2.
     for (args, expected) in [
-        ("--mqtt-publish 172.16.0.1 'a/#' m", "has a wildcard"),
-        ("--mqtt-publish 172.16.0.1 '' m", "the topic is empty"),
-        ("--mqtt-publish 10.0.0.300 t m", "is not an IPv4 address"),
-        ("--mqtt-subscribe 172.16.0.1", "2 values required"),
+        ("--mqtt-publish mqtt://172.16.0.1/a/# m", "has a wildcard"),
+        ("--mqtt-publish mqtt://172.16.0.1/ m", "the topic is empty"),
+        ("--mqtt-publish mqtt://172.16.0.1 m", "names no topic"),
+        (
+            "--mqtt-publish mqtt://10.0.0.300/t m",
+            "is not an IPv4 address",
+        ),
+        ("--mqtt-publish 172.16.0.1/t", "2 values required"),
+        (
+            "--time 3 -E",
+            "--time needs --iperf-client or --mqtt-subscribe",
+        ),
     ] {
         let err = ns.lwip_tap_refuses("", &format!("-i {} {args}", common::TRANSIENT_SPEC), 2);
         assert!(err.contains(expected), "{args}: {err}");

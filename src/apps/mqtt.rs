@@ -25,8 +25,14 @@ const KEEP_ALIVE_S: u16 = 60;
 
 /// What the client does once connected.
 pub(crate) enum Task {
-    Publish { topic: String, message: String },
-    Subscribe { topic: String, duration: Option<Duration> },
+    Publish {
+        topic: String,
+        message: String,
+    },
+    Subscribe {
+        topic: String,
+        duration: Option<Duration>,
+    },
 }
 
 pub(crate) struct MqttClient(Rc<Inner>);
@@ -75,12 +81,7 @@ impl MqttClient {
             return;
         }
         let handler = Box::new(Events(Rc::downgrade(inner)));
-        match Connection::connect(
-            inner.broker.into(),
-            &inner.client_id,
-            KEEP_ALIVE_S,
-            handler,
-        ) {
+        match Connection::connect(inner.broker.into(), &inner.client_id, KEEP_ALIVE_S, handler) {
             Ok(connection) => {
                 log::info!("{}: connecting", inner.label());
                 *inner.connection.borrow_mut() = Some(connection);
@@ -211,9 +212,9 @@ impl Inner {
     fn acknowledged(self: &Rc<Self>) {
         self.timer.borrow_mut().take();
         match &self.task {
-            Task::Publish { topic, message } => {
+            Task::Publish { message, .. } => {
                 log::info!(
-                    "{}: published {} bytes on '{topic}', acknowledged (QoS 1)",
+                    "{}: published {} bytes, acknowledged (QoS 1)",
                     self.label(),
                     message.len()
                 );
@@ -282,10 +283,7 @@ impl MqttHandler for Events {
                     "the connection was refused or closed"
                 };
                 if inner.subscribed.get().is_some() {
-                    inner.fail(&format!(
-                        "{what} after {} message(s)",
-                        inner.messages.get()
-                    ));
+                    inner.fail(&format!("{what} after {} message(s)", inner.messages.get()));
                 } else {
                     inner.fail(what);
                 }

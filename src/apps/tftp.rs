@@ -111,7 +111,10 @@ impl Server {
             ));
         }
         if name.split(|b| *b == b'/').any(|part| part == b"..") {
-            return Some(format!("'..' in the name; nothing outside {} is served", self.shown));
+            return Some(format!(
+                "'..' in the name; nothing outside {} is served",
+                self.shown
+            ));
         }
         None
     }

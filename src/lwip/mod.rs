@@ -26,11 +26,11 @@
 pub(crate) mod addr;
 pub(crate) mod apps;
 pub(crate) mod build;
+pub(crate) mod mqtt;
 pub(crate) mod netif;
 pub(crate) mod pbuf;
 pub(crate) mod port;
 pub(crate) mod raw;
-pub(crate) mod mqtt;
 pub(crate) mod stats;
 pub(crate) mod tftp;
 // lwip-drill's sockets use the parts of these the apps do not.

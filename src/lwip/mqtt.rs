@@ -204,7 +204,8 @@ pub(crate) unsafe extern "C" fn lwip_tap_mqtt_incoming_publish(
     unsafe {
         with_handler(arg, |state, _| {
             // Its data follows (an empty message too, with the last flag).
-            *state.incoming.borrow_mut() = (topic, Vec::with_capacity(tot_len.min(4096) as usize), 0);
+            *state.incoming.borrow_mut() =
+                (topic, Vec::with_capacity(tot_len.min(4096) as usize), 0);
         })
     };
 }

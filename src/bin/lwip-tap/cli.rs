@@ -55,8 +55,8 @@ pub enum Invocation {
 /// The usage line of `-h`, `--help` and a missing `-i`: every option.
 const USAGE: &str = "lwip-tap -i name=TAP,addr=A[/LEN],netmask=M,gw=G[,KEY=VALUE...] [-i ...]
          [-E] [-C] [-H] [-s] [--tftp DIR [--tftp-write]] [--ping ADDR [--count N] [--interval S]]
-         [--iperf-client ADDR[:PORT] [--time S]] [--mqtt-publish BROKER TOPIC MESSAGE]
-         [--mqtt-subscribe BROKER TOPIC [--time S]] [--seed N] [--busy-poll] [-Z USER]
+         [--iperf-client ADDR[:PORT] [--time S]] [--mqtt-publish URL MSG]
+         [--mqtt-subscribe URL [--time S]] [--seed N] [--busy-poll] [-Z USER]
          [--seccomp on|off|required] [--stats[=json]] [--ready-file PATH]
          [-q | -v | --log-level LEVEL] [-d] [-V] [-h | --help]";
 
@@ -137,13 +137,18 @@ fn command() -> clap::Command {
                 .long("tftp")
                 .value_name("DIR")
                 .value_parser(clap::value_parser!(std::path::PathBuf))
-                .help("TFTP server on UDP port 69 serving the files beneath DIR (read-only)"),
+                .help("TFTP server (UDP port 69) for the files beneath DIR, read-only")
+                .long_help(
+                    "TFTP server on UDP port 69 serving the files beneath DIR (octet mode, one \
+                     transfer at a time); read-only unless --tftp-write",
+                ),
         )
         .arg(
             Arg::new("tftp-write")
                 .long("tftp-write")
                 .action(ArgAction::SetTrue)
-                .help("Let TFTP clients write files too (created or replaced, beneath DIR)"),
+                .help("Let TFTP clients write files beneath DIR too")
+                .long_help("Let TFTP clients write files too (created or replaced, beneath DIR)"),
         )
         .arg(
             Arg::new("ping")
@@ -176,25 +181,37 @@ fn command() -> clap::Command {
         .arg(
             Arg::new("mqtt-publish")
                 .long("mqtt-publish")
-                .value_names(["BROKER[:PORT]", "TOPIC", "MESSAGE"])
-                .num_args(3)
+                .value_names(["URL", "MSG"])
+                .num_args(2)
                 .action(ArgAction::Append)
-                .help("Publish MESSAGE on TOPIC at the MQTT broker (port 1883), QoS 1; done when acknowledged"),
+                .help("Publish MSG at URL, mqtt://ADDR[:PORT]/TOPIC (QoS 1); done when acknowledged")
+                .long_help(
+                    "Publish MSG on TOPIC at the MQTT broker of URL, [mqtt://]ADDR[:PORT]/TOPIC \
+                     (port 1883 by default), with QoS 1; done when the broker acknowledges it",
+                ),
         )
         .arg(
             Arg::new("mqtt-subscribe")
                 .long("mqtt-subscribe")
-                .value_names(["BROKER[:PORT]", "TOPIC"])
-                .num_args(2)
+                .value_name("URL")
                 .action(ArgAction::Append)
-                .help("Subscribe to TOPIC at the MQTT broker and log each message (until stopped, or --time)"),
+                .help("Log each MQTT message at URL, mqtt://ADDR[:PORT]/TOPIC (until stopped, or --time)")
+                .long_help(
+                    "Subscribe to TOPIC (wildcards allowed) at the MQTT broker of URL, \
+                     [mqtt://]ADDR[:PORT]/TOPIC (port 1883 by default), and log each message, \
+                     until stopped or for --time seconds",
+                ),
         )
         .arg(
             Arg::new("time")
                 .long("time")
                 .value_name("SECONDS")
                 .allow_negative_numbers(true)
-                .help("Seconds each --iperf-client sends (default 10), or --mqtt-subscribe listens (default: until stopped)"),
+                .help("Seconds of each --iperf-client (default 10) or --mqtt-subscribe")
+                .long_help(
+                    "Seconds each --iperf-client sends (default 10; fractions allowed), or each \
+                     --mqtt-subscribe listens (default: until stopped)",
+                ),
         )
         .arg(
             Arg::new("seed")
@@ -530,29 +547,39 @@ fn clients(matches: &ArgMatches) -> Result<Vec<ClientConfig>, Error> {
         });
     }
     // clap hands over each occurrence's values in order, all in one list.
-    for args in publishes.chunks(3) {
-        let [broker, topic, message] = args else {
+    for args in publishes.chunks(2) {
+        let [url, message] = args else {
             continue;
         };
+        let (broker, topic) = parse_mqtt_url("--mqtt-publish", url).map_err(Error::Usage)?;
         clients.push(ClientConfig::MqttPublish {
-            broker: parse_server("--mqtt-publish", broker, ClientConfig::MQTT_PORT)
-                .map_err(Error::Usage)?,
-            topic: topic.to_string(),
+            broker,
+            topic,
             message: message.to_string(),
         });
     }
-    for args in subscribes.chunks(2) {
-        let [broker, topic] = args else {
-            continue;
-        };
+    for url in subscribes {
+        let (broker, topic) = parse_mqtt_url("--mqtt-subscribe", url).map_err(Error::Usage)?;
         clients.push(ClientConfig::MqttSubscribe {
-            broker: parse_server("--mqtt-subscribe", broker, ClientConfig::MQTT_PORT)
-                .map_err(Error::Usage)?,
-            topic: topic.to_string(),
+            broker,
+            topic,
             duration: time,
         });
     }
     Ok(clients)
+}
+
+/// `[mqtt://]ADDR[:PORT]/TOPIC` (as mosquitto_pub's `-L`): the broker
+/// (port 1883 by default) and the topic, everything after the first `/`.
+fn parse_mqtt_url(flag: &str, value: &str) -> Result<(SocketAddrV4, String), String> {
+    let rest = value.strip_prefix("mqtt://").unwrap_or(value);
+    let Some((broker, topic)) = rest.split_once('/') else {
+        return Err(format!(
+            "{flag} '{value}' names no topic: give [mqtt://]ADDR[:PORT]/TOPIC"
+        ));
+    };
+    let broker = parse_server(flag, broker, ClientConfig::MQTT_PORT)?;
+    Ok((broker, topic.to_string()))
 }
 
 /// `ADDR` or `ADDR:PORT` (IPv4; `default_port` without one).
