@@ -90,17 +90,22 @@ const GLUED_SOURCES: &[&str] = &[
     "src/core/timeouts.c",
 ];
 
-/// lwIP's applications compiled in, with the file each comes from, for
-/// `--version`.
-const APPS: &[(&str, &str)] = &[
-    ("tcpecho_raw", "contrib/apps/tcpecho_raw/tcpecho_raw.c"),
-    ("udpecho_raw", "contrib/apps/udpecho_raw/udpecho_raw.c"),
-    ("httpd", "src/apps/http/httpd.c"),
-    ("lwiperf", "src/apps/lwiperf/lwiperf.c"),
-    ("dns", "src/core/dns.c"),
-    ("sntp", "src/apps/sntp/sntp.c"),
-    ("mdns", "src/apps/mdns/mdns_out.c"),
-    ("autoip", "src/core/ipv4/acd.c"),
+/// lwIP's applications compiled in, each with the files one of which
+/// the tree must have, for `--version`.
+const APPS: &[(&str, &[&str])] = &[
+    ("tcpecho_raw", &["contrib/apps/tcpecho_raw/tcpecho_raw.c"]),
+    ("udpecho_raw", &["contrib/apps/udpecho_raw/udpecho_raw.c"]),
+    ("httpd", &["src/apps/http/httpd.c"]),
+    ("lwiperf", &["src/apps/lwiperf/lwiperf.c"]),
+    ("dns", &["src/core/dns.c"]),
+    ("sntp", &["src/apps/sntp/sntp.c"]),
+    ("mdns", &["src/apps/mdns/mdns_out.c"]),
+    ("autoip", &["src/core/ipv4/acd.c"]),
+    (
+        "tftp",
+        &["src/apps/tftp/tftp.c", "src/apps/tftp/tftp_server.c"],
+    ),
+    ("mqtt", &["src/apps/mqtt/mqtt.c"]),
 ];
 
 /// lwIP apps that only some trees have (lwIP 2.1.x has no ACD module and an
@@ -108,8 +113,6 @@ const APPS: &[(&str, &str)] = &[
 /// its files, with `define` set to 1 for lwIP, our glue and bindgen; else
 /// to 0, and `--version` names it as left out.
 struct OptionalApp {
-    /// What `--version` calls it.
-    name: &'static str,
     define: &'static str,
     /// Compiled on their own.
     sources: &'static [&'static str],
@@ -119,13 +122,11 @@ struct OptionalApp {
 
 const OPTIONAL_APPS: &[OptionalApp] = &[
     OptionalApp {
-        name: "mDNS responder",
         define: "LWIP_TAP_APP_MDNS",
         sources: &["src/apps/mdns/mdns_out.c", "src/apps/mdns/mdns_domain.c"],
         glued: &["src/apps/mdns/mdns.c"],
     },
     OptionalApp {
-        name: "AutoIP with ACD",
         define: "LWIP_TAP_APP_AUTOIP",
         sources: &[],
         glued: &["src/core/ipv4/autoip.c", "src/core/ipv4/acd.c"],
@@ -140,16 +141,25 @@ impl OptionalApp {
             .chain(self.glued)
             .all(|file| tree.join(file).is_file())
     }
-
-    /// The first file `tree` lacks.
-    fn missing(&self, tree: &Path) -> Option<&'static str> {
-        self.sources
-            .iter()
-            .chain(self.glued)
-            .find(|file| !tree.join(file).is_file())
-            .copied()
-    }
 }
+
+/// lwIP's apps that not every tree lwip-tap builds has, or has with another
+/// API: each is compiled by its glue file in `lwip/`, which `#include`s the
+/// file found, as the define says. For each define, the candidate files
+/// with the define's value, in order; the first the tree has wins, and a
+/// tree with none gets 0 (the glue then leaves the app out, and `--version`
+/// says so).
+const VERSIONED_APPS: &[(&str, &[(&str, &str)])] = &[
+    (
+        "LWIP_TAP_TFTP",
+        // lwIP 2.2: tftp_init_server(); 2.1: tftp_init(), no error callback.
+        &[
+            ("src/apps/tftp/tftp.c", "2"),
+            ("src/apps/tftp/tftp_server.c", "1"),
+        ],
+    ),
+    ("LWIP_TAP_MQTT", &[("src/apps/mqtt/mqtt.c", "1")]),
+];
 
 /// Include directories inside the lwIP tree. `src` comes last: only the
 /// glue files use it, to include lwIP's own `.c` files.
@@ -549,7 +559,7 @@ fn export_build_info(config: &Config) {
     };
     let apps: Vec<&str> = APPS
         .iter()
-        .filter(|(_, file)| compiled(file))
+        .filter(|(_, files)| files.iter().any(|file| compiled(file)))
         .map(|(name, _)| *name)
         .collect();
     println!("cargo:rustc-env=LWIP_TAP_APPS={}", apps.join(" "));
@@ -570,12 +580,10 @@ fn export_build_info(config: &Config) {
         lwip.origin
     );
     // The apps this tree lacks, for --version.
-    let left_out: Vec<String> = OPTIONAL_APPS
+    let left_out: Vec<String> = APPS
         .iter()
-        .filter_map(|app| {
-            let file = app.missing(&lwip.dir)?;
-            Some(format!("{} (the tree has no {file})", app.name))
-        })
+        .filter(|(_, files)| !files.iter().any(|file| compiled(file)))
+        .map(|(name, files)| format!("{name} (the tree has no {})", files.join(" or ")))
         .collect();
     println!(
         "cargo:rustc-env=LWIP_TAP_APPS_LEFT_OUT={}",
@@ -616,6 +624,13 @@ fn defines(config: &Config) -> Vec<(&'static str, String)> {
     for app in OPTIONAL_APPS {
         let on = app.in_tree(&config.lwip.dir);
         defines.push((app.define, u8::from(on).to_string()));
+    }
+    for (define, candidates) in VERSIONED_APPS {
+        let value = candidates
+            .iter()
+            .find(|(file, _)| config.lwip.dir.join(file).is_file())
+            .map_or("0", |(_, value)| value);
+        defines.push((define, value.to_string()));
     }
     defines
 }

@@ -142,6 +142,57 @@ void *lwip_tap_lwiperf_start_client(const ip_addr_t *remote_addr, u16_t remote_p
  * connection is closed); does nothing if it has ended already. */
 void lwip_tap_lwiperf_stop_client(void *session);
 
+/* ---- lwIP's TFTP server (lwip/tftp_glue.c) ---- */
+
+/* lwIP's struct tftp_context, less its tree-dependent layout, plus one
+ * report: `sent_error` is told of every ERROR packet the server sends
+ * (its code and NUL-terminated message). `error` is only called by lwIP 2.2
+ * (the client's ERROR packet; `msg` has `size` bytes, not NUL-terminated). */
+struct lwip_tap_tftp_callbacks {
+  void *(*open)(const char *fname, const char *mode, u8_t write);
+  void (*close)(void *handle);
+  int (*read)(void *handle, void *buf, int bytes);
+  int (*write)(void *handle, struct pbuf *p);
+  void (*error)(void *handle, int err, const char *msg, int size);
+  void (*sent_error)(const ip_addr_t *addr, u16_t port, u16_t code, const char *msg);
+};
+/* Whether the tree built has a TFTP server (build.rs: LWIP_TAP_TFTP). */
+int lwip_tap_tftp_available(void);
+/* Starts the server on UDP port 69 (once per process); `callbacks` must
+ * stay valid for good. ERR_VAL without a TFTP server. */
+err_t lwip_tap_tftp_start(const struct lwip_tap_tftp_callbacks *callbacks);
+/* The peer of the packet the server is handling: 1 inside its callbacks
+ * (addr and port set), 0 outside. */
+int lwip_tap_tftp_peer(ip_addr_t *addr, u16_t *port);
+
+/* ---- lwIP's MQTT client (lwip/mqtt_glue.c) ---- */
+
+/* Whether the tree built has the MQTT client (build.rs: LWIP_TAP_MQTT). */
+int lwip_tap_mqtt_available(void);
+/* mqtt_client_new(): NULL without memory (or without the client). */
+void *lwip_tap_mqtt_new(void);
+/* Disconnects (with no callback) and frees the client. */
+void lwip_tap_mqtt_free(void *client);
+/* mqtt_client_connect() with these details (user and pass may be NULL);
+ * the client's events go to the lwip_tap_mqtt_* functions below with `arg`. */
+err_t lwip_tap_mqtt_connect(void *client, const ip_addr_t *addr, u16_t port,
+                            const char *client_id, const char *user, const char *pass,
+                            u16_t keep_alive, void *arg);
+/* mqtt_publish() and mqtt_subscribe(); the outcome goes to
+ * lwip_tap_mqtt_request_done() with `arg`. */
+err_t lwip_tap_mqtt_publish(void *client, const char *topic, const void *payload, u16_t len,
+                            u8_t qos, u8_t retain, void *arg);
+err_t lwip_tap_mqtt_subscribe(void *client, const char *topic, u8_t qos, void *arg);
+/* Implemented in Rust (src/lwip/mqtt.rs): the connection's state changed
+ * (mqtt_connection_status_t: 0 accepted, 1-5 refused by the broker, 256
+ * disconnected, 257 timeout); a publish or subscribe was acknowledged
+ * (ERR_OK) or not; a message arrived on `topic` (tot_len bytes), then its
+ * data in pieces (flags bit 0 on the last). */
+void lwip_tap_mqtt_connection(void *arg, int status);
+void lwip_tap_mqtt_request_done(void *arg, err_t result);
+void lwip_tap_mqtt_incoming_publish(void *arg, const char *topic, u32_t tot_len);
+void lwip_tap_mqtt_incoming_data(void *arg, const u8_t *data, u16_t len, u8_t flags);
+
 /* ---- statistics ---- */
 
 struct lwip_tap_pool_use {

@@ -34,8 +34,11 @@
  * (src/apps/clients.rs); lwip/port_checks.h keeps the pools that large. */
 #define LWIP_TAP_MAX_CLIENTS            16
 #define MEMP_NUM_RAW_PCB                LWIP_TAP_MAX_CLIENTS
-/* lwIP's count of its own timers leaves the SNTP app's out (sntp.c: one). */
-#define MEMP_NUM_SYS_TIMEOUT            (LWIP_NUM_SYS_TIMEOUT_INTERNAL + LWIP_TAP_MAX_CLIENTS + 1 + \
+/* Each client has a timer of ours (a route check, a ping's next request or
+ * its deadline) and an MQTT client lwIP's cyclic timer besides; the TFTP
+ * server has one; lwIP's count of its own timers leaves the SNTP app's out
+ * (sntp.c: one); the mDNS responder's are counted apart. */
+#define MEMP_NUM_SYS_TIMEOUT            (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 2 * LWIP_TAP_MAX_CLIENTS + 1 + 1 + \
                                          LWIP_TAP_MDNS_TIMEOUTS)
 #define MEMP_NUM_UDP_PCB                16
 #define MEMP_NUM_TCP_PCB                128
@@ -193,6 +196,13 @@ int lwip_tap_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, unsigned sho
 /* httpd writes each answer's headers, naming the lwIP compiled in; the
  * pages' stored headers (from lwIP 2.0.3d) are cut off in lwip/fs_glue.c. */
 #define LWIP_HTTPD_DYNAMIC_HEADERS      1
+/* TFTP (lwip/tftp_glue.c): names up to 255 bytes, as a file name may be
+ * (upstream's default is 20); one transfer at a time (upstream's design). */
+#define TFTP_MAX_FILENAME_LEN           255
+/* MQTT (lwip/mqtt_glue.c): room for a message of up to 1024 bytes queued in
+ * one go (upstream's 256-byte ring buffer refuses a longer publish). */
+#define MQTT_OUTPUT_RINGBUF_SIZE        1536
+#define MQTT_VAR_HEADER_BUFFER_LEN      1024
 
 /* --sntp: lwIP's SNTP client (apps/sntp). It is given the time it computes
  * (round trip compensated, the request's originate timestamp checked) and

@@ -13,12 +13,22 @@
 //! writes one line naming the call's number to stderr and aborts, so the
 //! process dies by SIGABRT. Nothing runs on after a forbidden call.
 //!
+//! Files after setup: only beneath one directory opened during setup
+//! ([`Directory`], for `--tftp`), through `openat2` with `RESOLVE_BENEATH`
+//! relative to that directory's descriptor, which the filter pins
+//! ([`FileAccess`]).
+//!
 //! This module does not touch lwIP or any device; it only changes the
-//! process's credentials and installs the filter.
+//! process's credentials, installs the filter and opens files beneath the
+//! one directory.
 
 use std::collections::BTreeMap;
 use std::ffi::{CStr, CString};
+use std::fs::File;
 use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
 use seccompiler::{
     BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
@@ -79,6 +89,125 @@ enum Identity {
 pub struct Sandbox {
     identity: Identity,
     seccomp: SeccompMode,
+    files: Option<FileAccess>,
+}
+
+/// The files the process may open after setup: those beneath one
+/// directory, whose descriptor was opened during setup
+/// ([`Stack::file_access`](crate::stack::Stack::file_access)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileAccess {
+    dir: RawFd,
+    /// Whether files may be created and written too (`--tftp-write`).
+    write: bool,
+}
+
+/// A directory opened during setup, and the files beneath it opened after:
+/// with `openat2` relative to its descriptor and `RESOLVE_BENEATH` (no
+/// absolute name, no `..` above it), `RESOLVE_NO_SYMLINKS` (no symbolic
+/// link anywhere in the name), `RESOLVE_NO_XDEV` (no other mount), and
+/// `O_NONBLOCK` (a FIFO cannot stall the event loop). The kernel enforces
+/// all of it, whatever the name.
+#[derive(Debug)]
+pub(crate) struct Directory {
+    fd: OwnedFd,
+    write: bool,
+}
+
+impl Directory {
+    /// Opens `path`, and checks that the kernel has `openat2` (Linux 5.6).
+    pub(crate) fn open(path: &Path, write: bool) -> Result<Directory, Error> {
+        let cpath = CString::new(path.as_os_str().as_bytes()).map_err(|_| {
+            Error::io(
+                format!("--tftp {}", path.display()),
+                io::Error::from(io::ErrorKind::InvalidInput),
+            )
+        })?;
+        // SAFETY: a NUL-terminated path; the result is checked.
+        let fd = unsafe {
+            libc::open(
+                cpath.as_ptr(),
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(Error::io(
+                format!("--tftp {}: cannot open the directory", path.display()),
+                io::Error::last_os_error(),
+            ));
+        }
+        // SAFETY: a descriptor just opened, owned from here on.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let dir = Directory { fd, write };
+        match dir.open_beneath(c".", libc::O_PATH) {
+            Ok(_) => Ok(dir),
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => Err(Error::io(
+                format!(
+                    "--tftp {}: this kernel has no openat2 (Linux 5.6 or later), which keeps \
+                     every file the server opens inside the directory",
+                    path.display()
+                ),
+                e,
+            )),
+            Err(e) => Err(Error::io(
+                format!("--tftp {}: cannot open files beneath it", path.display()),
+                e,
+            )),
+        }
+    }
+
+    /// What the seccomp filter must let through for this directory.
+    pub(crate) fn access(&self) -> FileAccess {
+        FileAccess {
+            dir: self.fd.as_raw_fd(),
+            write: self.write,
+        }
+    }
+
+    /// Opens `name` beneath the directory to read it, or (`write`, if the
+    /// directory was opened for writing) to write it, created with mode
+    /// 0644 or emptied.
+    pub(crate) fn open_file(&self, name: &[u8], write: bool) -> io::Result<File> {
+        let name = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let flags = if !write {
+            libc::O_RDONLY
+        } else if self.write {
+            libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC
+        } else {
+            return Err(io::Error::from(io::ErrorKind::PermissionDenied));
+        };
+        let fd = self.open_beneath(&name, flags | libc::O_NOFOLLOW | libc::O_NONBLOCK)?;
+        Ok(File::from(fd))
+    }
+
+    fn open_beneath(&self, name: &CStr, flags: libc::c_int) -> io::Result<OwnedFd> {
+        let mut how: libc::open_how = {
+            // SAFETY: open_how is plain integers; zero is a valid value.
+            unsafe { std::mem::zeroed() }
+        };
+        how.flags = (flags | libc::O_CLOEXEC) as u64;
+        how.mode = if flags & libc::O_CREAT != 0 { 0o644 } else { 0 };
+        how.resolve = libc::RESOLVE_BENEATH
+            | libc::RESOLVE_NO_SYMLINKS
+            | libc::RESOLVE_NO_MAGICLINKS
+            | libc::RESOLVE_NO_XDEV;
+        // SAFETY: a valid directory descriptor, a NUL-terminated name and an
+        // open_how of the size passed.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                self.fd.as_raw_fd(),
+                name.as_ptr(),
+                &how as *const libc::open_how,
+                std::mem::size_of::<libc::open_how>(),
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: a descriptor just opened, owned from here on.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    }
 }
 
 impl Sandbox {
@@ -116,7 +245,14 @@ impl Sandbox {
         Ok(Sandbox {
             identity,
             seccomp: config.seccomp,
+            files: None,
         })
+    }
+
+    /// Lets the process open files beneath one directory after setup
+    /// (`--tftp`); by default it opens none.
+    pub fn allow_files(&mut self, files: Option<FileAccess>) {
+        self.files = files;
     }
 
     /// Gives up what setup needed: the user switch and every capability,
@@ -147,7 +283,7 @@ impl Sandbox {
         }
         let filter = match self.seccomp {
             SeccompMode::Off => "seccomp filter off (--seccomp off)".to_string(),
-            SeccompMode::On | SeccompMode::Required => match install_filter() {
+            SeccompMode::On | SeccompMode::Required => match install_filter(self.files) {
                 Ok(n) => {
                     panic_without_backtrace();
                     format!("seccomp filter on ({n} system calls allowed)")
@@ -427,13 +563,43 @@ fn equal(index: u8, value: u64) -> SeccompRule {
 /// for a thread), and every socket call: the host side is configured (by
 /// ioctl and rtnetlink) during setup only.
 pub fn allowed_syscalls() -> Vec<(libc::c_long, &'static str)> {
-    allow_list()
+    allow_list(None)
         .into_iter()
         .map(|a| (a.number, a.why))
         .collect()
 }
 
-fn allow_list() -> Vec<Allowed> {
+/// The calls a stack that opens files beneath a directory (`--tftp`) needs
+/// besides: `openat2` only relative to that directory's descriptor (the
+/// kernel keeps the name beneath it: see [`Directory`]), and `read`.
+/// Writing uses `write`, which is allowed anyway. The filter cannot read
+/// `openat2`'s flags (they are in a struct it is given a pointer to), so a
+/// read-only directory is kept read-only by [`Directory::open_file`] and
+/// by the file permissions of the user lwip-tap runs as.
+fn file_calls(files: FileAccess) -> Vec<Allowed> {
+    vec![
+        Allowed {
+            number: libc::SYS_openat2,
+            why: if files.write {
+                "open a file to serve or to write beneath the --tftp directory, relative to its \
+                 descriptor only (RESOLVE_BENEATH, no symbolic links)"
+            } else {
+                "open a file to serve beneath the --tftp directory, relative to its descriptor \
+                 only (RESOLVE_BENEATH, no symbolic links)"
+            },
+            rules: vec![equal(0, files.dir as u64)],
+        },
+        allow(libc::SYS_read, "read a file the TFTP server sends"),
+    ]
+}
+
+fn allow_list(files: Option<FileAccess>) -> Vec<Allowed> {
+    let mut list = base_list();
+    list.extend(files.map(file_calls).unwrap_or_default());
+    list
+}
+
+fn base_list() -> Vec<Allowed> {
     // SAFETY: getpid has no preconditions.
     let pid = unsafe { libc::getpid() } as u64;
     let no_exec = || vec![without_bits(2, libc::PROT_EXEC as u64)];
@@ -533,10 +699,10 @@ fn allow_list() -> Vec<Allowed> {
 }
 
 /// The filter for this architecture; `Err` says why there is none.
-fn compile_filter() -> Result<(BpfProgram, usize), String> {
+fn compile_filter(files: Option<FileAccess>) -> Result<(BpfProgram, usize), String> {
     let arch = TargetArch::try_from(std::env::consts::ARCH)
         .map_err(|_| format!("no seccomp filter for {}", std::env::consts::ARCH))?;
-    let list = allow_list();
+    let list = allow_list(files);
     let count = list.len();
     let rules: BTreeMap<i64, Vec<SeccompRule>> =
         list.into_iter().map(|a| (a.number, a.rules)).collect();
@@ -548,8 +714,8 @@ fn compile_filter() -> Result<(BpfProgram, usize), String> {
 
 /// Installs the SIGSYS handler and the filter; returns how many calls it
 /// allows.
-fn install_filter() -> Result<usize, String> {
-    let (program, count) = compile_filter()?;
+fn install_filter(files: Option<FileAccess>) -> Result<usize, String> {
+    let (program, count) = compile_filter(files)?;
     // SAFETY: sigaction is plain data; the handler only calls
     // async-signal-safe functions (write, abort).
     unsafe {
@@ -656,9 +822,17 @@ mod tests {
         ] {
             assert!(!numbers.contains(&forbidden), "{forbidden} is allowed");
         }
-        let (program, count) = compile_filter().unwrap();
+        let (program, count) = compile_filter(None).unwrap();
         assert_eq!(count, list.len());
         assert!(!program.is_empty());
+        let files = FileAccess {
+            dir: 3,
+            write: false,
+        };
+        let with_files = allow_list(Some(files));
+        assert!(with_files.iter().any(|a| a.number == libc::SYS_openat2));
+        assert!(!with_files.iter().any(|a| a.number == libc::SYS_openat));
+        assert_eq!(compile_filter(Some(files)).unwrap().1, list.len() + 2);
     }
 
     #[test]

@@ -21,6 +21,7 @@ use crate::error::Error;
 use crate::lwip::timer;
 use crate::netif::Interface;
 use crate::ready::Readiness;
+use crate::sandbox::{Directory, FileAccess};
 use crate::signals::{self, Signals};
 
 /// Frames read from one interface per wakeup, so that one busy interface
@@ -77,6 +78,8 @@ pub struct Stack {
     ready: Readiness,
     /// The caller's side of each in-process interface.
     ports: Vec<Option<InProcessPort>>,
+    /// The files the stack opens after setup (`--tftp`).
+    files: Option<FileAccess>,
     _not_send: PhantomData<*mut ()>,
 }
 
@@ -102,6 +105,14 @@ impl Stack {
         let mut captures = captures.inspect_err(|_| LWIP_STARTED.store(false, Ordering::SeqCst))?;
         let ready = Readiness::open(&config.ready, config.services)
             .inspect_err(|_| LWIP_STARTED.store(false, Ordering::SeqCst))?;
+        // The TFTP directory too: after this, files beneath it only.
+        let tftp_dir = match &config.tftp {
+            Some(tftp) => Some(
+                Directory::open(&tftp.dir, tftp.write)
+                    .inspect_err(|_| LWIP_STARTED.store(false, Ordering::SeqCst))?,
+            ),
+            None => None,
+        };
         let impaired = config.interfaces.iter().any(|i| !i.impairments.is_none());
         let seed = config.seed.unwrap_or_else(crate::lwip::port::random_u64);
         if config.lwip_debug {
@@ -123,6 +134,7 @@ impl Stack {
             stats_format: config.stats_format,
             ready,
             ports: Vec::with_capacity(config.interfaces.len()),
+            files: None,
             _not_send: PhantomData,
         };
         for plan in config.plans(seed) {
@@ -156,6 +168,22 @@ impl Stack {
                 services.len()
             );
         }
+        if let (Some(dir), Some(tftp)) = (tftp_dir, &config.tftp) {
+            stack.files = Some(dir.access());
+            let shown = tftp.dir.display().to_string();
+            crate::apps::tftp::start(dir, shown.clone(), tftp.write).map_err(|context| {
+                Error::Lwip {
+                    context,
+                    source: None,
+                }
+            })?;
+            let mode = if tftp.write {
+                "read and write"
+            } else {
+                "read-only"
+            };
+            log::info!("tftp: UDP port 69, serving {shown} ({mode})");
+        }
         stack.clients = Clients::start(&config.clients);
         Ok(stack)
     }
@@ -164,6 +192,12 @@ impl Stack {
     /// listens (see docs/readiness.md); checked while [`Stack::run`] runs.
     pub fn is_ready(&self) -> bool {
         self.ready.is_ready()
+    }
+
+    /// What the sandbox must let this stack open after setup: the files
+    /// beneath the `--tftp` directory, or nothing.
+    pub fn file_access(&self) -> Option<FileAccess> {
+        self.files
     }
 
     /// The interfaces, in the order they were configured.

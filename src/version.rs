@@ -2,7 +2,7 @@
 //! lwip-tap's version, the lwIP version compiled in (read from the lwIP
 //! headers the build used, release-candidate/development flag included),
 //! where lwIP's sources came from, the options file, lwIP's key options and
-//! whether the debug feature is in.
+//! lwIP's apps compiled in, and whether the debug feature is in.
 
 use crate::lwip::build;
 

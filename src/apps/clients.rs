@@ -1,5 +1,5 @@
 //! The clients: traffic lwIP starts itself (`--ping`, `--iperf-client`,
-//! `--resolve`, `--sntp`).
+//! `--resolve`, `--sntp`, `--mqtt-publish`, `--mqtt-subscribe`).
 //!
 //! They all run at once. Each waits until lwIP has a route to its target
 //! from an interface with an address (a DHCP lease may take a moment), then
@@ -12,6 +12,7 @@ use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
 use super::iperf_client::IperfClient;
+use super::mqtt::{MqttClient, Task};
 use super::ping::Ping;
 use super::resolve::Resolve;
 use super::sntp::SntpClient;
@@ -47,6 +48,7 @@ enum Work {
     Iperf(IperfClient),
     Resolve(Resolve),
     Sntp(SntpClient),
+    Mqtt(MqttClient),
 }
 
 impl Clients {
@@ -71,6 +73,34 @@ impl Clients {
                 ClientConfig::Resolve { ref name } => (Work::Resolve(Resolve::new(name)), None),
                 ClientConfig::Sntp { server } => {
                     (Work::Sntp(SntpClient::new(server)), Some(server))
+                }
+                ClientConfig::MqttPublish {
+                    broker,
+                    ref topic,
+                    ref message,
+                } => {
+                    let task = Task::Publish {
+                        topic: topic.clone(),
+                        message: message.clone(),
+                    };
+                    (
+                        Work::Mqtt(MqttClient::new(broker, task, n)),
+                        Some(*broker.ip()),
+                    )
+                }
+                ClientConfig::MqttSubscribe {
+                    broker,
+                    ref topic,
+                    duration,
+                } => {
+                    let task = Task::Subscribe {
+                        topic: topic.clone(),
+                        duration,
+                    };
+                    (
+                        Work::Mqtt(MqttClient::new(broker, task, n)),
+                        Some(*broker.ip()),
+                    )
                 }
             };
             let client = Rc::new(Client {
@@ -144,6 +174,7 @@ impl Client {
             Work::Iperf(iperf) => iperf.label(),
             Work::Resolve(resolve) => resolve.label(),
             Work::Sntp(sntp) => sntp.label(),
+            Work::Mqtt(mqtt) => mqtt.label(),
         }
     }
 
@@ -153,6 +184,7 @@ impl Client {
             Work::Iperf(iperf) => iperf.outcome(),
             Work::Resolve(resolve) => resolve.outcome(),
             Work::Sntp(sntp) => sntp.outcome(),
+            Work::Mqtt(mqtt) => mqtt.outcome(),
         }
     }
 
@@ -166,6 +198,7 @@ impl Client {
             Work::Iperf(iperf) => iperf.stop(),
             Work::Resolve(resolve) => resolve.stop(),
             Work::Sntp(sntp) => sntp.stop(),
+            Work::Mqtt(mqtt) => mqtt.stop(),
         }
     }
 }
@@ -187,6 +220,7 @@ fn check_route(client: &Rc<Client>) {
             Work::Iperf(iperf) => iperf.begin(),
             Work::Resolve(resolve) => resolve.begin(),
             Work::Sntp(sntp) => sntp.begin(),
+            Work::Mqtt(mqtt) => mqtt.begin(),
         }
         return;
     }

@@ -1,18 +1,21 @@
 //! The built-in services, each listening on every interface: echo (`-E`),
 //! chargen (`-C`), HTTP (`-H`) and iperf2 (`-s`); and the clients, traffic
-//! lwIP starts (`--ping`, `--iperf-client`, `--resolve`, `--sntp`, see
-//! `clients.rs`). Echo, HTTP
-//! and iperf (server and client) are lwIP's own apps; chargen and ping are
-//! ours, in Rust over lwIP's raw API. They are started by
+//! lwIP starts (`--ping`, `--iperf-client`, `--resolve`, `--sntp`,
+//! `--mqtt-publish`, `--mqtt-subscribe`, see `clients.rs`); and lwIP's TFTP
+//! server (`--tftp`, `tftp.rs`). Echo, HTTP, iperf (server and client), TFTP
+//! and MQTT are lwIP's own apps; chargen and ping are ours, in Rust over
+//! lwIP's raw API. They are started by
 //! [`Stack`](crate::stack::Stack), which guarantees lwIP runs.
 
 mod chargen;
 mod clients;
 mod iperf;
 mod iperf_client;
+mod mqtt;
 mod ping;
 mod resolve;
 mod sntp;
+pub(crate) mod tftp;
 
 pub(crate) use clients::Clients;
 

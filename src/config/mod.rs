@@ -89,6 +89,18 @@ pub struct Config {
     /// lwIP's mDNS responder on every interface, as this host name (one
     /// DNS label: NAME.local), announcing the services that run.
     pub mdns: Option<String>,
+    /// lwIP's TFTP server on UDP port 69 (`--tftp`), serving one directory.
+    pub tftp: Option<TftpConfig>,
+}
+
+/// lwIP's TFTP server: the directory it serves, opened during setup; files
+/// beneath it only (docs/protocols.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TftpConfig {
+    pub dir: PathBuf,
+    /// Clients may write files too (created or replaced, beneath `dir`);
+    /// read-only by default.
+    pub write: bool,
 }
 
 /// The most interfaces the mDNS responder runs on (lwIP's timer pool is
@@ -194,6 +206,23 @@ pub enum ClientConfig {
     /// the host's clock is logged (no clock is set). It succeeds on the
     /// first valid answer.
     Sntp { server: Ipv4Addr },
+    /// lwIP's MQTT client: connects to `broker`, publishes `message` on
+    /// `topic` with QoS 1, and disconnects. It succeeds once the broker has
+    /// acknowledged the message (PUBACK).
+    MqttPublish {
+        broker: SocketAddrV4,
+        topic: String,
+        message: String,
+    },
+    /// lwIP's MQTT client: subscribes to `topic` (wildcards allowed) at
+    /// `broker` and logs every message, for `duration` or until stopped.
+    /// It succeeds if the broker acknowledged the subscription and kept the
+    /// connection.
+    MqttSubscribe {
+        broker: SocketAddrV4,
+        topic: String,
+        duration: Option<Duration>,
+    },
 }
 
 impl ClientConfig {
@@ -203,6 +232,11 @@ impl ClientConfig {
     pub const PING_INTERVAL: Duration = Duration::from_secs(1);
     pub const IPERF_PORT: u16 = 5001;
     pub const IPERF_TIME: Duration = Duration::from_secs(10);
+    pub const MQTT_PORT: u16 = 1883;
+    /// The longest topic and message lwip-tap sends (lwIP's MQTT client
+    /// queues a whole message in its output buffer, lwip/lwipopts.h).
+    pub const MQTT_TOPIC_MAX: usize = 256;
+    pub const MQTT_MESSAGE_MAX: usize = 1024;
 
     /// The rules for one client.
     pub fn validate(&self) -> Result<(), Rule> {
@@ -230,6 +264,45 @@ impl ClientConfig {
                     return Err(Rule::IperfPortZero { server });
                 }
                 check_target(*server.ip(), "--iperf-client")
+            }
+            ClientConfig::MqttPublish {
+                broker,
+                ref topic,
+                ref message,
+            } => {
+                let flag = "--mqtt-publish";
+                check_topic(flag, topic, false)?;
+                if message.len() > Self::MQTT_MESSAGE_MAX {
+                    return Err(Rule::Mqtt {
+                        flag,
+                        problem: format!(
+                            "the message has {} bytes, more than the {} lwip-tap sends",
+                            message.len(),
+                            Self::MQTT_MESSAGE_MAX
+                        ),
+                    });
+                }
+                check_broker(flag, broker)
+            }
+            ClientConfig::MqttSubscribe {
+                broker,
+                ref topic,
+                duration,
+            } => {
+                let flag = "--mqtt-subscribe";
+                check_topic(flag, topic, true)?;
+                if let Some(duration) = duration.filter(|d| !IPERF_TIME_RANGE.contains(d)) {
+                    return Err(Rule::Mqtt {
+                        flag,
+                        problem: format!(
+                            "--time {} must be from {} to {} s",
+                            duration.as_secs_f64(),
+                            IPERF_TIME_RANGE.start().as_secs_f64(),
+                            IPERF_TIME_RANGE.end().as_secs()
+                        ),
+                    });
+                }
+                check_broker(flag, broker)
             }
         }
     }
@@ -282,6 +355,37 @@ fn check_dns_name(name: &str) -> Result<(), Rule> {
         }
     }
     Ok(())
+}
+
+/// An MQTT topic: 1 to [`ClientConfig::MQTT_TOPIC_MAX`] bytes, no NUL, and
+/// wildcards (`+`, `#`) only to subscribe.
+fn check_topic(flag: &'static str, topic: &str, wildcards: bool) -> Result<(), Rule> {
+    let problem = if topic.is_empty() {
+        "the topic is empty".to_string()
+    } else if topic.len() > ClientConfig::MQTT_TOPIC_MAX {
+        format!(
+            "the topic has {} bytes, more than {}",
+            topic.len(),
+            ClientConfig::MQTT_TOPIC_MAX
+        )
+    } else if topic.contains('\0') {
+        "the topic has a NUL character".to_string()
+    } else if !wildcards && topic.contains(['+', '#']) {
+        format!("'{topic}' has a wildcard (+ or #): messages go to one topic")
+    } else {
+        return Ok(());
+    };
+    Err(Rule::Mqtt { flag, problem })
+}
+
+fn check_broker(flag: &'static str, broker: SocketAddrV4) -> Result<(), Rule> {
+    if broker.port() == 0 {
+        return Err(Rule::Mqtt {
+            flag,
+            problem: format!("{broker}: port 0 is not a port"),
+        });
+    }
+    check_target(*broker.ip(), flag)
 }
 
 /// A client's target must be one host lwIP can send to.
@@ -722,7 +826,7 @@ impl Config {
     /// Whether the stack stops by itself once its clients are done: when it
     /// has clients and no service to keep running for.
     pub fn stops_after_clients(&self) -> bool {
-        !self.clients.is_empty() && !self.services.any()
+        !self.clients.is_empty() && !self.services.any() && self.tftp.is_none()
     }
 
     /// How each interface is built, decided once: its device, MTU,

@@ -78,6 +78,11 @@ pub enum Rule {
     IperfPortZero {
         server: SocketAddrV4,
     },
+    /// An MQTT client's topic, message, broker or time.
+    Mqtt {
+        flag: &'static str,
+        problem: String,
+    },
     /// A client's target is not one host's address.
     NotOneHost {
         flag: &'static str,
@@ -299,6 +304,7 @@ impl fmt::Display for Rule {
                 IPERF_TIME_RANGE.end().as_secs()
             ),
             Rule::IperfPortZero { server } => write!(f, "--iperf-client {server}: port 0 is not a port"),
+            Rule::Mqtt { flag, problem } => write!(f, "{flag}: {problem}"),
             Rule::NotOneHost { flag, target } => write!(
                 f,
                 "{flag} {target}: not the address of one host (lwIP sends to unicast addresses)"

@@ -14,6 +14,7 @@
 //! - [`timer`]: lwIP's one-shot timeouts, and the loop's timer functions;
 //! - [`apps`]: lwIP's own applications (echo, httpd, lwiperf);
 //! - [`dns`], [`sntp`]: lwIP's DNS and SNTP clients;
+//! - [`tftp`], [`mqtt`]: lwIP's TFTP server and MQTT client;
 //! - [`port`]: what lwIP's port asks of the operating system (clock,
 //!   random numbers, diagnostics), with the virtual clock of lwip-drill;
 //! - [`stats`], [`build`]: lwIP's statistics and build information.
@@ -27,12 +28,14 @@ pub(crate) mod addr;
 pub(crate) mod apps;
 pub(crate) mod build;
 pub(crate) mod dns;
+pub(crate) mod mqtt;
 pub(crate) mod netif;
 pub(crate) mod pbuf;
 pub(crate) mod port;
 pub(crate) mod raw;
 pub(crate) mod sntp;
 pub(crate) mod stats;
+pub(crate) mod tftp;
 // lwip-drill's sockets use the parts of these the apps do not.
 #[allow(dead_code)]
 pub(crate) mod tcp;
@@ -225,6 +228,12 @@ thread_local! {
     static DEFERRED: RefCell<Vec<Box<dyn FnOnce()>>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Does `work` once lwIP is out of the callback under way (the loop's
+/// next run of lwIP's timers).
+pub(crate) fn defer(work: impl FnOnce() + 'static) {
+    DEFERRED.with_borrow_mut(|d| d.push(Box::new(work)));
+}
+
 /// Runs the work deferred until lwIP was out of its callbacks; the event
 /// loop's next run of lwIP's timers does it first.
 pub(crate) fn run_deferred() {
@@ -232,12 +241,6 @@ pub(crate) fn run_deferred() {
     for work in deferred {
         work();
     }
-}
-
-/// Runs `work` once lwIP is out of the callback it is in (the next run
-/// of lwIP's timers does it first).
-pub(crate) fn defer(work: impl FnOnce() + 'static) {
-    DEFERRED.with_borrow_mut(|d| d.push(Box::new(work)));
 }
 
 /// What lwIP's callback argument points to for a PCB we own (raw, UDP):

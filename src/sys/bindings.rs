@@ -680,6 +680,138 @@ extern "C" {
     pub fn lwip_tap_lwiperf_stop_client(session: *mut ::std::os::raw::c_void);
 }
 #[repr(C)]
+#[derive(Debug, Default, Copy, Clone)]
+pub struct lwip_tap_tftp_callbacks {
+    pub open: ::std::option::Option<
+        unsafe extern "C" fn(
+            fname: *const ::std::os::raw::c_char,
+            mode: *const ::std::os::raw::c_char,
+            write: u8_t,
+        ) -> *mut ::std::os::raw::c_void,
+    >,
+    pub close: ::std::option::Option<unsafe extern "C" fn(handle: *mut ::std::os::raw::c_void)>,
+    pub read: ::std::option::Option<
+        unsafe extern "C" fn(
+            handle: *mut ::std::os::raw::c_void,
+            buf: *mut ::std::os::raw::c_void,
+            bytes: ::std::os::raw::c_int,
+        ) -> ::std::os::raw::c_int,
+    >,
+    pub write: ::std::option::Option<
+        unsafe extern "C" fn(
+            handle: *mut ::std::os::raw::c_void,
+            p: *mut pbuf,
+        ) -> ::std::os::raw::c_int,
+    >,
+    pub error: ::std::option::Option<
+        unsafe extern "C" fn(
+            handle: *mut ::std::os::raw::c_void,
+            err: ::std::os::raw::c_int,
+            msg: *const ::std::os::raw::c_char,
+            size: ::std::os::raw::c_int,
+        ),
+    >,
+    pub sent_error: ::std::option::Option<
+        unsafe extern "C" fn(
+            addr: *const ip_addr_t,
+            port: u16_t,
+            code: u16_t,
+            msg: *const ::std::os::raw::c_char,
+        ),
+    >,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of lwip_tap_tftp_callbacks"][::std::mem::size_of::<lwip_tap_tftp_callbacks>() - 48usize];
+    ["Alignment of lwip_tap_tftp_callbacks"]
+        [::std::mem::align_of::<lwip_tap_tftp_callbacks>() - 8usize];
+    ["Offset of field: lwip_tap_tftp_callbacks::open"]
+        [::std::mem::offset_of!(lwip_tap_tftp_callbacks, open) - 0usize];
+    ["Offset of field: lwip_tap_tftp_callbacks::close"]
+        [::std::mem::offset_of!(lwip_tap_tftp_callbacks, close) - 8usize];
+    ["Offset of field: lwip_tap_tftp_callbacks::read"]
+        [::std::mem::offset_of!(lwip_tap_tftp_callbacks, read) - 16usize];
+    ["Offset of field: lwip_tap_tftp_callbacks::write"]
+        [::std::mem::offset_of!(lwip_tap_tftp_callbacks, write) - 24usize];
+    ["Offset of field: lwip_tap_tftp_callbacks::error"]
+        [::std::mem::offset_of!(lwip_tap_tftp_callbacks, error) - 32usize];
+    ["Offset of field: lwip_tap_tftp_callbacks::sent_error"]
+        [::std::mem::offset_of!(lwip_tap_tftp_callbacks, sent_error) - 40usize];
+};
+extern "C" {
+    pub fn lwip_tap_tftp_available() -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn lwip_tap_tftp_start(callbacks: *const lwip_tap_tftp_callbacks) -> err_t;
+}
+extern "C" {
+    pub fn lwip_tap_tftp_peer(addr: *mut ip_addr_t, port: *mut u16_t) -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn lwip_tap_mqtt_available() -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn lwip_tap_mqtt_new() -> *mut ::std::os::raw::c_void;
+}
+extern "C" {
+    pub fn lwip_tap_mqtt_free(client: *mut ::std::os::raw::c_void);
+}
+extern "C" {
+    pub fn lwip_tap_mqtt_connect(
+        client: *mut ::std::os::raw::c_void,
+        addr: *const ip_addr_t,
+        port: u16_t,
+        client_id: *const ::std::os::raw::c_char,
+        user: *const ::std::os::raw::c_char,
+        pass: *const ::std::os::raw::c_char,
+        keep_alive: u16_t,
+        arg: *mut ::std::os::raw::c_void,
+    ) -> err_t;
+}
+extern "C" {
+    pub fn lwip_tap_mqtt_publish(
+        client: *mut ::std::os::raw::c_void,
+        topic: *const ::std::os::raw::c_char,
+        payload: *const ::std::os::raw::c_void,
+        len: u16_t,
+        qos: u8_t,
+        retain: u8_t,
+        arg: *mut ::std::os::raw::c_void,
+    ) -> err_t;
+}
+extern "C" {
+    pub fn lwip_tap_mqtt_subscribe(
+        client: *mut ::std::os::raw::c_void,
+        topic: *const ::std::os::raw::c_char,
+        qos: u8_t,
+        arg: *mut ::std::os::raw::c_void,
+    ) -> err_t;
+}
+extern "C" {
+    pub fn lwip_tap_mqtt_connection(
+        arg: *mut ::std::os::raw::c_void,
+        status: ::std::os::raw::c_int,
+    );
+}
+extern "C" {
+    pub fn lwip_tap_mqtt_request_done(arg: *mut ::std::os::raw::c_void, result: err_t);
+}
+extern "C" {
+    pub fn lwip_tap_mqtt_incoming_publish(
+        arg: *mut ::std::os::raw::c_void,
+        topic: *const ::std::os::raw::c_char,
+        tot_len: u32_t,
+    );
+}
+extern "C" {
+    pub fn lwip_tap_mqtt_incoming_data(
+        arg: *mut ::std::os::raw::c_void,
+        data: *const u8_t,
+        len: u16_t,
+        flags: u8_t,
+    );
+}
+#[repr(C)]
 #[derive(Debug, Copy, Clone)]
 pub struct lwip_tap_pool_use {
     pub name: *const ::std::os::raw::c_char,

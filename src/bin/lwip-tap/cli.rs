@@ -16,7 +16,7 @@ use log::LevelFilter;
 
 use lwip_tap::config::{
     Addressing, CaptureConfig, ClientConfig, Config, DeviceConfig, Impairment, Impairments,
-    InterfaceConfig, Ipv6Config, Percent, ReadyConfig, Rule, Services, StatsFormat,
+    InterfaceConfig, Ipv6Config, Percent, ReadyConfig, Rule, Services, StatsFormat, TftpConfig,
     IPV6_PREFIX_LEN, MAX_DELAY, MIN_RATE, SNAPLEN_RANGE,
 };
 use lwip_tap::sandbox::{SandboxConfig, SeccompMode, DEFAULT_USER};
@@ -47,7 +47,7 @@ pub struct Options {
 /// What the command line asks for.
 #[derive(Debug)]
 pub enum Invocation {
-    Run(Options),
+    Run(Box<Options>),
     /// Print this text to stdout and exit 0 (`-h`, `--help`, `--version`,
     /// `--completions`, `--man`).
     Help(String),
@@ -55,8 +55,9 @@ pub enum Invocation {
 
 /// The usage line of `-h`, `--help` and a missing `-i`: every option.
 const USAGE: &str = "lwip-tap -i name=TAP,addr=A[/LEN],netmask=M,gw=G[,KEY=VALUE...] [-i ...]
-         [-E] [-C] [-H] [-s] [--mdns NAME] [--ping ADDR [--count N] [--interval S]]
-         [--iperf-client ADDR[:PORT] [--time S]] [--resolve NAME] [--sntp ADDR]
+         [-E] [-C] [-H] [-s] [--mdns NAME] [--tftp DIR [--tftp-write]]
+         [--ping ADDR [--count N] [--interval S]] [--iperf-client ADDR[:PORT] [--time S]]
+         [--resolve NAME] [--sntp ADDR] [--mqtt-publish URL MSG] [--mqtt-subscribe URL [--time S]]
          [--seed N] [--busy-poll] [-Z USER]
          [--seccomp on|off|required] [--stats[=json]] [--ready-file PATH]
          [-q | -v | --log-level LEVEL] [-d] [-V] [-h | --help]";
@@ -151,6 +152,24 @@ fn command() -> clap::Command {
                 ),
         )
         .arg(
+            Arg::new("tftp")
+                .long("tftp")
+                .value_name("DIR")
+                .value_parser(clap::value_parser!(std::path::PathBuf))
+                .help("TFTP server (UDP port 69) for the files beneath DIR, read-only")
+                .long_help(
+                    "TFTP server on UDP port 69 serving the files beneath DIR (octet mode, one \
+                     transfer at a time); read-only unless --tftp-write",
+                ),
+        )
+        .arg(
+            Arg::new("tftp-write")
+                .long("tftp-write")
+                .action(ArgAction::SetTrue)
+                .help("Let TFTP clients write files beneath DIR too")
+                .long_help("Let TFTP clients write files too (created or replaced, beneath DIR)"),
+        )
+        .arg(
             Arg::new("ping")
                 .long("ping")
                 .value_name("ADDR")
@@ -179,11 +198,39 @@ fn command() -> clap::Command {
                 .help("Run an iperf2 test sending to ADDR (port 5001 by default) and log the report"),
         )
         .arg(
+            Arg::new("mqtt-publish")
+                .long("mqtt-publish")
+                .value_names(["URL", "MSG"])
+                .num_args(2)
+                .action(ArgAction::Append)
+                .help("Publish MSG at URL, mqtt://ADDR[:PORT]/TOPIC (QoS 1); done when acknowledged")
+                .long_help(
+                    "Publish MSG on TOPIC at the MQTT broker of URL, [mqtt://]ADDR[:PORT]/TOPIC \
+                     (port 1883 by default), with QoS 1; done when the broker acknowledges it",
+                ),
+        )
+        .arg(
+            Arg::new("mqtt-subscribe")
+                .long("mqtt-subscribe")
+                .value_name("URL")
+                .action(ArgAction::Append)
+                .help("Log each MQTT message at URL, mqtt://ADDR[:PORT]/TOPIC (until stopped, or --time)")
+                .long_help(
+                    "Subscribe to TOPIC (wildcards allowed) at the MQTT broker of URL, \
+                     [mqtt://]ADDR[:PORT]/TOPIC (port 1883 by default), and log each message, \
+                     until stopped or for --time seconds",
+                ),
+        )
+        .arg(
             Arg::new("time")
                 .long("time")
                 .value_name("SECONDS")
                 .allow_negative_numbers(true)
-                .help("Seconds each --iperf-client sends (default 10; fractions allowed)"),
+                .help("Seconds of each --iperf-client (default 10) or --mqtt-subscribe")
+                .long_help(
+                    "Seconds each --iperf-client sends (default 10; fractions allowed), or each \
+                     --mqtt-subscribe listens (default: until stopped)",
+                ),
         )
         .arg(
             Arg::new("resolve")
@@ -362,7 +409,7 @@ where
             String::from_utf8_lossy(&page).into_owned(),
         ));
     }
-    options(&matches, &mut cmd).map(Invocation::Run)
+    options(&matches, &mut cmd).map(|o| Invocation::Run(Box::new(o)))
 }
 
 /// clap's error in one line, without its usage footer but with what the
@@ -415,6 +462,9 @@ fn options(matches: &ArgMatches, cmd: &mut clap::Command) -> Result<Options, Err
         interfaces.push(interface);
         dns_servers.extend(dns);
     }
+    if matches.get_flag("tftp-write") && !matches.contains_id("tftp") {
+        return Err(Error::Usage("--tftp-write needs --tftp DIR".to_string()));
+    }
     let config = Config {
         interfaces,
         dns_servers,
@@ -437,6 +487,12 @@ fn options(matches: &ArgMatches, cmd: &mut clap::Command) -> Result<Options, Err
             notify_socket: None,
         },
         mdns: matches.get_one::<String>("mdns").cloned(),
+        tftp: matches
+            .get_one::<std::path::PathBuf>("tftp")
+            .map(|dir| TftpConfig {
+                dir: dir.clone(),
+                write: matches.get_flag("tftp-write"),
+            }),
         ..Config::default()
     };
     config.validate().map_err(|e| {
@@ -487,11 +543,13 @@ fn clients(matches: &ArgMatches) -> Result<Vec<ClientConfig>, Error> {
             .unwrap_or_default()
     };
     let (pings, iperfs) = (values("ping"), values("iperf-client"));
+    let (publishes, subscribes) = (values("mqtt-publish"), values("mqtt-subscribe"));
+    let timed: Vec<&String> = iperfs.iter().chain(&subscribes).copied().collect();
     let setting = |id: &str| matches.get_one::<String>(id).map(String::as_str);
     for (id, client, of) in [
         ("count", "--ping", &pings),
         ("interval", "--ping", &pings),
-        ("time", "--iperf-client", &iperfs),
+        ("time", "--iperf-client or --mqtt-subscribe", &timed),
     ] {
         if setting(id).is_some() && of.is_empty() {
             return Err(Error::Usage(format!("--{id} needs {client}")));
@@ -505,10 +563,11 @@ fn clients(matches: &ArgMatches) -> Result<Vec<ClientConfig>, Error> {
         Some(value) => parse_seconds("--interval", value).map_err(Error::Usage)?,
         None => ClientConfig::PING_INTERVAL,
     };
-    let duration = match setting("time") {
-        Some(value) => parse_seconds("--time", value).map_err(Error::Usage)?,
-        None => ClientConfig::IPERF_TIME,
+    let time = match setting("time") {
+        Some(value) => Some(parse_seconds("--time", value).map_err(Error::Usage)?),
+        None => None,
     };
+    let duration = time.unwrap_or(ClientConfig::IPERF_TIME);
     let mut clients = Vec::new();
     for target in pings {
         clients.push(ClientConfig::Ping {
@@ -519,7 +578,8 @@ fn clients(matches: &ArgMatches) -> Result<Vec<ClientConfig>, Error> {
     }
     for server in iperfs {
         clients.push(ClientConfig::Iperf {
-            server: parse_server(server).map_err(Error::Usage)?,
+            server: parse_server("--iperf-client", server, ClientConfig::IPERF_PORT)
+                .map_err(Error::Usage)?,
             duration,
         });
     }
@@ -531,20 +591,53 @@ fn clients(matches: &ArgMatches) -> Result<Vec<ClientConfig>, Error> {
             server: parse_ipv4("--sntp", server).map_err(Error::Usage)?,
         });
     }
+    // clap hands over each occurrence's values in order, all in one list.
+    for args in publishes.chunks(2) {
+        let [url, message] = args else {
+            continue;
+        };
+        let (broker, topic) = parse_mqtt_url("--mqtt-publish", url).map_err(Error::Usage)?;
+        clients.push(ClientConfig::MqttPublish {
+            broker,
+            topic,
+            message: message.to_string(),
+        });
+    }
+    for url in subscribes {
+        let (broker, topic) = parse_mqtt_url("--mqtt-subscribe", url).map_err(Error::Usage)?;
+        clients.push(ClientConfig::MqttSubscribe {
+            broker,
+            topic,
+            duration: time,
+        });
+    }
     Ok(clients)
 }
 
-/// `ADDR` or `ADDR:PORT` (IPv4; port 5001 by default).
-fn parse_server(value: &str) -> Result<SocketAddrV4, String> {
+/// `[mqtt://]ADDR[:PORT]/TOPIC` (as mosquitto_pub's `-L`): the broker
+/// (port 1883 by default) and the topic, everything after the first `/`.
+fn parse_mqtt_url(flag: &str, value: &str) -> Result<(SocketAddrV4, String), String> {
+    let rest = value.strip_prefix("mqtt://").unwrap_or(value);
+    let Some((broker, topic)) = rest.split_once('/') else {
+        return Err(format!(
+            "{flag} '{value}' names no topic: give [mqtt://]ADDR[:PORT]/TOPIC"
+        ));
+    };
+    let broker = parse_server(flag, broker, ClientConfig::MQTT_PORT)?;
+    Ok((broker, topic.to_string()))
+}
+
+/// `ADDR` or `ADDR:PORT` (IPv4; `default_port` without one).
+fn parse_server(flag: &str, value: &str, default_port: u16) -> Result<SocketAddrV4, String> {
     let bad = || {
         format!(
-            "--iperf-client '{value}' is not an IPv4 address with an optional port \
+            "{flag} '{value}' is not an IPv4 address with an optional port \
              (a.b.c.d or a.b.c.d:PORT, PORT 1-65535)"
         )
     };
     let (addr, port) = match value.split_once(':') {
         Some((addr, port)) => (addr, port.parse::<u16>().map_err(|_| bad())?),
-        None => (value, ClientConfig::IPERF_PORT),
+        None => (value, default_port),
     };
     let addr = addr.parse::<Ipv4Addr>().map_err(|_| bad())?;
     if port == 0 {
@@ -981,7 +1074,7 @@ mod tests {
         let mut full = vec!["lwip-tap"];
         full.extend_from_slice(args);
         match parse(full)? {
-            Invocation::Run(o) => Ok(o),
+            Invocation::Run(o) => Ok(*o),
             Invocation::Help(_) => panic!("unexpected help"),
         }
     }

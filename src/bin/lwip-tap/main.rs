@@ -67,11 +67,13 @@ fn init_logging(level: Option<log::LevelFilter>, debug: bool) {
 fn run(options: &Options) -> Result<(), Error> {
     let signals = Signals::install()?;
     // Before any device exists: a user that cannot be used leaves nothing.
-    let sandbox = Sandbox::prepare(&options.sandbox)?;
+    let mut sandbox = Sandbox::prepare(&options.sandbox)?;
     let mut stack = Stack::new(&options.config)?;
     // After setup, so that a refusal stays one line on stderr.
     log::info!("{}", lwip_tap::version::summary());
-    // Setup is over: no root, no capabilities, few system calls from here.
+    // Setup is over: no root, no capabilities, few system calls from here
+    // (and files beneath the --tftp directory only).
+    sandbox.allow_files(stack.file_access());
     sandbox.enter()?;
     let result = stack.run(&signals);
     if options.stats {
