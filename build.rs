@@ -67,6 +67,21 @@ const LWIP_SOURCES: &[&str] = &[
     "src/netif/ethernet.c",
     "src/apps/http/httpd.c",
     "src/apps/sntp/sntp.c",
+    "src/apps/snmp/snmp_asn1.c",
+    "src/apps/snmp/snmp_core.c",
+    "src/apps/snmp/snmp_mib2.c",
+    "src/apps/snmp/snmp_mib2_icmp.c",
+    "src/apps/snmp/snmp_mib2_interfaces.c",
+    "src/apps/snmp/snmp_mib2_ip.c",
+    "src/apps/snmp/snmp_mib2_snmp.c",
+    "src/apps/snmp/snmp_mib2_system.c",
+    "src/apps/snmp/snmp_mib2_tcp.c",
+    "src/apps/snmp/snmp_mib2_udp.c",
+    "src/apps/snmp/snmp_msg.c",
+    "src/apps/snmp/snmp_pbuf_stream.c",
+    "src/apps/snmp/snmp_scalar.c",
+    "src/apps/snmp/snmp_table.c",
+    "src/apps/snmp/snmp_traps.c",
 ];
 
 /// lwIP's contrib apps we compile, relative to the root that has `contrib/`:
@@ -88,6 +103,7 @@ const GLUED_SOURCES: &[&str] = &[
     "src/core/ipv4/ip4.c",
     "src/core/tcp_in.c",
     "src/core/timeouts.c",
+    "src/apps/snmp/snmp_raw.c",
 ];
 
 /// lwIP's applications compiled in, each with the files one of which
@@ -106,6 +122,7 @@ const APPS: &[(&str, &[&str])] = &[
         &["src/apps/tftp/tftp.c", "src/apps/tftp/tftp_server.c"],
     ),
     ("mqtt", &["src/apps/mqtt/mqtt.c"]),
+    ("snmp", &["src/apps/snmp/snmp_raw.c"]),
 ];
 
 /// lwIP apps that only some trees have (lwIP 2.1.x has no ACD module and an

@@ -15,11 +15,49 @@
 #include "lwip/ip6_addr.h"
 #include "lwip/memp.h"
 #include "lwip/stats.h"
+#include "lwip/snmp.h"
 #include "netif/ethernet.h"
 
 /* The configuration of the netif being added, for its init callback
  * (lwIP runs on one thread, and netif_add calls init before returning). */
 static const struct lwip_tap_netif_config *adding;
+
+/* The Rust driver's output function (src/lwip/netif.rs), the same for
+ * every netif. */
+static netif_linkoutput_fn driver_linkoutput;
+
+/* True for a multicast or broadcast Ethernet destination. */
+static int
+frame_is_group(const struct pbuf *p)
+{
+  return p->len > 0 && (((const u8_t *)p->payload)[0] & 1) != 0;
+}
+
+/* netif->linkoutput: the driver's, counting for MIB-2's interfaces table
+ * (ifOutOctets and the packets: lwIP leaves them to the driver). */
+static err_t
+counted_linkoutput(struct netif *netif, struct pbuf *p)
+{
+  err_t err;
+#if MIB2_STATS
+  const u16_t len = p->tot_len;
+  const int group = frame_is_group(p);
+#endif
+  err = driver_linkoutput(netif, p);
+#if MIB2_STATS
+  if (err == ERR_OK) {
+    MIB2_STATS_NETIF_ADD(netif, ifoutoctets, len);
+    if (group) {
+      MIB2_STATS_NETIF_INC(netif, ifoutnucastpkts);
+    } else {
+      MIB2_STATS_NETIF_INC(netif, ifoutucastpkts);
+    }
+  } else {
+    MIB2_STATS_NETIF_INC(netif, ifoutdiscards);
+  }
+#endif
+  return err;
+}
 
 static err_t
 tapif_init(struct netif *netif)
@@ -38,7 +76,9 @@ tapif_init(struct netif *netif)
 #endif
   netif->output = etharp_output;
   netif->output_ip6 = ethip6_output;
-  netif->linkoutput = adding->linkoutput;
+  driver_linkoutput = adding->linkoutput;
+  netif->linkoutput = counted_linkoutput;
+  MIB2_INIT_NETIF(netif, snmp_ifType_ethernet_csmacd, 0);
   return ERR_OK;
 }
 
@@ -187,6 +227,16 @@ lwip_tap_netif_state(const struct netif *netif)
 err_t
 lwip_tap_netif_input(struct netif *netif, struct pbuf *p)
 {
+#if MIB2_STATS
+  /* MIB-2's interfaces table: lwIP leaves ifInOctets and the packets to the
+   * driver (ethernet_input counts the errors and unknown protocols). */
+  MIB2_STATS_NETIF_ADD(netif, ifinoctets, p->tot_len);
+  if (frame_is_group(p)) {
+    MIB2_STATS_NETIF_INC(netif, ifinnucastpkts);
+  } else {
+    MIB2_STATS_NETIF_INC(netif, ifinucastpkts);
+  }
+#endif
   return netif->input(p, netif);
 }
 

@@ -165,6 +165,27 @@ err_t lwip_tap_tftp_start(const struct lwip_tap_tftp_callbacks *callbacks);
  * (addr and port set), 0 outside. */
 int lwip_tap_tftp_peer(ip_addr_t *addr, u16_t *port);
 
+/* ---- lwIP's SNMP agent (lwip/snmp_glue.c) ---- */
+
+/* What became of one request on UDP port 161 (lwip_tap_snmp_event). */
+#define LWIP_TAP_SNMP_ANSWERED 0
+#define LWIP_TAP_SNMP_BAD_COMMUNITY 1
+#define LWIP_TAP_SNMP_MALFORMED 2
+#define LWIP_TAP_SNMP_BAD_VERSION 3
+#define LWIP_TAP_SNMP_DROPPED 4
+/* Starts the agent on UDP port 161 (once per process): MIB-2, `community`
+ * for reads, `write` for SETs (1 to 32 bytes; "" makes every object
+ * read-only), sysDescr `descr`. The strings are copied. ERR_ARG for a
+ * community too long or empty, ERR_USE when it runs already, ERR_MEM
+ * without a UDP PCB. */
+err_t lwip_tap_snmp_start(const char *community, const char *write, const char *descr);
+/* Implemented in Rust: lwIP's agent has handled a request of `len` bytes
+ * from addr:port, with `outcome` (LWIP_TAP_SNMP_*). */
+void lwip_tap_snmp_event(int outcome, const ip_addr_t *addr, u16_t port, u16_t len);
+/* lwIP's MIB-2 counters (lwip_stats.mib2), one per index: name and value;
+ * 0 past the last. */
+int lwip_tap_stats_mib2(unsigned index, const char **name, u32_t *value);
+
 /* ---- lwIP's MQTT client (lwip/mqtt_glue.c) ---- */
 
 /* Whether the tree built has the MQTT client (build.rs: LWIP_TAP_MQTT). */

@@ -230,6 +230,27 @@ void lwip_tap_sntp_set_time(unsigned int sec, unsigned int us);
 #define LWIP_TAP_MDNS_MAX_NETIFS        8
 #define LWIP_TAP_MDNS_TIMEOUTS          (LWIP_MDNS_RESPONDER * (12 * LWIP_TAP_MDNS_MAX_NETIFS + MDNS_MAX_STORED_PKTS))
 
+/* ---- SNMP agent (--snmp COMMUNITY; lwip/snmp_glue.c) ----
+ * lwIP's agent over the raw UDP API (port 161), SNMPv1 and v2c, MIB-2 only
+ * (system, interfaces, at, ip, icmp, tcp, udp, snmp), no SNMPv3. Read-only:
+ * lwip-tap sets a random write community that it never shows, so a SET is
+ * refused as a wrong community is (no answer). Communities up to 32 bytes.
+ * The agent reads lwIP's MIB-2 counters (MIB2_STATS: lwip_stats.mib2, which
+ * --stats shows as "MIB2") and each netif's mib2_counts (lwip/glue.c's
+ * driver counts ifInOctets and the packets). No traps are sent. */
+#define LWIP_SNMP                       1
+#define SNMP_USE_RAW                    1
+#define SNMP_USE_NETCONN                0
+#define SNMP_LWIP_MIB2                  1
+#define LWIP_SNMP_V3                    0
+#define MIB2_STATS                      1
+#define SNMP_MAX_COMMUNITY_STR_LEN      32
+#define SNMP_COMMUNITY_WRITE            ""
+#define SNMP_TRAP_DESTINATIONS          1
+#define SNMP_LWIP_MIB2_SYSDESC          "lwip-tap"
+#define SNMP_LWIP_MIB2_SYSNAME          "lwip-tap"
+#define SNMP_LWIP_GETBULK_MAX_REPETITIONS 16
+
 /* ---- statistics: always compiled, shown by --stats / SIGUSR1 ---- */
 #define LWIP_STATS                      1
 #define LWIP_STATS_DISPLAY              1

@@ -107,4 +107,15 @@
 #error "lwip-tap-port: the protocol counters (ETHARP_STATS, IP_STATS, IPFRAG_STATS, ICMP_STATS, UDP_STATS, TCP_STATS, IP6_STATS, ICMP6_STATS, ND6_STATS) must be 1: --stats shows them"
 #endif
 
+/* ---- SNMP agent (--snmp; lwip/snmp_glue.c) ---- */
+#if !LWIP_SNMP || !SNMP_USE_RAW || SNMP_USE_NETCONN || !SNMP_LWIP_MIB2 || LWIP_SNMP_V3
+#error "lwip-tap-port: --snmp needs LWIP_SNMP 1 over the raw API (SNMP_USE_RAW 1, SNMP_USE_NETCONN 0) with SNMP_LWIP_MIB2 1 and LWIP_SNMP_V3 0"
+#endif
+#if !MIB2_STATS
+#error "lwip-tap-port: MIB2_STATS must be 1: the SNMP agent's counters, which --stats shows as MIB2"
+#endif
+#if SNMP_MAX_COMMUNITY_STR_LEN < 32
+#error "lwip-tap-port: SNMP_MAX_COMMUNITY_STR_LEN must be at least 32: --snmp takes communities that long, and the write community is 32 random hex digits"
+#endif
+
 #endif /* LWIP_TAP_PORT_CHECKS_H */

@@ -184,6 +184,16 @@ impl Stack {
             };
             log::info!("tftp: UDP port 69, serving {shown} ({mode})");
         }
+        if let Some(community) = &config.snmp {
+            crate::apps::snmp::start(community).map_err(|context| Error::Lwip {
+                context,
+                source: None,
+            })?;
+            log::info!(
+                "snmp: UDP port 161, MIB-2 over v1 and v2c, read-only; sysDescr '{}'",
+                crate::apps::snmp::sysdescr()
+            );
+        }
         stack.clients = Clients::start(&config.clients);
         Ok(stack)
     }

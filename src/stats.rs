@@ -1,4 +1,4 @@
-//! lwIP's statistics (memory pools, heap, per-protocol counters) for
+//! lwIP's statistics (memory pools, heap, per-protocol and MIB-2 counters) for
 //! `--stats` and SIGUSR1: as log lines, leaving out the rows with nothing
 //! in them, or as JSON with every counter. The stack adds its interfaces'
 //! counters (`Stack::log_stats`).
@@ -62,13 +62,25 @@ pub(crate) fn log() {
         let text: Vec<String> = counts.iter().map(|(k, n)| format!("{k} {n}")).collect();
         log::info!("stats: {} {}", p.name, text.join(" "));
     }
+    let mib2: Vec<String> = crate::lwip::stats::mib2()
+        .into_iter()
+        .filter(|(_, n)| *n != 0)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    if mib2.is_empty() {
+        left_out += 1;
+    } else {
+        log::info!("stats: MIB2 {}", mib2.join(" "));
+    }
     log::info!(
         "stats: {left_out} unused pools and protocols left out (all zero; --stats=json shows them)"
     );
 }
 
 /// Every pool and protocol: `{"pools": {"HEAP": {"used": …, "max": …,
-/// "avail": …, "err": …}, …}, "protocols": {"ICMP": {"xmit": …, …}, …}}`.
+/// "avail": …, "err": …}, …}, "protocols": {"ICMP": {"xmit": …, …}, …},
+/// "mib2": {"ipinreceives": …, …}}` (lwIP's MIB-2 counters, which its SNMP
+/// agent answers with).
 pub(crate) fn json() -> Map<String, Value> {
     let pools: Map<String, Value> = pools()
         .into_iter()
@@ -90,5 +102,10 @@ pub(crate) fn json() -> Map<String, Value> {
     let mut all = Map::new();
     all.insert("pools".into(), Value::Object(pools));
     all.insert("protocols".into(), Value::Object(protocols));
+    let mib2: Map<String, Value> = crate::lwip::stats::mib2()
+        .into_iter()
+        .map(|(k, n)| (k, json!(n)))
+        .collect();
+    all.insert("mib2".into(), Value::Object(mib2));
     all
 }

@@ -2,8 +2,8 @@
 //! chargen (`-C`), HTTP (`-H`) and iperf2 (`-s`); and the clients, traffic
 //! lwIP starts (`--ping`, `--iperf-client`, `--resolve`, `--sntp`,
 //! `--mqtt-publish`, `--mqtt-subscribe`, see `clients.rs`); and lwIP's TFTP
-//! server (`--tftp`, `tftp.rs`). Echo, HTTP, iperf (server and client), TFTP
-//! and MQTT are lwIP's own apps; chargen and ping are ours, in Rust over
+//! server (`--tftp`, `tftp.rs`) and SNMP agent (`--snmp`, `snmp.rs`). Echo,
+//! HTTP, iperf (server and client), TFTP, MQTT and SNMP are lwIP's own apps; chargen and ping are ours, in Rust over
 //! lwIP's raw API. They are started by
 //! [`Stack`](crate::stack::Stack), which guarantees lwIP runs.
 
@@ -14,6 +14,7 @@ mod iperf_client;
 mod mqtt;
 mod ping;
 mod resolve;
+pub(crate) mod snmp;
 mod sntp;
 pub(crate) mod tftp;
 

@@ -91,6 +91,9 @@ pub struct Config {
     pub mdns: Option<String>,
     /// lwIP's TFTP server on UDP port 69 (`--tftp`), serving one directory.
     pub tftp: Option<TftpConfig>,
+    /// lwIP's SNMP agent on UDP port 161 (`--snmp`): MIB-2, SNMPv1 and v2c,
+    /// read-only, answering requests with this community.
+    pub snmp: Option<String>,
 }
 
 /// lwIP's TFTP server: the directory it serves, opened during setup; files
@@ -106,6 +109,25 @@ pub struct TftpConfig {
 /// The most interfaces the mDNS responder runs on (lwIP's timer pool is
 /// sized for them, see lwip/lwipopts.h).
 pub const MDNS_MAX_INTERFACES: usize = 8;
+
+/// The longest SNMP community `--snmp` takes (lwIP's
+/// SNMP_MAX_COMMUNITY_STR_LEN, lwip/lwipopts.h).
+pub const SNMP_COMMUNITY_MAX: usize = 32;
+
+/// An SNMP community: 1 to 32 bytes of printable ASCII, no spaces.
+pub fn check_snmp_community(community: &str) -> Result<(), Rule> {
+    let bad = |reason: &'static str| Err(Rule::SnmpCommunity { reason });
+    if community.is_empty() {
+        return bad("it is empty");
+    }
+    if community.len() > SNMP_COMMUNITY_MAX {
+        return bad("it is longer than 32 bytes, the most lwIP's agent compares");
+    }
+    if !community.bytes().all(|b| b.is_ascii_graphic()) {
+        return bad("only printable ASCII without spaces is allowed");
+    }
+    Ok(())
+}
 
 /// The longest mDNS host name: one DNS label.
 pub const MDNS_NAME_MAX: usize = 63;
@@ -757,6 +779,9 @@ impl Config {
                 }));
             }
         }
+        if let Some(community) = &self.snmp {
+            check_snmp_community(community).map_err(whole)?;
+        }
         let mut names = HashSet::new();
         let mut addresses = HashMap::new();
         for (n, interface) in self.interfaces.iter().enumerate() {
@@ -826,7 +851,10 @@ impl Config {
     /// Whether the stack stops by itself once its clients are done: when it
     /// has clients and no service to keep running for.
     pub fn stops_after_clients(&self) -> bool {
-        !self.clients.is_empty() && !self.services.any() && self.tftp.is_none()
+        !self.clients.is_empty()
+            && !self.services.any()
+            && self.tftp.is_none()
+            && self.snmp.is_none()
     }
 
     /// How each interface is built, decided once: its device, MTU,

@@ -226,6 +226,9 @@ pub enum Rule {
     },
     /// `autoip=on` in a build whose lwIP tree has no ACD module.
     AutoipNotBuilt,
+    SnmpCommunity {
+        reason: &'static str,
+    },
 }
 
 impl fmt::Display for Rule {
@@ -246,6 +249,9 @@ impl fmt::Display for Rule {
                 "--mdns with {count} interfaces: the responder runs on at most {}",
                 super::MDNS_MAX_INTERFACES
             ),
+            Rule::SnmpCommunity { reason } => {
+                write!(f, "--snmp: the community is not usable: {reason}")
+            }
             Rule::AutoipNotBuilt => write!(
                 f,
                 "autoip=on: this lwip-tap's lwIP has no AutoIP with address conflict detection \

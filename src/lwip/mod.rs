@@ -14,7 +14,8 @@
 //! - [`timer`]: lwIP's one-shot timeouts, and the loop's timer functions;
 //! - [`apps`]: lwIP's own applications (echo, httpd, lwiperf);
 //! - [`dns`], [`sntp`]: lwIP's DNS and SNTP clients;
-//! - [`tftp`], [`mqtt`]: lwIP's TFTP server and MQTT client;
+//! - [`tftp`], [`mqtt`], [`snmp`]: lwIP's TFTP server, MQTT client and
+//!   SNMP agent;
 //! - [`port`]: what lwIP's port asks of the operating system (clock,
 //!   random numbers, diagnostics), with the virtual clock of lwip-drill;
 //! - [`stats`], [`build`]: lwIP's statistics and build information.
@@ -33,6 +34,7 @@ pub(crate) mod netif;
 pub(crate) mod pbuf;
 pub(crate) mod port;
 pub(crate) mod raw;
+pub(crate) mod snmp;
 pub(crate) mod sntp;
 pub(crate) mod stats;
 pub(crate) mod tftp;

@@ -94,3 +94,20 @@ pub(crate) fn protocols() -> Vec<ProtocolCounts> {
     }
     protocols
 }
+
+/// lwIP's MIB-2 counters (`lwip_stats.mib2`: `ipinreceives`, `udpindatagrams`,
+/// ...), the ones its SNMP agent answers with, by name.
+pub(crate) fn mib2() -> Vec<(String, u32)> {
+    let mut counters = Vec::new();
+    for index in 0.. {
+        let mut name_ptr = std::ptr::null();
+        let mut value = 0;
+        // SAFETY: as in `pools`; both pointers are writable.
+        if unsafe { sys::lwip_tap_stats_mib2(index, &mut name_ptr, &mut value) } == 0 {
+            break;
+        }
+        // SAFETY: as in `pools`.
+        counters.push((unsafe { name(name_ptr) }, value));
+    }
+    counters
+}

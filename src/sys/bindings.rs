@@ -39,6 +39,11 @@ pub struct stats_ {
 
 pub const LWIP_TAP_OPT_KEEPALIVE: u32 = 1;
 pub const LWIP_TAP_OPT_REUSEADDR: u32 = 2;
+pub const LWIP_TAP_SNMP_ANSWERED: u32 = 0;
+pub const LWIP_TAP_SNMP_BAD_COMMUNITY: u32 = 1;
+pub const LWIP_TAP_SNMP_MALFORMED: u32 = 2;
+pub const LWIP_TAP_SNMP_BAD_VERSION: u32 = 3;
+pub const LWIP_TAP_SNMP_DROPPED: u32 = 4;
 pub const LWIP_TAP_AUTOIP_BOUND: u32 = 1;
 pub const LWIP_TAP_AUTOIP_CONFLICT: u32 = 2;
 pub const LWIP_TAP_AUTOIP_RESTART: u32 = 3;
@@ -746,6 +751,28 @@ extern "C" {
 }
 extern "C" {
     pub fn lwip_tap_tftp_peer(addr: *mut ip_addr_t, port: *mut u16_t) -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn lwip_tap_snmp_start(
+        community: *const ::std::os::raw::c_char,
+        write: *const ::std::os::raw::c_char,
+        descr: *const ::std::os::raw::c_char,
+    ) -> err_t;
+}
+extern "C" {
+    pub fn lwip_tap_snmp_event(
+        outcome: ::std::os::raw::c_int,
+        addr: *const ip_addr_t,
+        port: u16_t,
+        len: u16_t,
+    );
+}
+extern "C" {
+    pub fn lwip_tap_stats_mib2(
+        index: ::std::os::raw::c_uint,
+        name: *mut *const ::std::os::raw::c_char,
+        value: *mut u32_t,
+    ) -> ::std::os::raw::c_int;
 }
 extern "C" {
     pub fn lwip_tap_mqtt_available() -> ::std::os::raw::c_int;

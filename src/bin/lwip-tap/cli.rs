@@ -55,11 +55,11 @@ pub enum Invocation {
 
 /// The usage line of `-h`, `--help` and a missing `-i`: every option.
 const USAGE: &str = "lwip-tap -i name=TAP,addr=A[/LEN],netmask=M,gw=G[,KEY=VALUE...] [-i ...]
-         [-E] [-C] [-H] [-s] [--mdns NAME] [--tftp DIR [--tftp-write]] [--seed N] [--busy-poll]
+         [-E] [-C] [-H] [-s] [--mdns NAME] [--tftp DIR [--tftp-write]] [--snmp COMMUNITY]
          [--ping ADDR [--count N] [--interval S]] [--iperf-client ADDR[:PORT] [--time S]]
          [--resolve NAME] [--sntp ADDR] [--mqtt-publish URL MSG] [--mqtt-subscribe URL [--time S]]
-         [-Z USER] [--seccomp on|off|required] [--stats[=json]] [--ready-file PATH]
-         [-q | -v | --log-level LEVEL] [-d] [-V] [-h | --help]";
+         [-Z USER] [--seccomp on|off|required] [--stats[=json]] [--ready-file PATH] [--seed N]
+         [--busy-poll] [-q | -v | --log-level LEVEL] [-d] [-V] [-h | --help]";
 
 /// What `-h` says after the options: every key of `-i`, in short.
 const KEYS_HELP: &str = "\
@@ -167,6 +167,17 @@ fn command() -> clap::Command {
                 .action(ArgAction::SetTrue)
                 .help("Let TFTP clients write files beneath DIR too")
                 .long_help("Let TFTP clients write files too (created or replaced, beneath DIR)"),
+        )
+        .arg(
+            Arg::new("snmp")
+                .long("snmp")
+                .value_name("COMMUNITY")
+                .help("SNMP agent (UDP port 161): MIB-2, v1/v2c, read-only, for COMMUNITY")
+                .long_help(
+                    "lwIP's SNMP agent on UDP port 161: MIB-2 (system, interfaces, ip, icmp, tcp, \
+                     udp, snmp) over SNMPv1 and v2c, read-only; requests with another community, \
+                     and every SET, get no answer",
+                ),
         )
         .arg(
             Arg::new("ping")
@@ -486,6 +497,7 @@ fn options(matches: &ArgMatches, cmd: &mut clap::Command) -> Result<Options, Err
             notify_socket: None,
         },
         mdns: matches.get_one::<String>("mdns").cloned(),
+        snmp: matches.get_one::<String>("snmp").cloned(),
         tftp: matches
             .get_one::<std::path::PathBuf>("tftp")
             .map(|dir| TftpConfig {
