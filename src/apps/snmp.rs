@@ -49,7 +49,9 @@ fn report(outcome: SnmpOutcome, peer: SocketAddr, len: usize) {
         SnmpOutcome::BadCommunity => "wrong community (or a SET: the agent is read-only)",
         SnmpOutcome::Malformed => "malformed request (not SNMP's ASN.1)",
         SnmpOutcome::BadVersion => "unsupported SNMP version (v1 and v2c only)",
-        SnmpOutcome::Dropped => "request dropped by lwIP (no memory for the answer?)",
+        SnmpOutcome::Dropped => {
+            "dropped by lwIP (not a request it answers, or no memory for the answer)"
+        }
     };
     let now = Instant::now();
     let repeat = LAST.get().is_some_and(|(p, o, at)| {

@@ -22,7 +22,8 @@ pub(crate) enum SnmpOutcome {
     Malformed,
     /// An SNMP version other than v1 and v2c: no answer.
     BadVersion,
-    /// Dropped for another reason (no memory for the answer, say).
+    /// Dropped for another reason (a PDU that is no request, or no memory
+    /// for the answer).
     Dropped,
 }
 
