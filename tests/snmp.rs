@@ -174,6 +174,21 @@ fn snmp_agent_answers_mib2_with_the_counters_stats_shows() {
         );
     }
     assert!(counter(&stats, "tcppassiveopens") >= 1, "{stats:?}");
+
+    // All of MIB-2, tables included. lwIP's listeners take both IP
+    // versions, so they are in the version-neutral tables (RFC 4022's
+    // tcpListenerTable, RFC 4113's udpEndpointTable), indexed by an
+    // empty address and the port: the echo server's and the agent's.
+    let all = snmp(&ns, "snmpwalk", "s3cret-ro", ".1.3.6.1.2.1")
+        .unwrap_or_else(|e| panic!("{e}\n{}", lwip.log()));
+    for oid in [
+        ".1.3.6.1.2.1.6.20.1.4.0.0.7",
+        ".1.3.6.1.2.1.7.7.1.8.0.0.7.0.0.0.0",
+        ".1.3.6.1.2.1.7.7.1.8.0.0.161.0.0.0.0",
+    ] {
+        assert!(all.iter().any(|(o, _)| o == oid), "no {oid}: {all:?}");
+    }
+    eprintln!("snmpwalk of MIB-2: {} values", all.len());
     assert!(counter(&stats, "udpindatagrams") >= 3, "{stats:?}");
     assert!(lwip.is_running(), "{}", lwip.log());
 }
