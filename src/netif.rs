@@ -478,6 +478,11 @@ impl Interface {
             waits_for_lease: matches!(plan.addressing, Addressing::Dhcp | Addressing::DhcpAutoip),
             waits_for_ipv6: !plan.ipv6.addresses.is_empty(),
         };
+        // The receive chain is taken now rather than at the first frame, so
+        // lwIP's pool use is the same before traffic as after it: a
+        // baseline of `--stats` taken at start compares with a later one.
+        // (If the pool is short now, the first read tries again.)
+        interface.refill_spare();
         interface.configure_ipv6(&plan.ipv6)?;
         if plan.addressing == Addressing::DhcpAutoip {
             interface.netif.enable_autoip();
