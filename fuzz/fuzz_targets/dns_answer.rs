@@ -78,7 +78,9 @@ impl Fuzz {
             let (port, id) = self.drain()?;
             self.pending[which] = Some((lookup, port, id));
         }
-        self.pending[which].as_ref().map(|(_, port, id)| (*port, *id))
+        self.pending[which]
+            .as_ref()
+            .map(|(_, port, id)| (*port, *id))
     }
 
     /// Takes every frame lwIP sent; the source port and ID of the last DNS

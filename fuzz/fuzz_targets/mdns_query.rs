@@ -55,7 +55,9 @@ fn advance(stack: &mut Stack, by: Duration) {
         n.set(n.get() + by);
         n.get()
     });
-    stack.advance_clock(now).expect("in-process devices do not fail");
+    stack
+        .advance_clock(now)
+        .expect("in-process devices do not fail");
     let port = stack.in_process_port(0).expect("in-process");
     while port.take_sent().is_some() {}
 }
