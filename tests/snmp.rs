@@ -78,22 +78,6 @@ fn counter(counters: &[(String, u64)], name: &str) -> u64 {
         .map_or(0, |(_, v)| *v)
 }
 
-/// The pools whose use must come back to where it was.
-const POOLS: &[&str] = &["PBUF_POOL", "PBUF", "UDP_PCB", "SYS_TIMEOUT", "HEAP"];
-
-fn assert_pools_back(lwip: &mut LwipTap, before: &common::Stats) {
-    let back = common::wait_until(Duration::from_secs(5), || {
-        let now = lwip.stats();
-        POOLS.iter().all(|p| now.used(p) <= before.used(p))
-    });
-    assert!(
-        back,
-        "before {before:?}, now {:?}\n{}",
-        lwip.stats(),
-        lwip.log()
-    );
-}
-
 const SYS_DESCR: &str = ".1.3.6.1.2.1.1.1.0";
 const SYS_NAME: &str = ".1.3.6.1.2.1.1.5.0";
 const IF_NUMBER: &str = ".1.3.6.1.2.1.2.1.0";
@@ -249,7 +233,7 @@ fn snmp_refuses_wrong_communities_sets_and_malformed_requests() {
     // Still answering, and back to where it was.
     let sys = snmpget(&ns, "public", SYS_DESCR).unwrap_or_else(|e| panic!("{e}\n{}", lwip.log()));
     assert!(value(&sys, SYS_DESCR).starts_with("lwip-tap "));
-    assert_pools_back(&mut lwip, &before);
+    common::assert_pools_back(&mut lwip, &before);
     assert!(lwip.is_running(), "{}", lwip.log());
     // At most one line per bad request, at warn level; repeats within a
     // second from one peer go to debug.

@@ -69,22 +69,6 @@ fn assert_same(got: &Path, want: &Path, lwip: &LwipTap) {
     );
 }
 
-/// The pools whose use must come back to where it was.
-const POOLS: &[&str] = &["PBUF_POOL", "PBUF", "UDP_PCB", "SYS_TIMEOUT", "HEAP"];
-
-fn assert_pools_back(lwip: &mut LwipTap, before: &common::Stats) {
-    let back = common::wait_until(Duration::from_secs(5), || {
-        let now = lwip.stats();
-        POOLS.iter().all(|p| now.used(p) <= before.used(p))
-    });
-    assert!(
-        back,
-        "before {before:?}, now {:?}\n{}",
-        lwip.stats(),
-        lwip.log()
-    );
-}
-
 #[test]
 fn tftp_serves_files_byte_for_byte_and_nothing_outside_its_directory() {
     require_network!("tftp");
@@ -153,7 +137,7 @@ fn tftp_serves_files_byte_for_byte_and_nothing_outside_its_directory() {
     // not logged again.
     assert_eq!(lwip.log().matches("refused").count(), 8, "{}", lwip.log());
 
-    assert_pools_back(&mut lwip, &before);
+    common::assert_pools_back(&mut lwip, &before);
     assert!(lwip.is_running(), "{}", lwip.log());
 }
 
@@ -199,7 +183,7 @@ fn tftp_write_mode_stores_uploads_inside_its_directory_only() {
         fs::read(ns.dir.path().join("secret")).unwrap(),
         b"not for TFTP clients\n"
     );
-    assert_pools_back(&mut lwip, &before);
+    common::assert_pools_back(&mut lwip, &before);
 }
 
 #[test]
@@ -250,7 +234,7 @@ fn malformed_tftp_packets_get_one_line_each_and_leak_nothing() {
         &served.join("image.bin"),
         &lwip,
     );
-    assert_pools_back(&mut lwip, &before);
+    common::assert_pools_back(&mut lwip, &before);
     assert!(lwip.is_running(), "{}", lwip.log());
     // Each bad packet is at most one line.
     let lines = lwip.log().matches("tftp: 172.16.0.1:").count();

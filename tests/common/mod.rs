@@ -965,6 +965,24 @@ impl Stats {
     }
 }
 
+/// The pools an app's traffic borrows and must give back.
+pub const APP_POOLS: &[&str] = &["PBUF_POOL", "PBUF", "UDP_PCB", "SYS_TIMEOUT", "HEAP"];
+
+/// Waits up to 5 s for every pool of [`APP_POOLS`] to be back at (or
+/// below) its use in `before`; fails with both reports and the log.
+pub fn assert_pools_back(lwip: &mut LwipTap, before: &Stats) {
+    let back = wait_until(Duration::from_secs(5), || {
+        let now = lwip.stats();
+        APP_POOLS.iter().all(|p| now.used(p) <= before.used(p))
+    });
+    assert!(
+        back,
+        "before {before:?}, now {:?}\n{}",
+        lwip.stats(),
+        lwip.log()
+    );
+}
+
 /// The two kinds of switch the topologies are built on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Switch {
