@@ -302,7 +302,10 @@ fn build(
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         if !stderr.contains("do not match") {
-            return Err(format!("the build failed: {}", first_error(&stderr)));
+            return Err(format!(
+                "the build failed: {}",
+                telling_line(&stderr, &["error"])
+            ));
         }
         note("the committed bindings do not match this lwIP: generating them (buildtime_bindgen, needs libclang)");
         let output = cargo(true)
@@ -310,7 +313,10 @@ fn build(
             .map_err(|e| format!("cannot run cargo: {e}"))?;
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
-            return Err(format!("the build failed: {}", first_error(&stderr)));
+            return Err(format!(
+                "the build failed: {}",
+                telling_line(&stderr, &["error"])
+            ));
         }
     }
     if exe.is_file() {
@@ -320,15 +326,16 @@ fn build(
     }
 }
 
-/// The first `error` line of a failed build, for a one-line message.
-fn first_error(stderr: &str) -> String {
-    stderr
-        .lines()
-        .find(|l| l.trim_start().starts_with("error"))
-        .or_else(|| stderr.lines().rfind(|l| !l.trim().is_empty()))
+/// The line of `text` that says what went wrong, for a one-line message:
+/// the first that starts with one of `marks` (in the order of `marks`),
+/// else the last line with something on it.
+fn telling_line<'a>(text: &'a str, marks: &[&str]) -> &'a str {
+    marks
+        .iter()
+        .find_map(|mark| text.lines().find(|l| l.trim_start().starts_with(mark)))
+        .or_else(|| text.lines().rfind(|l| !l.trim().is_empty()))
         .unwrap_or("no message")
         .trim()
-        .to_string()
 }
 
 /// Debian's lwIP 2.1.3 source tree under the cache, fetched with
@@ -440,13 +447,8 @@ fn run(mut command: Command, name: &str) -> Result<(), String> {
     let text = String::from_utf8_lossy(&output.stderr).into_owned()
         + &String::from_utf8_lossy(&output.stdout);
     // apt names the unreachable file first, then sums up.
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("W: Failed to fetch"))
-        .or_else(|| text.lines().find(|l| l.starts_with("E:")))
-        .or_else(|| text.lines().rfind(|l| !l.trim().is_empty()))
-        .unwrap_or("no message");
-    Err(format!("{name} failed: {}", line.trim()))
+    let line = telling_line(&text, &["W: Failed to fetch", "E:"]);
+    Err(format!("{name} failed: {line}"))
 }
 
 #[cfg(test)]
