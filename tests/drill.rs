@@ -242,12 +242,14 @@ fn a_scripts_descriptor_numbers_are_names_for_the_stacks_as_in_packetdrill() {
 // --target linux: this machine's kernel, each script in a network
 // namespace of its own, so these need root (or a user namespace with a
 // usable /dev/net/tun): where that cannot be had, each test reports itself
-// skipped (tests/common). Time is real there: the scripts run with a 40 ms
+// skipped (tests/common). Time is real there: the scripts run with a 50 ms
 // tolerance so that a busy machine (two cores, the suite running beside)
-// does not fail them.
+// does not fail them, and 15 % of the time since the previous line, as the
+// kernel's timer wheel may fire a timer an eighth of its timeout late (a
+// 300 ms RTO came 40.5 ms late on a CONFIG_HZ=250 kernel; docs/drill.md).
 
 /// The tolerance the tests give real time.
-const TOLERANCE: &str = "--tolerance_usecs=40000";
+const TOLERANCE: [&str; 2] = ["--tolerance_usecs=50000", "--tolerance_percent=15"];
 
 /// Whether a network namespace with a TUN can be had here; else the
 /// calling test is recorded as skipped (with lwip-drill's reason).
@@ -265,8 +267,9 @@ fn linux_or_skip() -> bool {
 
 /// lwip-drill on Linux, with the tolerance real time needs here.
 fn drill_linux(args: &[&str], scripts: &[PathBuf]) -> Output {
-    let args: Vec<&str> = ["--target", "linux", TOLERANCE]
+    let args: Vec<&str> = ["--target", "linux"]
         .iter()
+        .chain(&TOLERANCE)
         .chain(args)
         .copied()
         .collect();
@@ -411,7 +414,7 @@ fn lwip_and_linux_side_by_side() {
     let agree = tests_dir("drill/udp/datagrams.pkt");
     let differ = tests_dir("drill/tcp/ack_to_closed_port.pkt");
     let output = drill(
-        &["--compare", "lwip,linux", TOLERANCE],
+        &["--compare", "lwip,linux", TOLERANCE[0], TOLERANCE[1]],
         &[agree.clone(), differ.clone()],
     );
     let out = text(&output);

@@ -87,6 +87,7 @@ pub(crate) fn run(script: &Script, settings: &Settings, log: &mut Vec<String>) -
         current: None,
         pending: None,
         previous: None,
+        sent_at: None,
         last_scripted: 0,
         fds: BTreeMap::new(),
         timestamps: BTreeMap::new(),
@@ -147,6 +148,11 @@ struct Run<'a> {
     /// packet (consecutive inbound packets are timed from each other's
     /// scripted times).
     previous: Option<(i64, bool)>,
+    /// When the stack sent the packet of the previous event, if that was
+    /// an outbound packet: the next relative time counts from it, not from
+    /// when the runner got to it (the same on lwIP's virtual clock; on
+    /// Linux a busy machine would otherwise shift the script's times).
+    sent_at: Option<i64>,
     /// The scripted time of the previous event, for the tolerance.
     last_scripted: i64,
     /// The script's descriptors and lwIP's: as in packetdrill, the value
@@ -208,8 +214,9 @@ impl Run<'_> {
     /// tolerance, resolving relative times.
     fn window(&self, event: &Event, inbound: bool) -> (i64, i64) {
         let now = self.target.now();
-        let anchor = match self.previous {
-            Some((scripted, true)) if inbound => scripted,
+        let anchor = match (self.previous, self.sent_at) {
+            (Some((scripted, true)), _) if inbound => scripted,
+            (_, Some(at)) => at,
             _ => now,
         };
         match event.time {
@@ -235,19 +242,20 @@ impl Run<'_> {
             matches!(&event.action, Action::Packet(p) if p.direction == Direction::Inbound);
         let (lo, hi) = self.window(event, inbound_packet);
         let tolerance = self.tolerance(self.last_scripted, lo);
+        let mut sent_at = None;
         match &event.action {
             Action::Unsupported { construct, .. } => {
                 return Err(Stop::Skip(line, format!("unsupported {construct}")))
             }
             Action::Packet(packet) if packet.direction == Direction::Outbound => {
-                self.expect(
+                sent_at = Some(self.expect(
                     line,
                     packet,
                     lo,
                     hi,
                     tolerance,
                     event.time == EventTime::Any,
-                )?;
+                )?);
             }
             action => {
                 self.advance_to(line, lo)?;
@@ -268,6 +276,7 @@ impl Run<'_> {
             }
         }
         self.previous = Some((lo, inbound_packet));
+        self.sent_at = sent_at;
         self.last_scripted = lo;
         Ok(())
     }
@@ -352,7 +361,7 @@ impl Run<'_> {
         hi: i64,
         tolerance: i64,
         any: bool,
-    ) -> Step {
+    ) -> Step<i64> {
         let deadline = if any {
             self.target.now().saturating_add(OPEN_WAIT)
         } else {
@@ -414,7 +423,7 @@ impl Run<'_> {
                     ));
                 }
                 self.trace(format!("{} {expected}", seconds(at)));
-                return Ok(());
+                return Ok(at);
             }
             if self.target.now() >= deadline {
                 return Err(Stop::Fail(

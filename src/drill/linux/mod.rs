@@ -18,9 +18,9 @@ mod sockets;
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::IpAddr;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::sockets::{Attempt, Call, Endpoints, Progress};
 use super::target::{for_remote, Addresses, Target};
@@ -123,8 +123,13 @@ pub(crate) struct LinuxTarget {
     tun: TapDevice,
     sockets: LinuxSockets,
     remote: IpAddr,
-    /// The real time of the script's time 0.
+    /// The real time of the script's time 0, on the monotonic clock and
+    /// as time since the Unix epoch (the clock of packet time stamps).
     start: Instant,
+    start_epoch: Duration,
+    /// A packet socket on `tun0`: what the kernel sends, stamped when it
+    /// sent it. The TUN device itself is only drained.
+    sniffer: OwnedFd,
     /// IP packets the kernel sent the remote end, with their script times.
     sent: VecDeque<(i64, Vec<u8>)>,
     /// What the last call that blocked waits for.
@@ -170,29 +175,55 @@ impl LinuxTarget {
         if let Some((line, command)) = init_command {
             run_shell(command).map_err(|e| (line, e))?;
         }
-        Ok(LinuxTarget {
+        let sniffer = os::interface_index(TUN_NAME)
+            .and_then(os::packet_socket)
+            .map_err(|e| (0, format!("a packet socket on {TUN_NAME}: {e}")))?;
+        let mut target = LinuxTarget {
             tun,
             sockets: LinuxSockets::new(addresses.local),
             remote: addresses.remote,
             start: Instant::now(),
+            start_epoch: since_epoch(),
+            sniffer,
             sent: VecDeque::new(),
             waiting: None,
-        })
+        };
+        // What setup left in the TUN's queue is older than time 0.
+        target.drain_tun().map_err(|e| (0, e))?;
+        Ok(target)
     }
 
-    /// Takes every packet the TUN holds now.
-    fn read_tun(&mut self) -> Result<(), String> {
+    /// Empties the TUN device's queue: the packets in it are read, with
+    /// their time stamps, from the packet socket.
+    fn drain_tun(&mut self) -> Result<(), String> {
         let mut buf = vec![0u8; READ_SIZE];
         loop {
-            let read = self.tun.read(&mut [IoSliceMut::new(&mut buf)]);
-            let len = match read {
-                Ok(len) => len,
+            match self.tun.read(&mut [IoSliceMut::new(&mut buf)]) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(format!("cannot read {TUN_NAME}: {e}")),
+            }
+        }
+    }
+
+    /// Takes every packet the kernel has sent through `tun0` so far, each
+    /// at the script time the kernel sent it.
+    fn read_tun(&mut self) -> Result<(), String> {
+        self.drain_tun()?;
+        let mut buf = vec![0u8; READ_SIZE];
+        loop {
+            let (len, outgoing, stamp) = match os::recv_stamped(self.sniffer.as_fd(), &mut buf) {
+                Ok(read) => read,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(format!("cannot read {TUN_NAME}: {e}")),
+                Err(e) => return Err(format!("cannot read a packet socket on {TUN_NAME}: {e}")),
             };
-            let now = self.now();
-            if len < VnetHeader::LEN {
+            let now = stamp.map_or_else(
+                || self.now(),
+                |at| at.saturating_sub(self.start_epoch).as_micros() as i64,
+            );
+            if !outgoing || len < VnetHeader::LEN {
                 continue;
             }
             let (header, packet) = buf[..len].split_at_mut(VnetHeader::LEN);
@@ -227,7 +258,7 @@ impl Target for LinuxTarget {
         }
         let deadline = self.waiting.as_ref().and_then(|w| w.deadline);
         let until = deadline.map_or(limit, |d| d.min(limit));
-        let mut fds = vec![os::poll_entry(self.tun.as_raw_fd(), libc::POLLIN)];
+        let mut fds = vec![os::poll_entry(self.sniffer.as_raw_fd(), libc::POLLIN)];
         if let Some(wait) = &self.waiting {
             fds.extend(wait.fds.iter().copied());
         }
@@ -327,4 +358,11 @@ fn run_shell(command: &str) -> Result<(), String> {
         .rfind(|l| !l.trim().is_empty())
         .map_or(String::new(), |l| format!(": {}", l.trim()));
     Err(format!("`{command}` failed ({}){last}", output.status))
+}
+
+/// The real-time clock, as packet time stamps give it.
+fn since_epoch() -> Duration {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
 }

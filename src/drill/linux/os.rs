@@ -6,7 +6,7 @@
 use std::io;
 use std::mem;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 /// A return value of -1 as the errno it set.
@@ -352,5 +352,98 @@ pub(crate) fn poll(fds: &mut [PollFd], timeout: Option<Duration>) -> io::Result<
         Ok(n) => Ok(n as usize),
         Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(0),
         Err(e) => Err(e),
+    }
+}
+
+/// A packet socket on the interface `ifindex` that sees every packet the
+/// kernel sends or receives there, each with the kernel's time stamp
+/// (`SO_TIMESTAMPNS`) and, in front of the packet, the virtio-net header
+/// its offloads need (`PACKET_VNET_HDR`); non-blocking. packetdrill takes
+/// the time of an outbound packet the same way, so a busy runner does
+/// not make the kernel look late.
+pub(crate) fn packet_socket(ifindex: u32) -> io::Result<OwnedFd> {
+    let protocol = (libc::ETH_P_ALL as u16).to_be();
+    // SAFETY: socket(2) has no memory preconditions.
+    let fd = check(unsafe {
+        libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            libc::c_int::from(protocol),
+        )
+    })?;
+    // SAFETY: `fd` was just returned by socket(2) and is owned by no one
+    // else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    set_option(fd.as_fd(), libc::SOL_PACKET, libc::PACKET_VNET_HDR, &1i32)?;
+    set_option(fd.as_fd(), libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, &1i32)?;
+    // SAFETY: sockaddr_ll is plain data, valid when zeroed.
+    let mut addr: libc::sockaddr_ll = unsafe { mem::zeroed() };
+    addr.sll_family = libc::AF_PACKET as u16;
+    addr.sll_protocol = protocol;
+    addr.sll_ifindex = ifindex as i32;
+    // SAFETY: `addr` is a sockaddr_ll of the length given.
+    check(unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&addr as *const libc::sockaddr_ll).cast(),
+            mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+        )
+    })?;
+    Ok(fd)
+}
+
+/// The next packet on a [`packet_socket`] into `buf`: its length, whether
+/// the kernel sent it (rather than received it), and the kernel's time
+/// stamp as time since the Unix epoch.
+pub(crate) fn recv_stamped(
+    fd: BorrowedFd<'_>,
+    buf: &mut [u8],
+) -> io::Result<(usize, bool, Option<Duration>)> {
+    // SAFETY: sockaddr_ll is plain data, valid when zeroed.
+    let mut from: libc::sockaddr_ll = unsafe { mem::zeroed() };
+    // Room for one SCM_TIMESTAMPNS message, aligned as cmsghdr is.
+    let mut control = [0u64; 8];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: msghdr is plain data, valid when zeroed.
+    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+    msg.msg_name = (&mut from as *mut libc::sockaddr_ll).cast();
+    msg.msg_namelen = mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = mem::size_of_val(&control);
+    // SAFETY: every pointer in `msg` points at a live buffer of the length
+    // given with it.
+    let len = check_size(unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, 0) })?;
+    let mut stamp = None;
+    // SAFETY: `msg` was filled by recvmsg; CMSG_FIRSTHDR and CMSG_NXTHDR
+    // stay within `msg_controllen` bytes of `control`.
+    let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+    while !cmsg.is_null() {
+        // SAFETY: `cmsg` is non-null and within `control`.
+        let header = unsafe { &*cmsg };
+        if header.cmsg_level == libc::SOL_SOCKET && header.cmsg_type == libc::SCM_TIMESTAMPNS {
+            // SAFETY: an SCM_TIMESTAMPNS message carries a timespec, which
+            // may be unaligned in the buffer.
+            let ts: libc::timespec =
+                unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast()) };
+            stamp = Some(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32));
+        }
+        // SAFETY: as for CMSG_FIRSTHDR.
+        cmsg = unsafe { libc::CMSG_NXTHDR(&msg, cmsg) };
+    }
+    Ok((len, from.sll_pkttype == libc::PACKET_OUTGOING, stamp))
+}
+
+/// The index of the interface `name`.
+pub(crate) fn interface_index(name: &str) -> io::Result<u32> {
+    let name = std::ffi::CString::new(name).map_err(|_| io::ErrorKind::InvalidInput)?;
+    // SAFETY: `name` is a NUL-terminated string.
+    match unsafe { libc::if_nametoindex(name.as_ptr()) } {
+        0 => Err(io::Error::last_os_error()),
+        index => Ok(index),
     }
 }
