@@ -13,7 +13,7 @@ fn committed_bindings_match_a_fresh_generation() {
         return;
     }
     let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let target_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bindgen-check");
+    let target_dir = common::builds_dir();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
         .current_dir(&manifest_dir)

@@ -24,7 +24,7 @@ fn build_lock() -> MutexGuard<'static, ()> {
 }
 
 fn target_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("build-checks")
+    common::builds_dir()
 }
 
 /// `cargo build --bin lwip-tap` with `features` and `env` (and none of the

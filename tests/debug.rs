@@ -2,19 +2,18 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use common::{Netns, LWIP_ADDR};
 
-/// Builds lwip-tap with `--features debug` in its own target directory
+/// Builds lwip-tap with `--features debug` in the tests' shared build directory
 /// (once per test run) and returns the binary.
 fn debug_binary() -> &'static str {
     static BINARY: OnceLock<String> = OnceLock::new();
     BINARY.get_or_init(|| {
-        let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("debug-feature");
+        let target = common::builds_dir();
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let out = common::successful_output(
             Command::new(cargo)

@@ -17,8 +17,10 @@
 //! runs that build, so a future lwIP that stops (or changes) clearing them
 //! is noticed.
 
+#[allow(dead_code)]
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::PathBuf;
 use std::process::Command;
 
 use lwip_tap::config::{Addressing, Config, InterfaceConfig};
@@ -423,14 +425,14 @@ fn forwarded_packets_leave_as_they_came_but_for_ttl_and_header_checksum() {
     stack.poll().unwrap();
 }
 
-/// Runs the test above in a `stock_lwip` build (in a target directory of
-/// its own), where it checks what lwIP itself sends.
+/// Runs the test above in a `stock_lwip` build (in the tests' shared
+/// build directory), where it checks what lwIP itself sends.
 #[test]
 fn the_stock_build_shows_what_lwip_itself_sends() {
     if STOCK {
         return;
     }
-    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("stock-lwip");
+    let target = common::builds_dir();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
         .current_dir(env!("CARGO_MANIFEST_DIR"))

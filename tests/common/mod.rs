@@ -909,6 +909,13 @@ impl Drop for LwipTap {
     }
 }
 
+/// The target directory the tests' own builds of this crate share (the
+/// debug feature, stock lwIP, fresh bindings, other lwIP trees): each
+/// feature set keeps its artifacts, and the dependencies build once.
+pub fn builds_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("builds")
+}
+
 /// Polls `f` every 50 ms until it returns true or `timeout` passes.
 pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
