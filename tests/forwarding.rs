@@ -25,7 +25,7 @@
 mod common;
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
@@ -49,6 +49,11 @@ struct Routed {
     captures: Vec<(Child, PathBuf)>,
     /// lwip-tap's capture of tap1 (default mode only).
     sent_right: PathBuf,
+    /// Default mode only: lwip-tap's capture of tap0, and tcpdump on a
+    /// port of br0 where the kernel cuts the left host's super-frames in
+    /// software (the bridge floods every frame to it).
+    received_left: PathBuf,
+    kernel_cut: Option<(Child, PathBuf)>,
 }
 
 impl Routed {
@@ -90,11 +95,23 @@ impl Routed {
         }
         let offload = if pass_through { ",offload=on" } else { "" };
         let sent_right = ns.dir.path().join("tap1.pcapng");
-        let pcap = if pass_through {
-            String::new()
+        let received_left = ns.dir.path().join("tap0.pcapng");
+        let (pcap, pcap_left) = if pass_through {
+            (String::new(), String::new())
         } else {
-            format!(",pcap={}", sent_right.display())
+            (
+                format!(",pcap={}", sent_right.display()),
+                format!(",pcap={}", received_left.display()),
+            )
         };
+        let kernel_cut = (!pass_through).then(|| {
+            ns.sh("ip link set dev br0 type bridge ageing_time 0 && \
+                 ip link add mon0 type veth peer name monp && \
+                 ethtool -K mon0 tx off tso off gso off >/dev/null && \
+                 sysctl -qw net.ipv6.conf.monp.disable_ipv6=1 && \
+                 ip link set dev mon0 master br0 up && ip link set dev monp up");
+            capture_on(&ns, "monp")
+        });
         let addr6 = |subnet: u8| {
             if pass_through {
                 format!(",addr6=fd16:{subnet}::1")
@@ -107,7 +124,7 @@ impl Routed {
             &[
                 "-i",
                 &format!(
-                    "name=tap0,addr=172.16.0.1,netmask=255.255.255.0{offload}{}",
+                    "name=tap0,addr=172.16.0.1,netmask=255.255.255.0{offload}{}{pcap_left}",
                     addr6(0)
                 ),
                 "-i",
@@ -130,6 +147,8 @@ impl Routed {
             router,
             captures,
             sent_right,
+            received_left,
+            kernel_cut,
         }
     }
 
@@ -210,28 +229,55 @@ impl Routed {
         // The capture stage wrote its file with the statistics; tcpdump
         // writes each packet as it comes (-U).
         let received = &self.captures[1].1;
-        let script = format!(
-            "from scapy.all import rdpcap, IP, TCP\n\
-             def tcp(path):\n\
-             \x20   return [bytes(p) for p in rdpcap(path) if IP in p and TCP in p\n\
-             \x20           and p[IP].src == '172.16.0.100' and p[IP].dst == '172.16.1.100']\n\
-             sent, got = tcp('{}'), tcp('{}')\n\
-             first = next((i for i, (a, b) in enumerate(zip(sent, got)) if a != b), None)\n\
-             print(len(sent), len(got), first)\n",
-            self.sent_right.display(),
-            received.display()
-        );
-        let out = self
-            .right
-            .sh(&format!("/usr/bin/python3 - <<'EOF'\n{script}EOF"));
-        let words: Vec<&str> = out.split_whitespace().collect();
+        self.assert_same_tcp(&self.sent_right, received, true, "sent, received");
+    }
+
+    /// The TCP segments from the left host to the right one in captures
+    /// `a` and `b` are the same, byte for byte, none missing, none extra,
+    /// in order if `ordered` (`what` names the two).
+    fn assert_same_tcp(&self, a: &Path, b: &Path, ordered: bool, what: &str) {
+        let out = self.right.sh(&format!(
+            "/usr/bin/python3 - <<'EOF'\n{}EOF",
+            same_tcp_script(a, b, ordered)
+        ));
+        let words: Vec<&str> = out
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect();
         assert_eq!(words.len(), 3, "{out}");
-        let (sent, got) = (words[0].parse::<usize>().unwrap(), words[1]);
-        assert!(sent > 700, "only {sent} segments sent: {out}");
+        let count = words[0].parse::<usize>().unwrap();
+        assert!(count > 700, "only {count} segments: {out}");
         assert_eq!(
-            (got, words[2]),
+            (words[1], words[2]),
             (words[0], "None"),
-            "sent, received, first that differs: {out}"
+            "{what}, first that differs: {out}"
+        );
+    }
+
+    /// lwip-tap took the left host's TCP super-frames in on tap0 and cut
+    /// them (the cut stage), and lwIP received exactly the segments the
+    /// kernel's own segmentation made of them on another port of the same
+    /// bridge: byte for byte, none missing, none extra.
+    fn lwip_received_what_linux_would_have_cut(&mut self) {
+        let (mut tcpdump, kernel) = self.kernel_cut.take().expect("default mode");
+        // SAFETY: plain kill(2) on our child; SIGINT makes tcpdump flush.
+        unsafe { libc::kill(tcpdump.id() as i32, libc::SIGINT) };
+        let _ = tcpdump.wait();
+        self.router.stats();
+        let log = self.router.log();
+        let cut = counter(&log, "stats: tap0 cut:", "super-frames");
+        assert!(cut > 0, "no super-frame came in on tap0:\n{log}");
+        assert_eq!(counter(&log, "stats: tap0 cut:", "dropped"), 0, "{log}");
+        // Sorted: the monitor port's own receive path may reorder (veth
+        // delivers each frame on the backlog of the CPU that sent it, and
+        // the left host sends its ACKs and its data from both CPUs).
+        self.assert_same_tcp(
+            &self.received_left,
+            &kernel,
+            false,
+            "lwIP received, the kernel cut",
         );
     }
 
@@ -298,14 +344,44 @@ fn counter(log: &str, line: &str, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("no counter {name} in a line with {line:?}:\n{log}"))
 }
 
+/// A Python script that prints how many TCP segments from the left host to
+/// the right one each capture holds, and the index of the first that
+/// differs between them (None), in the order captured or (not `ordered`)
+/// sorted.
+fn same_tcp_script(a: &Path, b: &Path, ordered: bool) -> String {
+    format!(
+        "from scapy.all import rdpcap, IP, TCP\n\
+         def tcp(path):\n\
+         \x20   found = [bytes(p) for p in rdpcap(path) if IP in p and TCP in p\n\
+         \x20            and p[IP].src == '172.16.0.100' and p[IP].dst == '172.16.1.100']\n\
+         \x20   return found if {} else sorted(found)\n\
+         a, b = tcp('{}'), tcp('{}')\n\
+         first = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), None)\n\
+         print(len(a), len(b), first)\n\
+         if first is not None:\n\
+         \x20   x, y = a[first], b[first]\n\
+         \x20   print('lengths', len(x), len(y), 'bytes that differ (offset, a, b):',\n\
+         \x20         [(i, x[i], y[i]) for i in range(min(len(x), len(y))) if x[i] != y[i]][:12])\n\
+",
+        if ordered { "True" } else { "False" },
+        a.display(),
+        b.display()
+    )
+}
+
 /// Starts tcpdump on `host`'s eth0 for what it receives (what it sends may
 /// leave with checksums for the veth to fill in).
 fn capture(host: &Netns) -> (Child, PathBuf) {
-    let file = host.dir.path().join("received.pcap");
-    let log = host.dir.path().join("tcpdump.log");
+    capture_on(host, "eth0")
+}
+
+/// Starts tcpdump on `dev` in `host` for what it receives.
+fn capture_on(host: &Netns, dev: &str) -> (Child, PathBuf) {
+    let file = host.dir.path().join(format!("received-{dev}.pcap"));
+    let log = host.dir.path().join(format!("tcpdump-{dev}.log"));
     let child = host
         .command("tcpdump")
-        .args(["-i", "eth0", "-Q", "in", "-s", "0", "-U", "-w"])
+        .args(["-i", dev, "-Q", "in", "-s", "0", "-U", "-w"])
         .arg(&file)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -324,7 +400,7 @@ fn capture(host: &Netns) -> (Child, PathBuf) {
 
 impl Drop for Routed {
     fn drop(&mut self) {
-        for (child, _) in &mut self.captures {
+        for (child, _) in self.captures.iter_mut().chain(&mut self.kernel_cut) {
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -345,6 +421,7 @@ fn same_mtu_on_both_sides() {
     let mut net = Routed::new(1500, false);
     net.everything_arrives_intact(2000);
     net.right_host_received_what_lwip_sent();
+    net.lwip_received_what_linux_would_have_cut();
     net.checksums_are_all_correct();
 }
 

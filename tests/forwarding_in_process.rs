@@ -17,7 +17,6 @@
 //! runs that build, so a future lwIP that stops (or changes) clearing them
 //! is noticed.
 
-#[allow(dead_code)]
 mod common;
 
 use std::net::{IpAddr, Ipv4Addr};

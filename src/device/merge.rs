@@ -334,12 +334,12 @@ impl FramePath for Merge {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// A device that keeps what is written to it.
     #[derive(Default)]
-    struct Sink(RefCell<Vec<(VnetHeader, Vec<u8>)>>);
+    pub(in crate::device) struct Sink(pub(in crate::device) RefCell<Vec<(VnetHeader, Vec<u8>)>>);
 
     impl FramePath for Rc<Sink> {
         fn read(&self, _: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
@@ -358,7 +358,7 @@ mod tests {
     use std::rc::Rc;
 
     /// An IPv4 TCP segment with correct checksums.
-    fn segment(id: u16, seq: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+    pub(in crate::device) fn segment(id: u16, seq: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
         let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
         let total = (40 + payload.len()) as u16;
         f.extend_from_slice(&[0x45, 0]);
@@ -382,14 +382,14 @@ mod tests {
         f
     }
 
-    fn send(merge: &Merge, frame: &[u8]) {
+    pub(in crate::device) fn send(merge: &Merge, frame: &[u8]) {
         let header = VnetHeader::PLAIN.to_bytes();
         merge
             .write(&[IoSlice::new(&header), IoSlice::new(frame)])
             .unwrap();
     }
 
-    fn stage() -> (Merge, Rc<Sink>) {
+    pub(in crate::device) fn stage() -> (Merge, Rc<Sink>) {
         let sink = Rc::new(Sink::default());
         (Merge::new(Box::new(Rc::clone(&sink))), sink)
     }

@@ -16,12 +16,14 @@
 //!
 //! Stages wrap a device when an interface asks for them, and are frame
 //! paths themselves: merging (`merge`, a router's TCP segments toward a host
-//! side that takes super-frames) right on the device, impairment
+//! side that takes super-frames) and cutting (`cut`, the super-frames that
+//! host side sends, cut to wire size) right on the device, impairment
 //! (`impair`) above it, capture (`capture`) above that, so the driver
 //! talks to the capture stage and the capture shows what lwIP received and
 //! sent. An interface without them talks to its device directly.
 
 pub(crate) mod capture;
+mod cut;
 pub(crate) mod impair;
 mod merge;
 mod netlink;
@@ -85,12 +87,29 @@ pub(crate) trait FramePath {
 /// Copies a header and a frame into `bufs` as readv(2) fills buffers: each
 /// in turn, whatever does not fit is cut. Returns the bytes copied.
 fn scatter(header: &[u8], frame: &[u8], bufs: &mut [IoSliceMut<'_>]) -> usize {
-    let mut data = header.iter().chain(frame.iter());
+    scatter_parts(&[header, frame], bufs)
+}
+
+/// Copies `parts` one after the other into `bufs`, as [`scatter`] does.
+fn scatter_parts(parts: &[&[u8]], bufs: &mut [IoSliceMut<'_>]) -> usize {
     let mut copied = 0;
-    for buf in bufs.iter_mut() {
-        for (slot, byte) in buf.iter_mut().zip(&mut data) {
-            *slot = *byte;
-            copied += 1;
+    let mut bufs = bufs.iter_mut().map(|b| &mut b[..]);
+    let mut room: &mut [u8] = &mut [];
+    for mut part in parts.iter().copied() {
+        while !part.is_empty() {
+            if room.is_empty() {
+                match bufs.next() {
+                    Some(next) => room = next,
+                    None => return copied,
+                }
+                continue;
+            }
+            let n = part.len().min(room.len());
+            let (dst, rest) = std::mem::take(&mut room).split_at_mut(n);
+            dst.copy_from_slice(&part[..n]);
+            room = rest;
+            part = &part[n..];
+            copied += n;
         }
     }
     copied
@@ -124,7 +143,8 @@ pub(crate) struct Opened {
 }
 
 /// Opens the device `plan` describes, wrapped in the stages it asks for:
-/// merging (where the host side takes super-frames) right on the device,
+/// merging and cutting (where the host side takes super-frames) right on
+/// the device,
 /// impairment above it, capture (into a file of `captures`) above that.
 pub(crate) fn open(
     plan: &InterfacePlan,
@@ -213,6 +233,11 @@ fn open_tap(device: &DeviceConfig, plan: &InterfacePlan) -> Result<Opened, Error
         tap.enable_offload()?;
     }
     let merge = plan.merge && tap.takes_superframes();
+    // A router that merges what it sends also takes super-frames in and
+    // cuts them to wire size below lwIP (the cut stage).
+    if merge {
+        tap.enable_offload()?;
+    }
     let opened = Opened {
         name: tap.name().to_string(),
         mac: tap.mac()?,
@@ -225,11 +250,12 @@ fn open_tap(device: &DeviceConfig, plan: &InterfacePlan) -> Result<Opened, Error
         return Ok(opened);
     }
     log::debug!(
-        "{}: TCP segments lwIP forwards are merged into super-frames for the host",
+        "{}: TCP super-frames from the host are cut to wire size for lwIP, and the segments \
+         lwIP forwards merged into super-frames for the host",
         opened.name
     );
     Ok(Opened {
-        frames: Box::new(merge::Merge::new(opened.frames)),
+        frames: Box::new(cut::Cut::new(Box::new(merge::Merge::new(opened.frames)))),
         ..opened
     })
 }
