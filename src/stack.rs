@@ -38,6 +38,29 @@ const BUSY_POLL: Duration = Duration::from_millis(2);
 /// ping every few milliseconds, ARP and ND chatter on a shared bridge).
 const BUSY_GAP: Duration = Duration::from_micros(200);
 
+/// A stream of frames that come at a steady pace (ping at 1000/s, a
+/// periodic sensor) has its period learnt from this many gaps in a row that
+/// agree, after which the loop wakes just before each frame is due.
+const RHYTHM_STEADY: u32 = 4;
+
+/// The paces the loop learns: frames closer together than the shortest
+/// are a burst (the busy-polling above takes those), and frames further
+/// apart than the longest are not worth being awake for.
+const RHYTHM_PERIODS: std::ops::RangeInclusive<Duration> =
+    Duration::from_micros(200)..=Duration::from_millis(20);
+
+/// How long before (and after) a frame is due the loop polls for it: twice
+/// the jitter measured, at least the shortest and at most the longest
+/// (which bounds the polling per frame).
+const RHYTHM_LEAD_MIN: Duration = Duration::from_micros(15);
+const RHYTHM_LEAD_MAX: Duration = Duration::from_micros(60);
+
+/// How far ahead of its polling the loop asks to be woken at most (a
+/// virtual machine's halted CPU takes up to this long to wake), and by how
+/// much a frame that came before the loop was awake moves that earlier.
+const RHYTHM_LATE_MAX: Duration = Duration::from_micros(100);
+const RHYTHM_LATE_STEP: Duration = Duration::from_micros(10);
+
 /// While busy-polling, one round in this many waits in ppoll (with a zero
 /// timeout), which is where signals are let in.
 const SIGNAL_CHECK_ROUNDS: u32 = 64;
@@ -50,6 +73,77 @@ const RELEASE_GRACE: Duration = Duration::from_millis(300);
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 static LWIP_STARTED: AtomicBool = AtomicBool::new(false);
+
+/// The pace of the frames that come one at a time: the loop learns the
+/// period of a steady stream and the jitter around it, so that it can be
+/// awake, polling, when the next frame comes instead of paying a wakeup
+/// for it (the latency of `--busy-poll` at a small fraction of its CPU).
+#[derive(Debug, Default)]
+struct Rhythm {
+    /// When the last frame (or burst) came.
+    last: Option<Instant>,
+    period: Duration,
+    /// How far the gaps stray from the period, on average.
+    jitter: Duration,
+    /// How long before polling for a frame the loop asks to be woken (a
+    /// virtual machine's halted CPU takes up to 100 µs to wake), learnt
+    /// from the frames it was and was not awake for.
+    late: Duration,
+    /// Gaps in a row that agreed with the period.
+    steady: u32,
+}
+
+impl Rhythm {
+    /// A round read frames at `now`.
+    fn observe(&mut self, now: Instant) {
+        let Some(last) = self.last else {
+            self.last = Some(now);
+            return;
+        };
+        let gap = now - last;
+        if gap < *RHYTHM_PERIODS.start() {
+            // Part of a burst (an answer right after a request, a TCP
+            // stream): the pace is that of the bursts.
+            return;
+        }
+        self.last = Some(now);
+        let off = gap.abs_diff(self.period);
+        if self.steady > 0 && off <= (self.period / 8).max(RHYTHM_LEAD_MAX) {
+            self.period = (self.period * 7 + gap) / 8;
+            self.jitter = (self.jitter * 3 + off) / 4;
+            self.steady += 1;
+        } else {
+            self.period = gap;
+            self.jitter = Duration::ZERO;
+            self.steady = u32::from(RHYTHM_PERIODS.contains(&gap));
+        }
+    }
+
+    /// The frame the loop woke up early for came: while it was polling
+    /// for it (`caught`), or before the loop was awake. A miss asks for the
+    /// wakeup earlier by a large step, a catch later by a small one, so
+    /// that about one frame in ten is missed; a wakeup is never asked for
+    /// more than [`RHYTHM_LATE_MAX`] ahead of the polling.
+    fn came(&mut self, caught: bool) {
+        self.late = if caught {
+            self.late.saturating_sub(RHYTHM_LATE_STEP / 10)
+        } else {
+            (self.late + RHYTHM_LATE_STEP).min(RHYTHM_LATE_MAX)
+        };
+    }
+
+    /// When to poll for the next frame of a steady stream, from until, and
+    /// when to ask to be woken for it.
+    fn window(&self) -> Option<(Instant, Instant, Instant)> {
+        if self.steady < RHYTHM_STEADY {
+            return None;
+        }
+        let due = self.last? + self.period;
+        let lead = (self.jitter * 2).clamp(RHYTHM_LEAD_MIN, RHYTHM_LEAD_MAX);
+        let from = due - lead;
+        Some((from, due + lead, from - self.late))
+    }
+}
 
 /// lwIP, its interfaces and services. lwIP is a process-wide singleton with
 /// no locking, so there is at most one `Stack` per process, and it stays on
@@ -89,6 +183,7 @@ impl Stack {
     /// starts the services. Fails if a stack already exists in this process.
     pub fn new(config: &Config) -> Result<Stack, Error> {
         config.validate()?;
+        signals::fine_timer_slack();
         for overlap in config.overlaps() {
             log::warn!("{overlap}");
         }
@@ -234,6 +329,7 @@ impl Stack {
         // Between the last two rounds that read frames.
         let mut gap = Duration::MAX;
         let mut spins = 0u32;
+        let mut rhythm = Rhythm::default();
         let mut clients_done: Option<Instant> = None;
         while !signals.stop_requested() {
             if self.stop_after_clients && self.clients.finished() {
@@ -263,8 +359,13 @@ impl Stack {
             // the next frame is then picked up without the cost of a wakeup.
             // While busy, most rounds just try to read every TAP; every few
             // rounds a zero-timeout ppoll lets pending signals in.
-            let since = last_frame.elapsed();
-            let busy = since < BUSY_POLL && (self.busy_poll || gap < BUSY_GAP);
+            let now = Instant::now();
+            let since = now - last_frame;
+            // A frame of a steady stream is due: poll for it from just
+            // before until just after, and sleep until then.
+            let expected = rhythm.window();
+            let watching = expected.is_some_and(|(from, until, _)| from <= now && now < until);
+            let busy = watching || since < BUSY_POLL && (self.busy_poll || gap < BUSY_GAP);
             spins = if busy { spins.wrapping_add(1) } else { 0 };
             let frames = if busy && !spins.is_multiple_of(SIGNAL_CHECK_ROUNDS) {
                 self.receive_all()?
@@ -273,14 +374,23 @@ impl Stack {
                 let warn = self
                     .ready
                     .next_due()
-                    .map(|due| due.saturating_duration_since(Instant::now()));
-                let cap = busy.then_some(Duration::ZERO).or(warn);
+                    .map(|due| due.saturating_duration_since(now));
+                let wake = expected
+                    .filter(|(from, _, _)| *from > now)
+                    .map(|(_, _, ask)| ask.saturating_duration_since(now));
+                let cap = busy
+                    .then_some(Duration::ZERO)
+                    .or([warn, wake].into_iter().flatten().min());
                 self.turn(&mut fds, cap, Some(signals))?
             };
             if frames > 0 {
                 let now = Instant::now();
                 gap = now - last_frame;
                 last_frame = now;
+                if expected.is_some() {
+                    rhythm.came(watching);
+                }
+                rhythm.observe(now);
             } else if busy {
                 // Nothing yet: let a client sharing this core run first.
                 std::thread::yield_now();
@@ -695,4 +805,65 @@ fn send_due(interface: &Interface) -> Result<(), Error> {
         .frames()
         .send_due()
         .map_err(|e| Error::link(interface.name(), "writing to the device failed", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fed(start: Instant, gaps_us: &[u64]) -> Rhythm {
+        let mut rhythm = Rhythm::default();
+        let mut at = start;
+        rhythm.observe(at);
+        for gap in gaps_us {
+            at += Duration::from_micros(*gap);
+            rhythm.observe(at);
+        }
+        rhythm
+    }
+
+    #[test]
+    fn a_steady_stream_is_expected_just_before_its_next_frame() {
+        let start = Instant::now();
+        let rhythm = fed(start, &[1000, 1010, 990, 1000, 1005]);
+        let (from, until, ask) = rhythm.window().expect("steady");
+        let due = start + Duration::from_micros(5005 + 1000);
+        assert!(from < due && due < until, "{rhythm:?}");
+        assert!(until - from <= RHYTHM_LEAD_MAX * 2);
+        assert_eq!(ask, from, "nothing learnt about waking up yet");
+    }
+
+    #[test]
+    fn a_frame_that_came_before_the_loop_was_awake_moves_its_wakeups_earlier() {
+        let start = Instant::now();
+        let mut rhythm = fed(start, &[1000; 6]);
+        rhythm.came(false);
+        rhythm.came(false);
+        let (from, _, ask) = rhythm.window().unwrap();
+        assert_eq!(from - ask, RHYTHM_LATE_STEP * 2);
+        rhythm.came(true);
+        let (from, _, ask) = rhythm.window().unwrap();
+        assert!(from - ask < RHYTHM_LATE_STEP * 2);
+        for _ in 0..100 {
+            rhythm.came(false);
+        }
+        let (from, _, ask) = rhythm.window().unwrap();
+        assert_eq!(from - ask, RHYTHM_LATE_MAX);
+    }
+
+    #[test]
+    fn bursts_count_as_one_frame_and_irregular_or_slow_frames_are_not_expected() {
+        let start = Instant::now();
+        // Requests every 2 ms, each followed by an answer 30 µs later.
+        let paired = fed(start, &[2000, 30, 1970, 30, 1970, 30, 1970, 30, 1970]);
+        assert!(paired.window().is_some(), "{paired:?}");
+        assert!(fed(start, &[1000, 3000, 500, 2000, 1000])
+            .window()
+            .is_none());
+        assert!(fed(start, &[50_000; 8]).window().is_none(), "too slow");
+        assert!(
+            fed(start, &[1000, 1000, 1000]).window().is_none(),
+            "too few"
+        );
+    }
 }
