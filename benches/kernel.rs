@@ -8,6 +8,8 @@ mod common;
 mod drill;
 #[path = "kernel/lab.rs"]
 mod lab;
+#[path = "kernel/reflector.rs"]
+mod reflector;
 
 use std::collections::BTreeMap;
 use std::fmt::{Display, Write as _};
@@ -39,7 +41,8 @@ load is bounded (count and timeout). No traffic leaves the namespaces.
 Each round also measures a two-interface lwip-tap router (by default, with
 offload=on, with --busy-poll) against the kernel's forwarding (a Linux
 bridge on each side of both), lwip-tap's CPU
-at 100 and 500 pings/s, and ping with --busy-poll; after the rounds, 200
+at 100 and 500 pings/s, ping with --busy-poll, and ping to a minimal TAP
+reflector (sleeping and polling: the limit); after the rounds, 200
 idle instances on one bridge (50 with --quick).
 Options:
   --rounds N       rounds (default 3; 1 with --quick)
@@ -1008,6 +1011,18 @@ fn table(res: &Results, cfg: &Config, jumbo: bool, crowd: &lab::Crowd) -> String
             res.median(&format!("k_ping_{stat}")),
         );
         compared(format!("ping {stat} with --busy-poll (ms)"), a, b, 3);
+    }
+    for (key, what) in [
+        ("refl_sleep_ping_avg", "sleeping"),
+        ("refl_poll_ping_avg", "polling"),
+    ] {
+        let (a, b) = (res.median(key), res.median("k_ping_avg"));
+        compared(
+            format!("ping avg, a minimal TAP reflector, {what} (the limit) (ms)"),
+            a,
+            b,
+            3,
+        );
     }
     if !jumbo {
         rows[1][1] = "not supported".into();

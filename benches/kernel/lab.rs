@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::common::tools::{clock_ticks_per_second, cpu_ticks};
 use super::common::{LwipTap, Netns, LWIP_ADDR, TRANSIENT_SPEC};
+use super::reflector::{Reflector, REFLECTOR};
 use super::{Config, Results};
 
 /// A router between two hosts, each behind its own Linux bridge:
@@ -198,6 +199,22 @@ pub(super) fn loop_costs(cfg: &Config, res: &mut Results) -> Result<(), String> 
         super::or_unknown(avg),
         super::or_unknown(max)
     ));
+    drop(lwip);
+    for (polling, key, what) in [
+        (false, "refl_sleep_ping_avg", "sleeping"),
+        (true, "refl_poll_ping_avg", "polling"),
+    ] {
+        let reflector = Reflector::start(&ns, cfg.srv_cpu, polling)?;
+        let summary = super::ping_flood(&ns, cfg, REFLECTOR);
+        let answered = reflector.stop()?;
+        let avg = summary.as_ref().and_then(|s| s.avg_ms());
+        res.rec(key, avg);
+        res.say(&format!(
+            "TAP reflector ({what}) ping x{}: avg {} ms ({answered} answered)",
+            cfg.ping_n,
+            super::or_unknown(avg)
+        ));
+    }
     Ok(())
 }
 
