@@ -786,10 +786,14 @@ impl Interface {
         let Some(more) = Pbuf::alloc_pool((capacity - have) as u16) else {
             return false;
         };
-        match &mut self.spare {
-            Some(spare) => spare.cat(more),
-            None => self.spare = Some(more),
+        // The new buffers go in front: lwIP's pbuf_cat walks the chain it
+        // appends to, and the spare chain is up to 43 buffers long while
+        // what a frame took is usually one.
+        let mut more = more;
+        if let Some(spare) = self.spare.take() {
+            more.cat(spare);
         }
+        self.spare = Some(more);
         true
     }
 
