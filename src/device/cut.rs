@@ -157,19 +157,6 @@ fn segment_headers(
     headers[at.tcp_start + tcp_field::CHECKSUM..][..2].copy_from_slice(&value.to_be_bytes());
 }
 
-/// Computes into `frame` the checksum `header` says the kernel left to the
-/// receiver. False if the header points outside the frame.
-fn complete_checksum(frame: &mut [u8], header: &VnetHeader) -> bool {
-    let start = usize::from(header.csum_start);
-    let field = start + usize::from(header.csum_offset);
-    if start > frame.len() || field + 2 > frame.len() {
-        return false;
-    }
-    let value = checksum::completed(checksum::sum(&frame[start..]));
-    frame[field..field + 2].copy_from_slice(&value.to_be_bytes());
-    true
-}
-
 impl FramePath for Cut {
     fn read(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
         loop {
@@ -203,7 +190,7 @@ impl FramePath for Cut {
                 continue;
             }
             let mut plain = header;
-            if header.flags & VnetHeader::NEEDS_CSUM != 0 && complete_checksum(frame, &header) {
+            if header.flags & VnetHeader::NEEDS_CSUM != 0 && header.complete_checksum(frame) {
                 self.count(|c| c.checksums += 1);
                 plain = VnetHeader::PLAIN;
             }

@@ -84,6 +84,21 @@ impl VnetHeader {
     pub fn is_gso(&self) -> bool {
         self.gso_type != Self::GSO_NONE
     }
+
+    /// Computes into `frame` the checksum this header (with
+    /// [`Self::NEEDS_CSUM`]) says the kernel left to the receiver: the field
+    /// holds the pseudo-header's sum. False, with `frame` unchanged, if the
+    /// header points outside it.
+    pub fn complete_checksum(&self, frame: &mut [u8]) -> bool {
+        let start = usize::from(self.csum_start);
+        let field = start + usize::from(self.csum_offset);
+        if field + 2 > frame.len() {
+            return false;
+        }
+        let value = super::checksum::completed(super::checksum::sum(&frame[start..]));
+        frame[field..field + 2].copy_from_slice(&value.to_be_bytes());
+        true
+    }
 }
 
 #[cfg(test)]

@@ -26,7 +26,6 @@ use super::sockets::{Attempt, Call, Endpoints, Progress};
 use super::target::{for_remote, Addresses, Target};
 use crate::device::tap::{self, TapDevice};
 use crate::device::{FramePath, VnetHeader};
-use crate::wire::checksum;
 use sockets::LinuxSockets;
 
 /// The TUN device's name, as packetdrill's scripts know it (`tc qdisc add
@@ -128,8 +127,9 @@ pub(crate) struct LinuxTarget {
     start: Instant,
     start_epoch: Duration,
     /// A packet socket on `tun0`: what the kernel sends, stamped when it
-    /// sent it. The TUN device itself is only drained.
+    /// sent it. The TUN device itself is only drained, into `drained`.
     sniffer: OwnedFd,
+    drained: Vec<u8>,
     /// IP packets the kernel sent the remote end, with their script times.
     sent: VecDeque<(i64, Vec<u8>)>,
     /// What the last call that blocked waits for.
@@ -185,6 +185,7 @@ impl LinuxTarget {
             start: Instant::now(),
             start_epoch: since_epoch(),
             sniffer,
+            drained: vec![0; READ_SIZE],
             sent: VecDeque::new(),
             waiting: None,
         };
@@ -196,9 +197,8 @@ impl LinuxTarget {
     /// Empties the TUN device's queue: the packets in it are read, with
     /// their time stamps, from the packet socket.
     fn drain_tun(&mut self) -> Result<(), String> {
-        let mut buf = vec![0u8; READ_SIZE];
         loop {
-            match self.tun.read(&mut [IoSliceMut::new(&mut buf)]) {
+            match self.tun.read(&mut [IoSliceMut::new(&mut self.drained)]) {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -229,7 +229,8 @@ impl LinuxTarget {
             let (header, packet) = buf[..len].split_at_mut(VnetHeader::LEN);
             let header = VnetHeader::parse(&(*header).try_into().expect("the header's length"));
             if header.flags & VnetHeader::NEEDS_CSUM != 0 {
-                complete_checksum(packet, &header);
+                // The TUN offloads checksums: complete what the kernel left.
+                header.complete_checksum(packet);
             }
             if let Some(packet) = for_remote(packet, self.remote) {
                 self.sent.push_back((now, packet.to_vec()));
@@ -306,17 +307,6 @@ impl Target for LinuxTarget {
 
     fn shell(&mut self, command: &str) -> Option<Result<(), String>> {
         Some(run_shell(command))
-    }
-}
-
-/// Fills in the checksum the kernel left to the device (the TUN offloads
-/// it): the field holds the pseudo-header's sum.
-fn complete_checksum(packet: &mut [u8], header: &VnetHeader) {
-    let start = usize::from(header.csum_start);
-    let field = start + usize::from(header.csum_offset);
-    if field + 2 <= packet.len() {
-        let value = checksum::completed(checksum::sum(&packet[start..]));
-        packet[field..field + 2].copy_from_slice(&value.to_be_bytes());
     }
 }
 
