@@ -67,6 +67,26 @@ struct Transfer {
     failed: bool,
 }
 
+impl Transfer {
+    /// Reading or writing the file failed with `e`: logs it, marks the
+    /// transfer failed and returns the peer to stop answering.
+    fn fail(&mut self, e: &io::Error) -> Option<SocketAddr> {
+        let (way, verb) = if self.write {
+            ("from", "write")
+        } else {
+            ("to", "read")
+        };
+        log::error!(
+            "tftp: '{}' {way} {}: cannot {verb} it after {} bytes: {e}",
+            self.name,
+            self.peer,
+            self.bytes
+        );
+        self.failed = true;
+        self.peer_addr
+    }
+}
+
 /// A name for the log: printable ASCII as it is, anything else escaped,
 /// at most 100 characters.
 fn shown_name(name: &[u8]) -> String {
@@ -214,14 +234,7 @@ impl TftpFiles for Server {
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    log::error!(
-                        "tftp: '{}' to {}: cannot read it after {} bytes: {e}",
-                        transfer.name,
-                        transfer.peer,
-                        transfer.bytes
-                    );
-                    transfer.failed = true;
-                    self.quiet_peer = transfer.peer_addr;
+                    self.quiet_peer = transfer.fail(&e);
                     return None;
                 }
             }
@@ -237,14 +250,7 @@ impl TftpFiles for Server {
         };
         for segment in data.segments() {
             if let Err(e) = transfer.file.write_all(segment) {
-                log::error!(
-                    "tftp: '{}' from {}: cannot write it after {} bytes: {e}",
-                    transfer.name,
-                    transfer.peer,
-                    transfer.bytes
-                );
-                transfer.failed = true;
-                self.quiet_peer = transfer.peer_addr;
+                self.quiet_peer = transfer.fail(&e);
                 return false;
             }
             transfer.bytes += segment.len() as u64;
