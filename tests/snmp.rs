@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::fs;
 use std::time::Duration;
 
 use common::{LwipTap, Netns, LWIP_ADDR};
@@ -205,26 +204,17 @@ fn snmp_refuses_wrong_communities_sets_and_malformed_requests() {
 
     // From scapy: not ASN.1, a truncated message, a length past the end,
     // an SNMPv3 header, a huge OID, deep nesting; then a burst of 50.
-    let script = format!(
-        "from scapy.all import IP, UDP, Raw, send\n\
-         def to161(data, sport=40000):\n\
-         \x20   send(IP(dst='{LWIP_ADDR}')/UDP(sport=sport, dport=161)/Raw(data), verbose=0)\n\
-         to161(b'hello, agent')\n\
-         to161(b'\\x30\\x26\\x02\\x01\\x01\\x04\\x06public\\xa0\\x19')\n\
-         to161(b'\\x30\\x82\\xff\\xff\\x02\\x01\\x01\\x04\\x06public')\n\
-         to161(b'\\x30\\x0e\\x02\\x01\\x03\\x30\\x09\\x02\\x01\\x00\\x02\\x01\\x00\\x04\\x01\\x00')\n\
-         to161(b'\\x30\\x81\\xa0\\x02\\x01\\x01\\x04\\x06public\\xa0\\x81\\x92\\x02\\x01\\x01\\x02\\x01\\x00\\x02\\x01\\x00\\x30\\x81\\x86\\x30\\x81\\x83\\x06\\x7f' + b'\\x2b' + b'\\x81' * 125 + b'\\x01\\x05\\x00')\n\
-         to161(b'\\x30\\x80' * 40)\n\
+    common::scapy_to_udp_port(
+        &ns,
+        161,
+        "to_port(b'hello, agent')\n\
+         to_port(b'\\x30\\x26\\x02\\x01\\x01\\x04\\x06public\\xa0\\x19')\n\
+         to_port(b'\\x30\\x82\\xff\\xff\\x02\\x01\\x01\\x04\\x06public')\n\
+         to_port(b'\\x30\\x0e\\x02\\x01\\x03\\x30\\x09\\x02\\x01\\x00\\x02\\x01\\x00\\x04\\x01\\x00')\n\
+         to_port(b'\\x30\\x81\\xa0\\x02\\x01\\x01\\x04\\x06public\\xa0\\x81\\x92\\x02\\x01\\x01\\x02\\x01\\x00\\x02\\x01\\x00\\x30\\x81\\x86\\x30\\x81\\x83\\x06\\x7f' + b'\\x2b' + b'\\x81' * 125 + b'\\x01\\x05\\x00')\n\
+         to_port(b'\\x30\\x80' * 40)\n\
          for n in range(50):\n\
-         \x20   to161(b'\\x30\\x03\\x02\\x01', sport=41000 + n)\n"
-    );
-    let path = ns.dir.path().join("bad.py");
-    fs::write(&path, script).unwrap();
-    let out = ns.run(&format!("/usr/bin/python3 {}", path.display()));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+         \x20   to_port(b'\\x30\\x03\\x02\\x01', sport=41000 + n)\n"
     );
     lwip.wait_for_log(
         "refused, no answer: malformed request",

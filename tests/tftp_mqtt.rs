@@ -199,29 +199,20 @@ fn malformed_tftp_packets_get_one_line_each_and_leak_nothing() {
     // an acknowledgement outside any transfer, an error packet; then a
     // burst of 60 bad requests within a second (upstream armed a timer for
     // each one and aborted once lwIP's timer pool was empty).
-    let script = format!(
-        "from scapy.all import IP, UDP, Raw, send\n\
-         def to69(data, sport=40000):\n\
-         \x20   send(IP(dst='{LWIP_ADDR}')/UDP(sport=sport, dport=69)/Raw(data), verbose=0)\n\
-         to69(b'\\x00')\n\
-         to69(b'\\x00\\x01')\n\
-         to69(b'\\x00\\x01image.bin')\n\
-         to69(b'\\x00\\x01' + b'a' * 300 + b'\\x00octet\\x00')\n\
-         to69(b'\\x00\\x01image.bin\\x00' + b'o' * 40 + b'\\x00')\n\
-         to69(b'\\x00\\x09hello')\n\
-         to69(b'\\x00\\x03\\x00\\x01data')\n\
-         to69(b'\\x00\\x04\\x00\\x01')\n\
-         to69(b'\\x00\\x05\\x00\\x01oops\\x00')\n\
+    common::scapy_to_udp_port(
+        &ns,
+        69,
+        "to_port(b'\\x00')\n\
+         to_port(b'\\x00\\x01')\n\
+         to_port(b'\\x00\\x01image.bin')\n\
+         to_port(b'\\x00\\x01' + b'a' * 300 + b'\\x00octet\\x00')\n\
+         to_port(b'\\x00\\x01image.bin\\x00' + b'o' * 40 + b'\\x00')\n\
+         to_port(b'\\x00\\x09hello')\n\
+         to_port(b'\\x00\\x03\\x00\\x01data')\n\
+         to_port(b'\\x00\\x04\\x00\\x01')\n\
+         to_port(b'\\x00\\x05\\x00\\x01oops\\x00')\n\
          for n in range(60):\n\
-         \x20   to69(b'\\x00\\x01' + b'b' * 300, sport=41000 + n)\n"
-    );
-    let path = ns.dir.path().join("bad.py");
-    fs::write(&path, script).unwrap();
-    let out = ns.run(&format!("/usr/bin/python3 {}", path.display()));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+         \x20   to_port(b'\\x00\\x01' + b'b' * 300, sport=41000 + n)\n",
     );
     lwip.wait_for_log("Unknown operation", Duration::from_secs(5));
     lwip.wait_for_log("Filename too long", Duration::from_secs(5));

@@ -975,6 +975,27 @@ impl Stats {
 /// The pools an app's traffic borrows and must give back.
 pub const APP_POOLS: &[&str] = &["PBUF_POOL", "PBUF", "UDP_PCB", "SYS_TIMEOUT", "HEAP"];
 
+/// Runs `calls` with scapy in `ns`: Python lines that call
+/// `to_port(data, sport=40000)`, which sends `data` in a UDP datagram to
+/// lwIP's address ([`LWIP_ADDR`]) on `port`. Fails the test with
+/// Python's stderr unless the script succeeds.
+pub fn scapy_to_udp_port(ns: &Netns, port: u16, calls: &str) {
+    let script = format!(
+        "from scapy.all import IP, UDP, Raw, send\n\
+         def to_port(data, sport=40000):\n\
+         \x20   send(IP(dst='{LWIP_ADDR}')/UDP(sport=sport, dport={port})/Raw(data), verbose=0)\n\
+         {calls}"
+    );
+    let path = ns.dir.path().join("to_port.py");
+    fs::write(&path, script).unwrap();
+    let out = ns.run(&format!("/usr/bin/python3 {}", path.display()));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Waits up to 5 s for every pool of [`APP_POOLS`] to be back at (or
 /// below) its use in `before`; fails with both reports and the log.
 pub fn assert_pools_back(lwip: &mut LwipTap, before: &Stats) {
