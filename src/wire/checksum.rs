@@ -81,31 +81,54 @@ impl RunningSum {
                 data = rest;
             }
         }
-        // Summing 32-bit words and folding later gives the same 16-bit sum
-        // (RFC 1071), in half the additions.
-        let quads = data.chunks_exact(4);
-        let rest = quads.remainder();
-        self.acc += quads
-            .map(|q| u64::from(u32::from_be_bytes([q[0], q[1], q[2], q[3]])))
-            .sum::<u64>();
-        let words = rest.chunks_exact(2);
-        if let [last] = words.remainder() {
-            self.acc += u64::from(*last) << 8;
+        let last = if data.len() % 2 == 1 {
+            let (last, even) = data.split_last().expect("odd length");
+            data = even;
+            Some(*last)
+        } else {
+            None
+        };
+        self.acc += u64::from(big_endian_sum(data));
+        if let Some(last) = last {
+            self.acc += u64::from(last) << 8;
             self.odd = true;
         }
-        self.acc += words
-            .map(|w| u64::from(u16::from_be_bytes([w[0], w[1]])))
-            .sum::<u64>();
     }
 
     /// The sum folded to 16 bits.
     pub fn fold(&self) -> u16 {
-        let mut acc = self.acc;
-        while acc > 0xffff {
-            acc = (acc & 0xffff) + (acc >> 16);
-        }
-        acc as u16
+        fold(self.acc)
     }
+}
+
+/// The one's complement sum of `data` (of even length) as big-endian
+/// 16-bit words, folded. Summed in the machine's own byte order, eight bytes
+/// at a time, and swapped once at the end: the sum of byte-swapped words is
+/// the byte-swapped sum (RFC 1071 2(B)). Twice as fast as swapping every
+/// word, which is what the cut and merge stages spend their time on.
+fn big_endian_sum(data: &[u8]) -> u16 {
+    // Each 64-bit word adds as two 32-bit halves, so the sum of a 64 KiB
+    // buffer stays below 2^48: no carry is lost.
+    let octets = data.chunks_exact(8);
+    let rest = octets.remainder();
+    let mut native: u64 = octets
+        .map(|o| {
+            let v = u64::from_ne_bytes(o.try_into().expect("8 bytes"));
+            (v & 0xffff_ffff) + (v >> 32)
+        })
+        .sum();
+    for word in rest.chunks_exact(2) {
+        native += u64::from(u16::from_ne_bytes([word[0], word[1]]));
+    }
+    u16::from_be(fold(native))
+}
+
+/// `acc` folded to 16 bits, end-around carries added back.
+fn fold(mut acc: u64) -> u16 {
+    while acc > 0xffff {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    acc as u16
 }
 
 /// The value of a checksum that was left for the receiver to compute
@@ -278,6 +301,19 @@ mod tests {
     }
 
     proptest! {
+        /// The sum is RFC 1071's, word by word as the RFC writes it.
+        #[test]
+        fn the_sum_is_the_sum_of_the_big_endian_words(
+            data in proptest::collection::vec(any::<u8>(), 0..3000),
+        ) {
+            let mut acc: u32 = 0;
+            for word in data.chunks(2) {
+                acc += u32::from(u16::from_be_bytes([word[0], *word.get(1).unwrap_or(&0)]));
+                acc = (acc & 0xffff) + (acc >> 16);
+            }
+            prop_assert_eq!(sum(&data), acc as u16);
+        }
+
         /// Summed in pieces of any lengths, the sum is the one of the whole.
         #[test]
         fn a_sum_in_pieces_is_the_sum_of_the_whole(
