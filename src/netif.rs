@@ -37,7 +37,7 @@ use crate::lwip::netif::{
 use crate::lwip::pbuf::{Pbuf, PbufMut};
 use crate::lwip::LwipError;
 use crate::wire::checksum::{self, RunningSum};
-use crate::wire::{ethernet, format_mac};
+use crate::wire::{ethernet, format_mac, TcpInFrame};
 
 /// Longest pbuf chain a frame may span (64 KiB frames in 1536-byte pool
 /// pbufs need 43).
@@ -214,6 +214,42 @@ impl Link {
     }
 }
 
+thread_local! {
+    /// The frame lwIP is taking in now, from `Interface::receive` until
+    /// `netif.input` returns: which chain, on which link, and whether its
+    /// checksums were vouched for (a `None` outside).
+    static ARRIVING: Cell<Option<Arriving>> = const { Cell::new(None) };
+}
+
+/// See [`ARRIVING`].
+#[derive(Debug, Clone, Copy)]
+struct Arriving {
+    chain: usize,
+    link: *const Link,
+    checksum_trusted: bool,
+}
+
+impl Link {
+    /// Whether `frame`, which lwIP sends on this link, is a TCP segment it
+    /// is forwarding right now from another link, where its checksum was
+    /// vouched for (the kernel checked it, or the cut stage computed it).
+    /// lwIP changes no byte the TCP checksum covers when it forwards, so it
+    /// still holds and the stage below need not check it again. (lwIP's TCP
+    /// never sends a buffer it received, and an ICMP echo reply, which does,
+    /// is not TCP.) A `stock_lwip` build's `ip4_forward` clears it: never
+    /// there.
+    fn forwards_trusted(&self, frame: &mut PbufMut<'_>) -> bool {
+        let Some(arriving) = ARRIVING.get() else {
+            return false;
+        };
+        !cfg!(feature = "stock_lwip")
+            && arriving.checksum_trusted
+            && arriving.chain == frame.chain().id()
+            && !std::ptr::eq(arriving.link, self)
+            && TcpInFrame::locate(frame.first_mut()).is_some()
+    }
+}
+
 impl NetifHandler for Link {
     /// Writes the frame to the device in one gather write, after filling
     /// in the header checksum of a packet lwIP forwarded.
@@ -223,6 +259,7 @@ impl NetifHandler for Link {
         }
         let header = match self.pass_through {
             Some(wire_mtu) => self.superframe_header(&mut frame, wire_mtu),
+            None if self.forwards_trusted(&mut frame) => VnetHeader::TRUSTED,
             None => VnetHeader::PLAIN,
         };
         if header.is_gso() {
@@ -758,6 +795,8 @@ impl Interface {
                 self.link().count(|c| c.rx_superframes += 1);
             }
             let mut frame = frame;
+            // The kernel checked the checksums, or they are computed here.
+            let mut vouched = header.flags & VnetHeader::DATA_VALID != 0;
             if self.link().pass_through.is_some() {
                 if header.is_gso() {
                     let id = frame.chain().id();
@@ -766,10 +805,17 @@ impl Interface {
                     && complete_checksum(&mut frame, header)
                 {
                     self.link().count(|c| c.rx_checksums_completed += 1);
+                    vouched = true;
                 }
             }
+            ARRIVING.set(Some(Arriving {
+                chain: frame.chain().id(),
+                link: self.link(),
+                checksum_trusted: vouched,
+            }));
             // lwIP frees a frame it refuses; nothing is left to do then.
             let _ = self.netif.input(frame);
+            ARRIVING.set(None);
             self.link().superframe.set(None);
         }
         Ok(budget)

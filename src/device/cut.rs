@@ -13,8 +13,10 @@
 //! the sequence number advanced by the payload before it; FIN and PSH on
 //! the last segment only, CWR on the first only; a fresh IPv4 header
 //! checksum and TCP checksum. A frame whose checksum the kernel left to
-//! the receiver gets it computed. lwIP then checks every checksum, as it
-//! does on a wire; every frame goes up with a plain header.
+//! the receiver gets it computed. Frames whose checksums this stage
+//! computed go up marked as vouched for (`DATA_VALID`), as the kernel marks
+//! those it checked: lwIP does not check them again, and when it forwards
+//! one, the merge stage does not either (see `netif.rs`).
 //!
 //! A super-frame whose headers cannot be found (not TCP over IPv4 or IPv6
 //! without extension headers) is dropped and counted: the kernel hands
@@ -105,7 +107,7 @@ impl Cut {
         cutting.next += 1;
         self.cutting.set((cutting.next < count).then_some(cutting));
         self.count(|c| c.segments += 1);
-        super::scatter_parts(&[&VnetHeader::PLAIN.to_bytes(), headers, payload], bufs)
+        super::scatter_parts(&[&VnetHeader::TRUSTED.to_bytes(), headers, payload], bufs)
     }
 }
 
@@ -192,7 +194,7 @@ impl FramePath for Cut {
             let mut plain = header;
             if header.flags & VnetHeader::NEEDS_CSUM != 0 && header.complete_checksum(frame) {
                 self.count(|c| c.checksums += 1);
-                plain = VnetHeader::PLAIN;
+                plain = VnetHeader::TRUSTED;
             }
             return Ok(super::scatter_parts(&[&plain.to_bytes(), frame], bufs));
         }
@@ -289,13 +291,13 @@ mod tests {
         ];
         let superframe = merged(&segments);
         let frames = cut(vec![superframe]);
-        let plain: Vec<_> = segments
+        let vouched: Vec<_> = segments
             .iter()
-            .map(|s| (VnetHeader::PLAIN, s.clone()))
+            .map(|s| (VnetHeader::TRUSTED, s.clone()))
             .collect();
         assert_eq!(
-            frames, plain,
-            "IDs and sequence numbers wrap as they count up"
+            frames, vouched,
+            "IDs and sequence numbers wrap as they count up; checksums computed here"
         );
     }
 
@@ -329,7 +331,7 @@ mod tests {
             csum_offset: 16,
             ..VnetHeader::PLAIN
         };
-        assert_eq!(cut(vec![(header, partial)]), [(VnetHeader::PLAIN, whole)]);
+        assert_eq!(cut(vec![(header, partial)]), [(VnetHeader::TRUSTED, whole)]);
     }
 
     #[test]

@@ -67,8 +67,10 @@ struct Segment {
 }
 
 impl Segment {
-    /// The segment `frame` holds, if it is one that may be merged.
-    fn parse(frame: &[u8]) -> Option<Segment> {
+    /// The segment `frame` holds, if it is one that may be merged. With
+    /// `vouched`, its TCP checksum is known to be right (see `netif.rs`)
+    /// and is not summed again.
+    fn parse(frame: &[u8], vouched: bool) -> Option<Segment> {
         let at = TcpInFrame::locate(frame)?;
         let ip = &frame[ETH_HLEN..];
         let id = if at.ipv6 {
@@ -101,12 +103,14 @@ impl Segment {
         {
             return None;
         }
-        let pseudo = checksum::tcp_pseudo_header(&frame[ETH_HLEN..], segment.len() as u32)?;
-        let mut sum = RunningSum::default();
-        sum.add(&pseudo.to_be_bytes());
-        sum.add(segment);
-        if sum.fold() != 0xffff {
-            return None;
+        if !vouched {
+            let pseudo = checksum::tcp_pseudo_header(&frame[ETH_HLEN..], segment.len() as u32)?;
+            let mut sum = RunningSum::default();
+            sum.add(&pseudo.to_be_bytes());
+            sum.add(segment);
+            if sum.fold() != 0xffff {
+                return None;
+            }
         }
         Some(Segment {
             at,
@@ -264,14 +268,26 @@ impl FramePath for Merge {
     fn write(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         self.count(|c| c.frames += 1);
         let mut scratch = self.scratch.borrow_mut();
-        scratch.clear();
-        for buf in bufs {
-            scratch.extend_from_slice(buf);
-        }
-        let total = scratch.len();
-        let plain = scratch.get(..VnetHeader::LEN) == Some(&VnetHeader::PLAIN.to_bytes()[..]);
-        let frame = &scratch[VnetHeader::LEN.min(total)..];
-        let segment = plain.then(|| Segment::parse(frame)).flatten();
+        // The frame as one slice: as it comes (a header, then the frame in
+        // one buffer, as lwIP's pool buffers hold a wire-sized frame), or
+        // gathered.
+        let (header, frame): (&[u8], &[u8]) = match bufs {
+            [header, frame] if header.len() == VnetHeader::LEN => (header, frame),
+            _ => {
+                scratch.clear();
+                for buf in bufs {
+                    scratch.extend_from_slice(buf);
+                }
+                scratch.split_at(VnetHeader::LEN.min(scratch.len()))
+            }
+        };
+        let total = header.len() + frame.len();
+        // Segments lwIP forwards whose checksum was vouched for where they
+        // came in carry `DATA_VALID` (see `netif.rs`); any other header
+        // than that and the plain one goes as it is.
+        let vouched = header == VnetHeader::TRUSTED.to_bytes();
+        let mergeable = vouched || header == VnetHeader::PLAIN.to_bytes();
+        let segment = mergeable.then(|| Segment::parse(frame, vouched)).flatten();
         if let Some(segment) = segment {
             let mut pending = self.pending.borrow_mut();
             if pending.takes(frame, &segment) {
@@ -471,5 +487,40 @@ pub(super) mod tests {
             written[1],
             (VnetHeader::PLAIN, segment(3, 1000, 0x10, &payload))
         );
+    }
+
+    #[test]
+    fn vouched_segments_merge_unsummed_whether_gathered_or_not() {
+        let (merge, sink) = stage();
+        let data = [0x42; 2000];
+        let first = segment(1, 0, 0x10, &data[..1000]);
+        // Vouched for, so its checksum is not summed again: a wrong one
+        // here shows it was not (lwIP never makes one; see netif.rs).
+        let mut second = segment(2, 1000, 0x18, &data[1000..]);
+        second[50] ^= 0xff;
+        let trusted = VnetHeader::TRUSTED.to_bytes();
+        merge
+            .write(&[IoSlice::new(&trusted), IoSlice::new(&first)])
+            .unwrap();
+        let (head, tail) = second.split_at(20);
+        merge
+            .write(&[
+                IoSlice::new(&trusted),
+                IoSlice::new(head),
+                IoSlice::new(tail),
+            ])
+            .unwrap();
+        merge.flush().unwrap();
+        let written = sink.0.borrow();
+        assert_eq!(written.len(), 1);
+        assert!(written[0].0.is_gso());
+        assert_eq!(&written[0].1[54..], &data[..]);
+        // Plain, the same wrong checksum keeps it out.
+        drop(written);
+        let (merge, sink) = stage();
+        send(&merge, &first);
+        send(&merge, &second);
+        merge.flush().unwrap();
+        assert_eq!(sink.0.borrow().len(), 2);
     }
 }
