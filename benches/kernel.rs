@@ -30,6 +30,7 @@ pair), all inside network namespaces created (and removed) by the benchmark.
 
   bench/run [--rounds N] [--time T] [--quick] [--same-core]
   bench/run --sink [--rounds N] [--time T] [--same-core]
+  bench/run --router [--rounds N] [--time T] [--same-core]
   bench/run --soak SECONDS [--same-core]
   bench/run --drill
 
@@ -57,6 +58,9 @@ the filter's cost.
   --sink           the sink rows alone (iperf into lwip-tap at MTU 1500 and
                    65000, each against the kernel), interleaved, 5 rounds
                    unless --rounds says otherwise
+  --router         the router rows alone (default mode, offload=on,
+                   --busy-poll, the kernel), 3 rounds unless --rounds says
+                   otherwise
   --drill          lwip-drill's rows alone (no root needed): the wall time of
                    our corpus of scripts and of one spanning over 120 s of
                    virtual time
@@ -105,6 +109,7 @@ fn main() -> ExitCode {
     common::clean_up_on_signals(ME);
     let outcome = match cfg.soak {
         Some(seconds) => soak(&cfg, seconds),
+        None if cfg.router_only => Ok(router_rounds(&cfg)),
         None => benchmark(&cfg),
     };
     match outcome {
@@ -151,6 +156,8 @@ struct Config {
     sink_only: bool,
     /// Only lwip-drill's rows (`--drill`).
     drill_only: bool,
+    /// Only the router rows (`--router`).
+    router_only: bool,
     /// lwip-tap and the kernel's iperf -s.
     srv_cpu: usize,
     /// iperf -c, ping, ab, nc.
@@ -163,7 +170,7 @@ impl Config {
     fn from_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, String> {
         let (mut rounds, mut time, mut soak) = (None, None, None);
         let (mut quick, mut same_core, mut sink_only) = (false, false, false);
-        let mut drill_only = false;
+        let (mut drill_only, mut router_only) = (false, false);
         let positive = |value: Option<String>, what: &str| -> Result<u64, String> {
             // (`cargo bench` appends --bench: a missing value, too.)
             let value = value
@@ -182,6 +189,7 @@ impl Config {
                 "--quick" => quick = true,
                 "--sink" => sink_only = true,
                 "--drill" => drill_only = true,
+                "--router" => router_only = true,
                 "--same-core" => same_core = true,
                 "-h" | "--help" => return Ok(None),
                 // `cargo bench` adds this for harness = false targets.
@@ -214,6 +222,7 @@ impl Config {
             soak,
             sink_only,
             drill_only,
+            router_only,
             srv_cpu,
             cli_cpu: 0,
             placement,
@@ -919,6 +928,47 @@ fn drill_rows(cfg: &Config) -> ExitCode {
     }
 }
 
+/// `--router`: the router rows alone, over `cfg.rounds` rounds, then their
+/// medians.
+fn router_rounds(cfg: &Config) -> bool {
+    header(cfg, " (router rows)");
+    let mut res = Results::default();
+    println!("Raw values per round:");
+    for round in 1..=cfg.rounds {
+        res.round = round;
+        lab::router(cfg, &mut res);
+    }
+    println!(
+        "\n| router, median of {} rounds | lwip-tap | kernel | ratio |",
+        cfg.rounds
+    );
+    println!("| --- | ---: | ---: | ---: |");
+    for (who, mode) in ROUTER_MODES {
+        for (row, key, scale) in [
+            ("iperf (Gbit/s)", "iperf", 1000.0),
+            ("ping avg (ms)", "ping", 1.0),
+        ] {
+            let (a, k) = (
+                res.median(&format!("{who}_router_{key}")),
+                res.median(&format!("k_router_{key}")),
+            );
+            let f = |x: Option<f64>| x.map_or("n/a".into(), |x| format!("{:.3}", x / scale));
+            let ratio = a
+                .zip(k)
+                .map_or("-".into(), |(a, k)| format!("{:.2}", a / k));
+            println!("| {row}{mode} | {} | {} | {ratio} |", f(a), f(k));
+        }
+    }
+    res.fails.is_empty()
+}
+
+/// lwip-tap's router modes in the bench: key prefix, and the row's suffix.
+const ROUTER_MODES: [(&str, &str); 3] = [
+    ("lw", ""),
+    ("lwpt", ", offload=on (super-frames pass through)"),
+    ("lwbusy", ", --busy-poll"),
+];
+
 /// `--sink`: the sink rows alone, interleaved (lwip-tap at MTU 1500, the
 /// kernel, lwip-tap at MTU 65000, the kernel), then their medians.
 fn sink_rounds(b: &mut Bench) -> Result<bool, String> {
@@ -985,11 +1035,7 @@ fn table(res: &Results, cfg: &Config, jumbo: bool, crowd: &lab::Crowd) -> String
         b,
         2,
     );
-    for (who, mode) in [
-        ("lw", ""),
-        ("lwpt", ", offload=on (super-frames pass through)"),
-        ("lwbusy", ", --busy-poll"),
-    ] {
+    for (who, mode) in ROUTER_MODES {
         let (a, b) = (
             gbit(format!("{who}_router_iperf")),
             gbit("k_router_iperf".into()),
