@@ -242,9 +242,10 @@ fn bad_client_arguments_exit_2_with_one_line_and_touch_no_device() {
 /// On the sender path the host receives exactly the frames lwIP sent: every
 /// TCP segment of an iperf test that lwip-tap's capture shows lwIP sending
 /// is what tcpdump on the TAP's host side saw arrive, byte for byte (MD5
-/// per frame), none missing, none extra, in order. (No stage batches the
-/// sender's frames today; this holds any that does to the bytes on the
-/// wire.)
+/// per frame), none missing, none extra, in order. (This TAP has no
+/// master, so nothing merges here: lwiperf puts PSH on every segment
+/// anyway. What the merge stage writes for lwIP's own segments is checked
+/// in tests/forwarding.rs.)
 #[test]
 fn the_host_receives_the_frames_lwip_sends_byte_for_byte() {
     require_network!("iperf", "ss", "tcpdump", "tshark");

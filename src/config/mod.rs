@@ -883,12 +883,16 @@ impl Config {
                     device: interface.device.clone(),
                     mtu: interface.mtu,
                     offload,
-                    // What a router sends passes the merge stage by
-                    // default: not with `offload=off`, and not where
-                    // super-frames pass through anyway. (lwIP's own TCP puts
-                    // PSH on every segment it sends, so only what it
-                    // forwards ever merges.)
-                    merge: router && interface.offload.is_none() && offload == Offload::Off,
+                    // What lwIP sends passes the merge stage where lwIP
+                    // takes wire frames on a router by default, and with
+                    // receive offload (the host's super-frames in, so
+                    // lwIP's own out); not with `offload=off`, and not where
+                    // super-frames pass through anyway.
+                    merge: match offload {
+                        Offload::Off => router && interface.offload.is_none(),
+                        Offload::Receive => true,
+                        Offload::PassThrough => false,
+                    },
                     impairments: interface.impairments,
                     seed,
                     capture: interface.capture.clone(),
@@ -964,7 +968,8 @@ pub struct InterfacePlan {
     pub offload: Offload,
     /// Consecutive TCP segments lwIP sends are written as one super-frame
     /// the kernel cuts back into them (where the host side takes
-    /// super-frames).
+    /// super-frames). With `Offload::Off` the host's super-frames are then
+    /// cut to wire size on the way in, too.
     pub merge: bool,
     pub impairments: Impairments,
     /// The seed of the impairment decisions.
@@ -1305,7 +1310,13 @@ mod tests {
         config.interfaces[1].offload = Some(false);
         assert!(config.plans(0)[0].merge && !config.plans(0)[1].merge);
         config.interfaces.pop();
-        assert!(!config.plans(0)[0].merge, "one interface forwards nothing");
+        assert_eq!(config.plans(0)[0].offload, Offload::Receive);
+        assert!(
+            config.plans(0)[0].merge,
+            "receive offload: lwIP's own segments"
+        );
+        config.interfaces[0].offload = Some(false);
+        assert!(!config.plans(0)[0].merge);
     }
 
     #[test]

@@ -233,9 +233,11 @@ fn open_tap(device: &DeviceConfig, plan: &InterfacePlan) -> Result<Opened, Error
         tap.enable_offload()?;
     }
     let merge = plan.merge && tap.takes_superframes();
-    // A router that merges what it sends also takes super-frames in and
-    // cuts them to wire size below lwIP (the cut stage).
-    if merge {
+    // An interface that merges what it sends also takes super-frames in;
+    // one whose lwIP takes wire frames (a router's) has them cut to wire
+    // size below lwIP (the cut stage).
+    let cut = merge && !plan.offload.receives_superframes();
+    if cut {
         tap.enable_offload()?;
     }
     let opened = Opened {
@@ -249,13 +251,24 @@ fn open_tap(device: &DeviceConfig, plan: &InterfacePlan) -> Result<Opened, Error
     if !merge {
         return Ok(opened);
     }
+    let merged: Box<dyn FramePath> = Box::new(merge::Merge::new(opened.frames));
+    if !cut {
+        log::debug!(
+            "{}: the TCP segments lwIP sends are merged into super-frames for the host",
+            opened.name
+        );
+        return Ok(Opened {
+            frames: merged,
+            ..opened
+        });
+    }
     log::debug!(
         "{}: TCP super-frames from the host are cut to wire size for lwIP, and the segments \
-         lwIP forwards merged into super-frames for the host",
+         lwIP sends merged into super-frames for the host",
         opened.name
     );
     Ok(Opened {
-        frames: Box::new(cut::Cut::new(Box::new(merge::Merge::new(opened.frames)))),
+        frames: Box::new(cut::Cut::new(merged)),
         ..opened
     })
 }
