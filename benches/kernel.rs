@@ -53,6 +53,8 @@ Options:
 Each round also runs the sink (iperf), HTTP (c=4) and ping on two fresh
 instances of the binary, with its seccomp filter and with --seccomp off, for
 the filter's cost.
+  --cc NAME        TCP congestion control of every Linux iperf client (iperf
+                   -Z NAME; default: the host's, which the header names)
   --same-core      pin lwip-tap / iperf server and the clients all to CPU 0
                    (default: server side on CPU 1, clients on CPU 0)
   --sink           the sink rows alone (iperf into lwip-tap at MTU 1500 and
@@ -163,6 +165,8 @@ struct Config {
     /// iperf -c, ping, ab, nc.
     cli_cpu: usize,
     placement: &'static str,
+    /// `--cc`: the congestion control of the kernel's iperf clients.
+    cc: Option<String>,
 }
 
 impl Config {
@@ -171,6 +175,7 @@ impl Config {
         let (mut rounds, mut time, mut soak) = (None, None, None);
         let (mut quick, mut same_core, mut sink_only) = (false, false, false);
         let (mut drill_only, mut router_only) = (false, false);
+        let mut cc = None;
         let positive = |value: Option<String>, what: &str| -> Result<u64, String> {
             // (`cargo bench` appends --bench: a missing value, too.)
             let value = value
@@ -190,6 +195,12 @@ impl Config {
                 "--sink" => sink_only = true,
                 "--drill" => drill_only = true,
                 "--router" => router_only = true,
+                "--cc" => {
+                    let name = args.next().filter(|n| {
+                        !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                    });
+                    cc = Some(name.ok_or("--cc needs a congestion control's name")?);
+                }
                 "--same-core" => same_core = true,
                 "-h" | "--help" => return Ok(None),
                 // `cargo bench` adds this for harness = false targets.
@@ -226,6 +237,7 @@ impl Config {
             srv_cpu,
             cli_cpu: 0,
             placement,
+            cc,
         }))
     }
 }
@@ -251,6 +263,14 @@ fn header(cfg: &Config, what: &str) {
     println!("- kernel: {}", kernel.trim());
     println!("- CPU: {}, nproc {}", or_unknown(model), cpus_allowed());
     println!("- placement: {}", cfg.placement);
+    let host_cc = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_congestion_control");
+    let host_cc = host_cc.map_or("?".to_string(), |s| s.trim().to_string());
+    match &cfg.cc {
+        Some(cc) => println!(
+            "- TCP congestion control of the iperf clients: {cc} (--cc; the host's is {host_cc})"
+        ),
+        None => println!("- TCP congestion control of the iperf clients: {host_cc} (the host's)"),
+    }
     println!("- binary: {LWIP_TAP}");
 }
 
@@ -342,9 +362,13 @@ fn iperf_client(
     seconds: u64,
 ) -> Option<IperfResult> {
     let v6 = if dst.contains(':') { "-V " } else { "" };
+    let cc = cfg
+        .cc
+        .as_ref()
+        .map_or(String::new(), |cc| format!(" -Z {cc}"));
     let run = ns.run_on_cpu(
         cfg.cli_cpu,
-        &format!("iperf {v6}-c {dst} -p {port} -t {seconds} -f m"),
+        &format!("iperf {v6}-c {dst} -p {port} -t {seconds} -f m{cc}"),
         None,
         Duration::from_secs(seconds + 30),
         libc::SIGTERM,
