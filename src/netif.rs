@@ -442,6 +442,13 @@ pub struct Interface {
     /// Readiness waits for the static IPv6 addresses (and the link-local
     /// one) to pass duplicate address detection.
     waits_for_ipv6: bool,
+    /// What lwIP sent while it took one frame in is written before the
+    /// next frame is read, not at the end of the round: on an interface
+    /// whose merge stage takes lwIP's own segments, it merges one burst
+    /// of lwIP's output and holds nothing back longer. (A router's waits
+    /// for the round's end, so the segments lwIP forwards from one cut
+    /// super-frame merge back into one.)
+    flush_each_input: bool,
 }
 
 impl Interface {
@@ -514,6 +521,7 @@ impl Interface {
             checks_on: None,
             waits_for_lease: matches!(plan.addressing, Addressing::Dhcp | Addressing::DhcpAutoip),
             waits_for_ipv6: !plan.ipv6.addresses.is_empty(),
+            flush_each_input: plan.merge && plan.offload.receives_superframes(),
         };
         // The receive chain is taken now rather than at the first frame, so
         // lwIP's pool use is the same before traffic as after it: a
@@ -817,6 +825,11 @@ impl Interface {
             let _ = self.netif.input(frame);
             ARRIVING.set(None);
             self.link().superframe.set(None);
+            if self.flush_each_input {
+                if let Err(e) = self.link().frames.flush() {
+                    log::debug!("{}: writing to the device failed: {e}", self.name());
+                }
+            }
         }
         Ok(budget)
     }

@@ -17,8 +17,11 @@
 //! would mend or rewrite it). Anything else flushes what is pending and is
 //! written as it is, so the order of frames never changes.
 //!
-//! What is pending is written when the event loop ends a round
-//! ([`Device::flush`]), before any other frame, and when it is full.
+//! What is pending is written when the event loop ends a round, or on a
+//! single interface once lwIP has taken in the frame it answered
+//! (`FramePath::flush`); before any other frame; and when it is full. A
+//! segment with PSH that would end nothing pending goes as it is, unsummed
+//! and uncopied: most of what lwIP's own TCP sends.
 //! Capture and impairment sit above this stage: they see the segments.
 
 use std::cell::{Cell, RefCell};
@@ -67,15 +70,16 @@ struct Segment {
 }
 
 impl Segment {
-    /// The segment `frame` holds, if it is one that may be merged. With
-    /// `vouched`, its TCP checksum is known to be right (see `netif.rs`)
-    /// and is not summed again.
-    fn parse(frame: &[u8], vouched: bool) -> Option<Segment> {
-        let at = TcpInFrame::locate(frame)?;
-        let ip = &frame[ETH_HLEN..];
+    /// The segment in a frame of `len` bytes whose headers are all in
+    /// `head` (the rest may be elsewhere), if its headers allow merging
+    /// it. Its TCP checksum is checked apart ([`Segment::checksum_right`]),
+    /// only when it is about to be merged.
+    fn parse(head: &[u8], len: usize) -> Option<Segment> {
+        let at = TcpInFrame::locate(head)?;
+        let ip = &head[ETH_HLEN..];
         let id = if at.ipv6 {
             let ip = Ipv6Header::new_unchecked(ip);
-            if usize::from(ip.payload_len()) + at.ip_header_len != ip.into_inner().len() {
+            if ETH_HLEN + at.ip_header_len + usize::from(ip.payload_len()) != len {
                 return None;
             }
             0
@@ -86,39 +90,47 @@ impl Segment {
             let ip = Ipv4Header::new_unchecked(ip);
             if at.ip_header_len != 20
                 || ip.is_fragment()
-                || usize::from(ip.total_len()) != ip.into_inner().len()
+                || ETH_HLEN + usize::from(ip.total_len()) != len
                 || !ip.verify_checksum()
             {
                 return None;
             }
             ip.ident()
         };
-        let segment = &frame[at.tcp_start..];
-        let tcp = TcpHeader::new_unchecked(segment);
+        let tcp = TcpHeader::new_unchecked(&head[at.tcp_start..]);
         let field = tcp.checksum();
-        if at.headers_len >= frame.len()
+        if at.headers_len >= len
             || tcp.flags().intersects(UNMERGEABLE)
             || field == 0
             || field == 0xffff
         {
             return None;
         }
-        if !vouched {
-            let pseudo = checksum::tcp_pseudo_header(&frame[ETH_HLEN..], segment.len() as u32)?;
-            let mut sum = RunningSum::default();
-            sum.add(&pseudo.to_be_bytes());
-            sum.add(segment);
-            if sum.fold() != 0xffff {
-                return None;
-            }
-        }
         Some(Segment {
             at,
-            payload: frame.len() - at.headers_len,
+            payload: len - at.headers_len,
             seq: tcp.seq(),
             id,
             flags: tcp.flags(),
         })
+    }
+
+    /// Whether the TCP checksum of this segment, whose frame is `parts`
+    /// (the first holding every header), is right.
+    fn checksum_right(&self, parts: &[IoSlice<'_>]) -> bool {
+        let tcp_len = (self.at.headers_len - self.at.tcp_start + self.payload) as u32;
+        let Some(pseudo) = checksum::tcp_pseudo_header(&parts[0][ETH_HLEN..], tcp_len) else {
+            return false;
+        };
+        let mut sum = RunningSum::default();
+        sum.add(&pseudo.to_be_bytes());
+        let mut skip = self.at.tcp_start;
+        for part in parts {
+            let part: &[u8] = part;
+            sum.add(&part[skip.min(part.len())..]);
+            skip = skip.saturating_sub(part.len());
+        }
+        sum.fold() == 0xffff
     }
 }
 
@@ -176,17 +188,23 @@ impl Pending {
             && tcp(tcp_field::URGENT..first.at.headers_len - first.at.tcp_start)
     }
 
-    fn start(&mut self, frame: &[u8], segment: Segment) {
+    fn start(&mut self, parts: &[IoSlice<'_>], segment: Segment) {
         self.frame.clear();
-        self.frame.extend_from_slice(frame);
+        for part in parts {
+            self.frame.extend_from_slice(part);
+        }
         self.first = Some(segment);
         self.segments = 1;
         self.advance(&segment);
     }
 
-    fn append(&mut self, frame: &[u8], segment: Segment) {
-        self.frame
-            .extend_from_slice(&frame[segment.at.headers_len..]);
+    fn append(&mut self, parts: &[IoSlice<'_>], segment: Segment) {
+        let mut skip = segment.at.headers_len;
+        for part in parts {
+            let part: &[u8] = part;
+            self.frame.extend_from_slice(&part[skip.min(part.len())..]);
+            skip = skip.saturating_sub(part.len());
+        }
         self.segments += 1;
         self.advance(&segment);
     }
@@ -231,8 +249,6 @@ impl Pending {
 pub(crate) struct Merge {
     inner: Box<dyn FramePath>,
     pending: RefCell<Pending>,
-    /// The frame being written, gathered.
-    scratch: RefCell<Vec<u8>>,
     counts: Cell<Counts>,
 }
 
@@ -241,7 +257,6 @@ impl Merge {
         Merge {
             inner,
             pending: RefCell::new(Pending::default()),
-            scratch: RefCell::new(Vec::with_capacity(MAX_FRAME)),
             counts: Cell::new(Counts::default()),
         }
     }
@@ -267,42 +282,43 @@ impl FramePath for Merge {
 
     fn write(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         self.count(|c| c.frames += 1);
-        let mut scratch = self.scratch.borrow_mut();
-        // The frame as one slice: as it comes (a header, then the frame in
-        // one buffer, as lwIP's pool buffers hold a wire-sized frame), or
-        // gathered.
-        let (header, frame): (&[u8], &[u8]) = match bufs {
-            [header, frame] if header.len() == VnetHeader::LEN => (header, frame),
+        // The virtio-net header, then the frame in the pieces lwIP's
+        // buffers hold, the first with every header (else it is not merged).
+        let (header, parts) = match bufs {
+            [header, parts @ ..] if header.len() == VnetHeader::LEN && !parts.is_empty() => {
+                (&header[..], parts)
+            }
             _ => {
-                scratch.clear();
-                for buf in bufs {
-                    scratch.extend_from_slice(buf);
-                }
-                scratch.split_at(VnetHeader::LEN.min(scratch.len()))
+                self.flush()?;
+                return self.inner.write(bufs);
             }
         };
-        let total = header.len() + frame.len();
+        let len: usize = parts.iter().map(|p| p.len()).sum();
         // Segments lwIP forwards whose checksum was vouched for where they
         // came in carry `DATA_VALID` (see `netif.rs`); any other header
         // than that and the plain one goes as it is.
         let vouched = header == VnetHeader::TRUSTED.to_bytes();
         let mergeable = vouched || header == VnetHeader::PLAIN.to_bytes();
-        let segment = mergeable.then(|| Segment::parse(frame, vouched)).flatten();
-        if let Some(segment) = segment {
+        if let Some(segment) = mergeable.then(|| Segment::parse(&parts[0], len)).flatten() {
             let mut pending = self.pending.borrow_mut();
-            if pending.takes(frame, &segment) {
-                pending.append(frame, segment);
-                return Ok(total);
+            let takes = pending.takes(&parts[0], &segment);
+            // A segment with PSH that ends nothing pending goes as it is:
+            // what lwIP's own TCP mostly sends (its checksum is then not
+            // summed, nor the frame copied).
+            let starts = !takes && !segment.flags.contains(TcpFlags::PSH);
+            if (takes || starts) && (vouched || segment.checksum_right(parts)) {
+                if takes {
+                    pending.append(parts, segment);
+                    return Ok(VnetHeader::LEN + len);
+                }
+                drop(pending);
+                self.flush()?;
+                self.pending.borrow_mut().start(parts, segment);
+                return Ok(VnetHeader::LEN + len);
             }
         }
         self.flush()?;
-        match segment {
-            Some(segment) if !segment.flags.contains(TcpFlags::PSH) => {
-                self.pending.borrow_mut().start(frame, segment);
-                Ok(total)
-            }
-            _ => self.inner.write(bufs),
-        }
+        self.inner.write(bufs)
     }
 
     /// Writes what is pending: one super-frame, or a lone segment as it was.
@@ -490,7 +506,7 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn vouched_segments_merge_unsummed_whether_gathered_or_not() {
+    fn vouched_segments_merge_unsummed_in_one_piece_or_several() {
         let (merge, sink) = stage();
         let data = [0x42; 2000];
         let first = segment(1, 0, 0x10, &data[..1000]);
@@ -502,7 +518,8 @@ pub(super) mod tests {
         merge
             .write(&[IoSlice::new(&trusted), IoSlice::new(&first)])
             .unwrap();
-        let (head, tail) = second.split_at(20);
+        // In pieces, as lwIP's buffers hold a segment (headers in the first).
+        let (head, tail) = second.split_at(60);
         merge
             .write(&[
                 IoSlice::new(&trusted),
