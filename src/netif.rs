@@ -11,9 +11,10 @@
 //! Super-frame pass-through (`Offload::PassThrough`, a router with
 //! `offload=on` everywhere): the kernel hands over TCP super-frames of up to
 //! 64 KiB, lwIP (whose MTU is raised to match) forwards each as one packet,
-//! and the driver writes it with the virtio-net header it came with, so
-//! the kernel cuts it into the same wire-sized segments it would have sent
-//! in the first place. A frame whose checksum the kernel left to the
+//! and the driver writes it with a virtio-net header that has the kernel
+//! cut it into segments of the outgoing link's MTU: with the same MTU on
+//! both sides, the wire-sized segments the sender would have sent in the
+//! first place. A frame whose checksum the kernel left to the
 //! receiver, and which is not a super-frame, has it computed on arrival, as
 //! a NIC computes it before the frame goes on the wire.
 //!
@@ -182,9 +183,6 @@ struct Link {
     /// Super-frame pass-through: lwIP's MTU is 64 KiB, the device's is
     /// this (the size of the segments leaving it).
     pass_through: Option<u16>,
-    /// The super-frame lwIP is handling now (which chain, and the
-    /// virtio-net header it came with), for `output`.
-    superframe: Cell<Option<(usize, VnetHeader)>>,
 }
 
 impl Link {
@@ -195,16 +193,20 @@ impl Link {
     }
 
     /// The virtio-net header for a frame lwIP sends on a pass-through
-    /// interface whose wire MTU is `wire_mtu`. The super-frame lwIP is
-    /// forwarding keeps the header it came with. Any other frame too big
-    /// for the wire that holds a TCP segment (a super-frame lwIP held back
-    /// while it resolved the next hop's address) gets one for segments of
-    /// the wire's size. Everything else goes as it is.
+    /// interface whose wire MTU is `wire_mtu`. A super-frame lwIP sends
+    /// back out of the link it is coming in on, while it takes it in, keeps
+    /// the header it came with. Any other frame too big for the wire that
+    /// holds a TCP segment (a super-frame lwIP forwards to another link, or
+    /// held back while it resolved the next hop's address) gets one for
+    /// segments of the wire's size. Everything else goes as it is.
     fn superframe_header(&self, frame: &mut PbufMut<'_>, wire_mtu: u16) -> VnetHeader {
         let total = frame.chain().tot_len();
-        if let Some((id, header)) = self.superframe.get() {
-            if id == frame.chain().id() {
-                return header;
+        if let Some(arriving) = ARRIVING.get() {
+            if arriving.header.is_gso()
+                && arriving.chain == frame.chain().id()
+                && std::ptr::eq(arriving.link, self)
+            {
+                return arriving.header;
             }
         }
         if total <= ETH_HLEN + usize::from(wire_mtu) {
@@ -216,8 +218,9 @@ impl Link {
 
 thread_local! {
     /// The frame lwIP is taking in now, from `Interface::receive` until
-    /// `netif.input` returns: which chain, on which link, and whether its
-    /// checksums were vouched for (a `None` outside).
+    /// `netif.input` returns: which chain, on which link, the virtio-net
+    /// header it came with, and whether its checksums were vouched for (a
+    /// `None` outside).
     static ARRIVING: Cell<Option<Arriving>> = const { Cell::new(None) };
 }
 
@@ -226,6 +229,7 @@ thread_local! {
 struct Arriving {
     chain: usize,
     link: *const Link,
+    header: VnetHeader,
     checksum_trusted: bool,
 }
 
@@ -498,7 +502,6 @@ impl Interface {
             mdns_malformed: Cell::new((None, 0)),
             releasing: Cell::new(false),
             pass_through: pass_through.then_some(mtu),
-            superframe: Cell::new(None),
         };
         let setup = NetifSetup {
             mac,
@@ -805,26 +808,23 @@ impl Interface {
             let mut frame = frame;
             // The kernel checked the checksums, or they are computed here.
             let mut vouched = header.flags & VnetHeader::DATA_VALID != 0;
-            if self.link().pass_through.is_some() {
-                if header.is_gso() {
-                    let id = frame.chain().id();
-                    self.link().superframe.set(Some((id, header)));
-                } else if header.flags & VnetHeader::NEEDS_CSUM != 0
-                    && complete_checksum(&mut frame, header)
-                {
-                    self.link().count(|c| c.rx_checksums_completed += 1);
-                    vouched = true;
-                }
+            if self.link().pass_through.is_some()
+                && !header.is_gso()
+                && header.flags & VnetHeader::NEEDS_CSUM != 0
+                && complete_checksum(&mut frame, header)
+            {
+                self.link().count(|c| c.rx_checksums_completed += 1);
+                vouched = true;
             }
             ARRIVING.set(Some(Arriving {
                 chain: frame.chain().id(),
                 link: self.link(),
+                header,
                 checksum_trusted: vouched,
             }));
             // lwIP frees a frame it refuses; nothing is left to do then.
             let _ = self.netif.input(frame);
             ARRIVING.set(None);
-            self.link().superframe.set(None);
             if self.flush_each_input {
                 if let Err(e) = self.link().frames.flush() {
                     log::debug!("{}: writing to the device failed: {e}", self.name());
