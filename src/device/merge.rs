@@ -124,14 +124,22 @@ impl Segment {
         };
         let mut sum = RunningSum::default();
         sum.add(&pseudo.to_be_bytes());
-        let mut skip = self.at.tcp_start;
-        for part in parts {
-            let part: &[u8] = part;
-            sum.add(&part[skip.min(part.len())..]);
-            skip = skip.saturating_sub(part.len());
+        for piece in from(parts, self.at.tcp_start) {
+            sum.add(piece);
         }
         sum.fold() == 0xffff
     }
+}
+
+/// The bytes of a frame in `parts` from offset `start` on, piece by piece.
+fn from<'a>(parts: &'a [IoSlice<'_>], start: usize) -> impl Iterator<Item = &'a [u8]> {
+    let mut skip = start;
+    parts.iter().map(move |part| {
+        let part: &[u8] = part;
+        let piece = &part[skip.min(part.len())..];
+        skip = skip.saturating_sub(part.len());
+        piece
+    })
 }
 
 /// The segments waiting to be written as one super-frame.
@@ -190,8 +198,8 @@ impl Pending {
 
     fn start(&mut self, parts: &[IoSlice<'_>], segment: Segment) {
         self.frame.clear();
-        for part in parts {
-            self.frame.extend_from_slice(part);
+        for piece in from(parts, 0) {
+            self.frame.extend_from_slice(piece);
         }
         self.first = Some(segment);
         self.segments = 1;
@@ -199,11 +207,8 @@ impl Pending {
     }
 
     fn append(&mut self, parts: &[IoSlice<'_>], segment: Segment) {
-        let mut skip = segment.at.headers_len;
-        for part in parts {
-            let part: &[u8] = part;
-            self.frame.extend_from_slice(&part[skip.min(part.len())..]);
-            skip = skip.saturating_sub(part.len());
+        for piece in from(parts, segment.at.headers_len) {
+            self.frame.extend_from_slice(piece);
         }
         self.segments += 1;
         self.advance(&segment);
