@@ -298,13 +298,9 @@ fn the_host_receives_the_frames_lwip_sends_byte_for_byte() {
     unsafe { libc::kill(tcpdump.id() as i32, libc::SIGINT) };
     let _ = tcpdump.wait();
     let stats = fs::read_to_string(&tcpdump_log).unwrap_or_default();
-    let count = |what: &str| {
-        let line = stats.lines().find(|l| l.ends_with(what));
-        line.and_then(|l| l.split_whitespace().next()?.parse::<u64>().ok())
-    };
     // ("received by filter" also counts the host's own ACKs, which -Q in
     // then leaves out.)
-    assert_eq!(count("packets dropped by kernel"), Some(0), "{stats}");
+    assert_eq!(common::tcpdump_dropped(&stats), Some(0), "{stats}");
     let hashes = |file: &std::path::Path| -> Vec<String> {
         let out = common::successful_output(
             std::process::Command::new("tshark")

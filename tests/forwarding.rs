@@ -514,10 +514,7 @@ fn one_interface_merges_what_lwip_sends_and_the_host_gets_it_byte_for_byte() {
     unsafe { libc::kill(tcpdump.id() as i32, libc::SIGINT) };
     let _ = tcpdump.wait();
     let stats = fs::read_to_string(peer.dir.path().join("tcpdump-eth0.log")).unwrap();
-    let dropped = stats
-        .lines()
-        .find(|l| l.ends_with("packets dropped by kernel"));
-    assert!(dropped.is_some_and(|l| l.starts_with("0 ")), "{stats}");
+    assert_eq!(common::tcpdump_dropped(&stats), Some(0), "{stats}");
     lwip.stats();
     let log = lwip.log();
     let merged = counter(&log, "stats: tap0 merge:", "super-frames");

@@ -930,6 +930,15 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// How many packets tcpdump says the kernel dropped, from the statistics
+/// it prints on stderr when it stops (`N packets dropped by kernel`).
+pub fn tcpdump_dropped(stats: &str) -> Option<u64> {
+    let line = stats
+        .lines()
+        .find(|l| l.ends_with("packets dropped by kernel"))?;
+    line.split_whitespace().next()?.parse().ok()
+}
+
 /// Runs `cmd` (outside any namespace) to its end, failing the test with
 /// its stderr unless it succeeds; returns its output.
 pub fn successful_output(cmd: &mut Command) -> Output {
