@@ -127,9 +127,11 @@ pub(crate) struct LinuxTarget {
     start: Instant,
     start_epoch: Duration,
     /// A packet socket on `tun0`: what the kernel sends, stamped when it
-    /// sent it. The TUN device itself is only drained, into `drained`.
+    /// sent it. The TUN device itself is only drained.
     sniffer: OwnedFd,
-    drained: Vec<u8>,
+    /// The one read buffer: the TUN is drained into it, and the packet
+    /// socket read into it.
+    buf: Vec<u8>,
     /// IP packets the kernel sent the remote end, with their script times.
     sent: VecDeque<(i64, Vec<u8>)>,
     /// What the last call that blocked waits for.
@@ -185,7 +187,7 @@ impl LinuxTarget {
             start: Instant::now(),
             start_epoch: since_epoch(),
             sniffer,
-            drained: vec![0; READ_SIZE],
+            buf: vec![0; READ_SIZE],
             sent: VecDeque::new(),
             waiting: None,
         };
@@ -198,7 +200,7 @@ impl LinuxTarget {
     /// their time stamps, from the packet socket.
     fn drain_tun(&mut self) -> Result<(), String> {
         loop {
-            match self.tun.read(&mut [IoSliceMut::new(&mut self.drained)]) {
+            match self.tun.read(&mut [IoSliceMut::new(&mut self.buf)]) {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -211,9 +213,16 @@ impl LinuxTarget {
     /// at the script time the kernel sent it.
     fn read_tun(&mut self) -> Result<(), String> {
         self.drain_tun()?;
-        let mut buf = vec![0u8; READ_SIZE];
+        let mut buf = std::mem::take(&mut self.buf);
+        let read = self.read_sniffer(&mut buf);
+        self.buf = buf;
+        read
+    }
+
+    /// Takes every packet waiting on the packet socket, read into `buf`.
+    fn read_sniffer(&mut self, buf: &mut [u8]) -> Result<(), String> {
         loop {
-            let (len, outgoing, stamp) = match os::recv_stamped(self.sniffer.as_fd(), &mut buf) {
+            let (len, outgoing, stamp) = match os::recv_stamped(self.sniffer.as_fd(), buf) {
                 Ok(read) => read,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
