@@ -191,12 +191,12 @@ impl FramePath for Cut {
                 }
                 continue;
             }
-            let mut plain = header;
+            let mut up = header;
             if header.flags & VnetHeader::NEEDS_CSUM != 0 && header.complete_checksum(frame) {
                 self.count(|c| c.checksums += 1);
-                plain = VnetHeader::TRUSTED;
+                up = VnetHeader::TRUSTED;
             }
-            return Ok(super::scatter_parts(&[&plain.to_bytes(), frame], bufs));
+            return Ok(super::scatter_parts(&[&up.to_bytes(), frame], bufs));
         }
     }
 
