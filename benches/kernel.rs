@@ -977,10 +977,7 @@ fn router_rounds(cfg: &Config) -> bool {
                 res.median(&format!("k_router_{key}")),
             );
             let f = |x: Option<f64>| x.map_or("n/a".into(), |x| format!("{:.3}", x / scale));
-            let ratio = a
-                .zip(k)
-                .map_or("-".into(), |(a, k)| format!("{:.2}", a / k));
-            println!("| {row}{mode} | {} | {} | {ratio} |", f(a), f(k));
+            println!("| {row}{mode} | {} | {} | {} |", f(a), f(k), ratio(a, k));
         }
     }
     res.fails.is_empty()
@@ -1022,12 +1019,22 @@ fn sink_rounds(b: &mut Bench) -> Result<bool, String> {
             b.res.median(&format!("k_iperf{mtu}")),
         );
         let f = |x: Option<f64>| x.map_or("n/a".into(), |x| format!("{:.2}", x / 1000.0));
-        let ratio = a
-            .zip(k)
-            .map_or("-".into(), |(a, k)| format!("{:.2}", a / k));
-        println!("| iperf MTU {mtu} | {} | {} | {ratio} |", f(a), f(k));
+        println!(
+            "| iperf MTU {mtu} | {} | {} | {} |",
+            f(a),
+            f(k),
+            ratio(a, k)
+        );
     }
     Ok(b.res.fails.is_empty())
+}
+
+/// lwip-tap's figure over the kernel's, to two decimals ("-" without both).
+fn ratio(lwip: Option<f64>, kernel: Option<f64>) -> String {
+    match (lwip, kernel) {
+        (Some(a), Some(b)) if b != 0.0 => format!("{:.2}", a / b),
+        _ => "-".to_string(),
+    }
 }
 
 /// The markdown table of medians, with footnotes.
@@ -1036,11 +1043,7 @@ fn table(res: &Results, cfg: &Config, jumbo: bool, crowd: &lab::Crowd) -> String
     let mut rows: Vec<[String; 4]> = Vec::new();
     // lwip-tap against the kernel, with the ratio.
     let mut compared = |name: String, a: Option<f64>, b: Option<f64>, digits: usize| {
-        let ratio = match (a, b) {
-            (Some(a), Some(b)) if b != 0.0 => format!("{:.2}", a / b),
-            _ => "-".to_string(),
-        };
-        rows.push([name, f(a, digits), f(b, digits), ratio]);
+        rows.push([name, f(a, digits), f(b, digits), ratio(a, b)]);
     };
     let gbit = |key: String| res.median(&key).map(|m| m / 1000.0);
     for mtu in [1500, JUMBO_MTU] {
