@@ -54,7 +54,9 @@ Each round also runs the sink (iperf), HTTP (c=4) and ping on two fresh
 instances of the binary, with its seccomp filter and with --seccomp off, for
 the filter's cost.
   --cc NAME        TCP congestion control of every Linux iperf client (iperf
-                   -Z NAME; default: the host's, which the header names)
+                   -Z NAME; default: the host's, which the header names).
+                   When it is bbr, which paces the sender, the sink rows are
+                   measured a second time with the clients on cubic
   --same-core      pin lwip-tap / iperf server and the clients all to CPU 0
                    (default: server side on CPU 1, clients on CPU 0)
   --sink           the sink rows alone (iperf into lwip-tap at MTU 1500 and
@@ -167,6 +169,54 @@ struct Config {
     placement: &'static str,
     /// `--cc`: the congestion control of the kernel's iperf clients.
     cc: Option<String>,
+    /// The iperf clients pace (`bbr`): the sink rows are measured again
+    /// with senders on [`UNPACED_CC`].
+    unpaced: bool,
+}
+
+/// The congestion control of the sink's second measurement when the run's
+/// senders pace: it sends as fast as the receiver takes.
+const UNPACED_CC: &str = "cubic";
+
+/// Which congestion control a sink measurement's iperf client runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Senders {
+    /// The run's: `--cc`, else the host's.
+    Run,
+    /// [`UNPACED_CC`].
+    Unpaced,
+}
+
+impl Senders {
+    /// The `-Z` argument, if any.
+    fn cc(self, cfg: &Config) -> Option<&str> {
+        match self {
+            Senders::Run => cfg.cc.as_deref(),
+            Senders::Unpaced => Some(UNPACED_CC),
+        }
+    }
+
+    /// The sink's measurement key: "lw_iperf1500", "k_iperf65000_unpaced".
+    fn key(self, who: &str, mtu: u32) -> String {
+        match self {
+            Senders::Run => format!("{who}_iperf{mtu}"),
+            Senders::Unpaced => format!("{who}_iperf{mtu}_unpaced"),
+        }
+    }
+
+    /// How a line of the raw values names the measurement.
+    fn label(self) -> &'static str {
+        match self {
+            Senders::Run => "",
+            Senders::Unpaced => " (senders on cubic)",
+        }
+    }
+}
+
+/// The host's TCP congestion control ("?" when it cannot be read).
+fn host_cc() -> String {
+    std::fs::read_to_string("/proc/sys/net/ipv4/tcp_congestion_control")
+        .map_or("?".to_string(), |s| s.trim().to_string())
 }
 
 impl Config {
@@ -237,6 +287,7 @@ impl Config {
             srv_cpu,
             cli_cpu: 0,
             placement,
+            unpaced: cc.clone().unwrap_or_else(host_cc) == "bbr",
             cc,
         }))
     }
@@ -263,13 +314,18 @@ fn header(cfg: &Config, what: &str) {
     println!("- kernel: {}", kernel.trim());
     println!("- CPU: {}, nproc {}", or_unknown(model), cpus_allowed());
     println!("- placement: {}", cfg.placement);
-    let host_cc = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_congestion_control");
-    let host_cc = host_cc.map_or("?".to_string(), |s| s.trim().to_string());
+    let host_cc = host_cc();
     match &cfg.cc {
         Some(cc) => println!(
             "- TCP congestion control of the iperf clients: {cc} (--cc; the host's is {host_cc})"
         ),
         None => println!("- TCP congestion control of the iperf clients: {host_cc} (the host's)"),
+    }
+    if cfg.unpaced && !cfg.router_only {
+        println!(
+            "- the sink rows are measured again with the iperf clients on {UNPACED_CC} \
+             (bbr paces the sender below what the receiver takes)"
+        );
     }
     println!("- binary: {LWIP_TAP}");
 }
@@ -361,11 +417,20 @@ fn iperf_client(
     port: u16,
     seconds: u64,
 ) -> Option<IperfResult> {
+    iperf_client_on(ns, cfg, dst, port, seconds, cfg.cc.as_deref())
+}
+
+/// [`iperf_client`] with the congestion control `cc` (`-Z`), if any.
+fn iperf_client_on(
+    ns: &Netns,
+    cfg: &Config,
+    dst: &str,
+    port: u16,
+    seconds: u64,
+    cc: Option<&str>,
+) -> Option<IperfResult> {
     let v6 = if dst.contains(':') { "-V " } else { "" };
-    let cc = cfg
-        .cc
-        .as_ref()
-        .map_or(String::new(), |cc| format!(" -Z {cc}"));
+    let cc = cc.map_or(String::new(), |cc| format!(" -Z {cc}"));
     let run = ns.run_on_cpu(
         cfg.cli_cpu,
         &format!("iperf {v6}-c {dst} -p {port} -t {seconds} -f m{cc}"),
@@ -531,13 +596,27 @@ impl Bench<'_> {
     /// iperf to lwip-tap; with `cpu` also CPU seconds per GB, from
     /// /proc/PID/stat around the test.
     fn lwip_iperf(&mut self, lwip: &mut LwipTap, mtu: u32, cpu: bool) -> Result<(), String> {
+        self.lwip_iperf_from(lwip, mtu, cpu, Senders::Run)
+    }
+
+    /// [`Bench::lwip_iperf`] with the iperf client on `senders`.
+    fn lwip_iperf_from(
+        &mut self,
+        lwip: &mut LwipTap,
+        mtu: u32,
+        cpu: bool,
+        senders: Senders,
+    ) -> Result<(), String> {
         let reports = |lwip: &LwipTap| lwip.log().matches(": done, ").count();
         let before = reports(lwip);
         let t0 = cpu_ticks(lwip.pid()).unwrap_or(0);
-        let Some(iperf) = iperf_client(&self.lw, self.cfg, LWIP_ADDR, 5001, self.cfg.time) else {
+        let (time, cc) = (self.cfg.time, senders.cc(self.cfg));
+        let key = senders.key(self.who, mtu);
+        let label = senders.label();
+        let Some(iperf) = iperf_client_on(&self.lw, self.cfg, LWIP_ADDR, 5001, time, cc) else {
             check_lwip(lwip, "during iperf")?;
-            self.res.fail(&format!("lwip-tap iperf MTU {mtu}"));
-            self.res.rec(&format!("{}_iperf{mtu}", self.who), None);
+            self.res.fail(&format!("lwip-tap iperf MTU {mtu}{label}"));
+            self.res.rec(&key, None);
             return Ok(());
         };
         // lwip-tap logs "iperf: ... done, N bytes in ..." when the test ends.
@@ -551,11 +630,10 @@ impl Bench<'_> {
         // and wraps after 4 GiB, which a 10 s test at these rates exceeds.
         let bytes = (iperf.mbytes * 1_048_576.0) as u64;
         let rate = iperf.mbits_per_sec;
-        self.res
-            .rec(&format!("{}_iperf{mtu}", self.who), Some(rate));
+        self.res.rec(&key, Some(rate));
         if !cpu {
             self.res.say(&format!(
-                "{:<9} iperf MTU {mtu}: {rate} Mbit/s",
+                "{:<9} iperf MTU {mtu}{label}: {rate} Mbit/s",
                 self.label()
             ));
             return check_lwip(lwip, "after iperf");
@@ -573,16 +651,23 @@ impl Bench<'_> {
     }
 
     fn kernel_iperf(&mut self, mtu: u32) {
+        self.kernel_iperf_from(mtu, Senders::Run);
+    }
+
+    /// [`Bench::kernel_iperf`] with the iperf client on `senders`.
+    fn kernel_iperf_from(&mut self, mtu: u32, senders: Senders) {
         self.k1.set_mtu("vk1", mtu);
         self.k2.set_mtu("vk2", mtu);
-        let iperf = iperf_client(&self.k1, self.cfg, K_SRV, 5001, self.cfg.time);
+        let (time, cc) = (self.cfg.time, senders.cc(self.cfg));
+        let iperf = iperf_client_on(&self.k1, self.cfg, K_SRV, 5001, time, cc);
         let rate = iperf.map(|i| i.mbits_per_sec);
-        self.res.rec(&format!("k_iperf{mtu}"), rate);
+        self.res.rec(&senders.key("k", mtu), rate);
+        let label = senders.label();
         match rate {
             Some(rate) => self
                 .res
-                .say(&format!("kernel    iperf MTU {mtu}: {rate} Mbit/s")),
-            None => self.res.fail(&format!("kernel iperf MTU {mtu}")),
+                .say(&format!("kernel    iperf MTU {mtu}{label}: {rate} Mbit/s")),
+            None => self.res.fail(&format!("kernel iperf MTU {mtu}{label}")),
         }
         self.k1.set_mtu("vk1", 1500);
         self.k2.set_mtu("vk2", 1500);
@@ -846,6 +931,10 @@ fn benchmark(cfg: &Config) -> Result<bool, String> {
         let mut lwip = start_lwip(&b.lw, cfg, None, &[])?.ok_or("lwip-tap refused to start")?;
         b.lwip_iperf(&mut lwip, 1500, true)?;
         b.kernel_iperf(1500);
+        if cfg.unpaced {
+            b.lwip_iperf_from(&mut lwip, 1500, false, Senders::Unpaced)?;
+            b.kernel_iperf_from(1500, Senders::Unpaced);
+        }
         b.lwip_sends();
         b.iperf6(&mut lwip)?;
         b.ping("lw");
@@ -869,6 +958,9 @@ fn benchmark(cfg: &Config) -> Result<bool, String> {
                         eprintln!("{ME}: warning: lwip-tap's log does not show mtu {JUMBO_MTU}");
                     }
                     b.lwip_iperf(&mut lwip, JUMBO_MTU, false)?;
+                    if cfg.unpaced {
+                        b.lwip_iperf_from(&mut lwip, JUMBO_MTU, false, Senders::Unpaced)?;
+                    }
                     let what = format!(", MTU {JUMBO_MTU} instance");
                     b.peak_rss(&lwip, "lw_rss_jumbo_kb", &what);
                     if !stop_lwip(lwip) {
@@ -879,6 +971,9 @@ fn benchmark(cfg: &Config) -> Result<bool, String> {
             }
         }
         b.kernel_iperf(JUMBO_MTU);
+        if cfg.unpaced {
+            b.kernel_iperf_from(JUMBO_MTU, Senders::Unpaced);
+        }
         lab::router(cfg, &mut b.res);
         lab::loop_costs(cfg, &mut b.res)?;
         drill::measure(&mut b.res);
@@ -994,17 +1089,26 @@ const ROUTER_MODES: [(&str, &str); 3] = [
 /// kernel, lwip-tap at MTU 65000, the kernel), then their medians.
 fn sink_rounds(b: &mut Bench) -> Result<bool, String> {
     let cfg = b.cfg;
+    let senders: &[Senders] = if cfg.unpaced {
+        &[Senders::Run, Senders::Unpaced]
+    } else {
+        &[Senders::Run]
+    };
     for round in 1..=cfg.rounds {
         b.res.round = round;
         for mtu in [1500, JUMBO_MTU] {
             let mtu_key = (mtu != 1500).then_some(mtu);
             let mut lwip = start_lwip(&b.lw, cfg, mtu_key, &[])?
                 .ok_or_else(|| format!("lwip-tap refused to start at MTU {mtu}"))?;
-            b.lwip_iperf(&mut lwip, mtu, false)?;
+            for &from in senders {
+                b.lwip_iperf_from(&mut lwip, mtu, false, from)?;
+            }
             if !stop_lwip(lwip) {
                 b.res.fail("lwip-tap exit status on SIGTERM");
             }
-            b.kernel_iperf(mtu);
+            for &from in senders {
+                b.kernel_iperf_from(mtu, from);
+            }
         }
     }
     println!();
@@ -1013,18 +1117,21 @@ fn sink_rounds(b: &mut Bench) -> Result<bool, String> {
         cfg.rounds
     );
     println!("| --- | ---: | ---: | ---: |");
-    for mtu in [1500, JUMBO_MTU] {
-        let (a, k) = (
-            b.res.median(&format!("lw_iperf{mtu}")),
-            b.res.median(&format!("k_iperf{mtu}")),
-        );
-        let f = |x: Option<f64>| x.map_or("n/a".into(), |x| format!("{:.2}", x / 1000.0));
-        println!(
-            "| iperf MTU {mtu} | {} | {} | {} |",
-            f(a),
-            f(k),
-            ratio(a, k)
-        );
+    for &from in senders {
+        for mtu in [1500, JUMBO_MTU] {
+            let (a, k) = (
+                b.res.median(&from.key("lw", mtu)),
+                b.res.median(&from.key("k", mtu)),
+            );
+            let f = |x: Option<f64>| x.map_or("n/a".into(), |x| format!("{:.2}", x / 1000.0));
+            let label = from.label();
+            println!(
+                "| iperf MTU {mtu}{label} | {} | {} | {} |",
+                f(a),
+                f(k),
+                ratio(a, k)
+            );
+        }
     }
     Ok(b.res.fails.is_empty())
 }
@@ -1046,12 +1153,15 @@ fn table(res: &Results, cfg: &Config, jumbo: bool, crowd: &lab::Crowd) -> String
         rows.push([name, f(a, digits), f(b, digits), ratio(a, b)]);
     };
     let gbit = |key: String| res.median(&key).map(|m| m / 1000.0);
-    for mtu in [1500, JUMBO_MTU] {
-        let (a, b) = (
-            gbit(format!("lw_iperf{mtu}")),
-            gbit(format!("k_iperf{mtu}")),
-        );
-        compared(format!("iperf MTU {mtu} (Gbit/s)"), a, b, 2);
+    for from in [Senders::Run, Senders::Unpaced] {
+        if from == Senders::Unpaced && !cfg.unpaced {
+            continue;
+        }
+        for mtu in [1500, JUMBO_MTU] {
+            let (a, b) = (gbit(from.key("lw", mtu)), gbit(from.key("k", mtu)));
+            let label = from.label();
+            compared(format!("iperf MTU {mtu}{label} (Gbit/s)"), a, b, 2);
+        }
     }
     let (a, b) = (gbit("lw_iperf6".into()), gbit("k_iperf6".into()));
     compared("iperf over IPv6, MTU 1500 (Gbit/s)".into(), a, b, 2);
