@@ -321,7 +321,7 @@ fn header(cfg: &Config, what: &str) {
         ),
         None => println!("- TCP congestion control of the iperf clients: {host_cc} (the host's)"),
     }
-    if cfg.unpaced && !cfg.router_only {
+    if cfg.unpaced && !cfg.router_only && cfg.soak.is_none() {
         println!(
             "- the sink rows are measured again with the iperf clients on {UNPACED_CC} \
              (bbr paces the sender below what the receiver takes)"
