@@ -205,10 +205,10 @@ impl Senders {
     }
 
     /// How a line of the raw values names the measurement.
-    fn label(self) -> &'static str {
+    fn label(self) -> String {
         match self {
-            Senders::Run => "",
-            Senders::Unpaced => " (senders on cubic)",
+            Senders::Run => String::new(),
+            Senders::Unpaced => format!(" (senders on {UNPACED_CC})"),
         }
     }
 }
@@ -220,6 +220,15 @@ fn host_cc() -> String {
 }
 
 impl Config {
+    /// The congestion controls each sink row is measured with.
+    fn senders(&self) -> &'static [Senders] {
+        if self.unpaced {
+            &[Senders::Run, Senders::Unpaced]
+        } else {
+            &[Senders::Run]
+        }
+    }
+
     /// None for --help.
     fn from_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, String> {
         let (mut rounds, mut time, mut soak) = (None, None, None);
@@ -1089,11 +1098,7 @@ const ROUTER_MODES: [(&str, &str); 3] = [
 /// kernel, lwip-tap at MTU 65000, the kernel), then their medians.
 fn sink_rounds(b: &mut Bench) -> Result<bool, String> {
     let cfg = b.cfg;
-    let senders: &[Senders] = if cfg.unpaced {
-        &[Senders::Run, Senders::Unpaced]
-    } else {
-        &[Senders::Run]
-    };
+    let senders = cfg.senders();
     for round in 1..=cfg.rounds {
         b.res.round = round;
         for mtu in [1500, JUMBO_MTU] {
@@ -1153,10 +1158,7 @@ fn table(res: &Results, cfg: &Config, jumbo: bool, crowd: &lab::Crowd) -> String
         rows.push([name, f(a, digits), f(b, digits), ratio(a, b)]);
     };
     let gbit = |key: String| res.median(&key).map(|m| m / 1000.0);
-    for from in [Senders::Run, Senders::Unpaced] {
-        if from == Senders::Unpaced && !cfg.unpaced {
-            continue;
-        }
+    for &from in cfg.senders() {
         for mtu in [1500, JUMBO_MTU] {
             let (a, b) = (gbit(from.key("lw", mtu)), gbit(from.key("k", mtu)));
             let label = from.label();
