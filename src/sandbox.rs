@@ -14,7 +14,7 @@
 //! process dies by SIGABRT. Nothing runs on after a forbidden call.
 //!
 //! Files after setup: only beneath one directory opened during setup
-//! ([`Directory`], for `--tftp`), through `openat2` with `RESOLVE_BENEATH`
+//! (`Directory`, for `--tftp`), through `openat2` with `RESOLVE_BENEATH`
 //! relative to that directory's descriptor, which the filter pins
 //! ([`FileAccess`]).
 //!
