@@ -38,6 +38,9 @@ pub(crate) struct Flow {
     pub remote: SocketAddr,
     /// Added to the script's numbers for the remote end's sequence space.
     pub remote_offset: u32,
+    /// Whether a SYN from the script fixed `remote_offset`: later SYNs on
+    /// the same ports (a new incarnation) count from the same 0.
+    pub remote_isn_set: bool,
     /// Added to the script's numbers for the stack's sequence space, once
     /// its SYN showed its ISN.
     pub local_offset: Option<u32>,

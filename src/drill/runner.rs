@@ -462,6 +462,7 @@ impl Run<'_> {
             local: sent.src,
             remote: sent.dst,
             remote_offset: REMOTE_ISN,
+            remote_isn_set: false,
             local_offset: None,
         };
         if packets::is_syn_only(sent) || udp {
@@ -554,6 +555,7 @@ impl Run<'_> {
             local,
             remote,
             remote_offset: REMOTE_ISN,
+            remote_isn_set: false,
             local_offset: None,
         };
         self.flows.push(flow);
@@ -572,9 +574,13 @@ impl Run<'_> {
         let mut flow = self.flow_for_inbound(packet);
         let built = match &packet.body {
             PacketBody::Tcp(tcp) => {
-                if tcp.flags.syn {
-                    // The script's ISN: its SYN's start is the runner's ISN.
+                if tcp.flags.syn && !flow.remote_isn_set {
+                    // The script's ISN: its first SYN's start is the
+                    // runner's ISN. A later SYN on the same ports keeps the
+                    // numbering, so a script says where a new incarnation's
+                    // ISN lies against the old one's.
                     flow.remote_offset = REMOTE_ISN.wrapping_sub(tcp.start);
+                    flow.remote_isn_set = true;
                     self.update_flow(flow);
                 }
                 if tcp.flags.ae {
