@@ -16,6 +16,7 @@ use std::fmt::{Display, Write as _};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::tools::{
@@ -473,10 +474,34 @@ fn ping_flood(ns: &Netns, cfg: &Config, dst: &str) -> Option<PingSummary> {
     summary
 }
 
+/// Linux's default ephemeral port range (`net.ipv4.ip_local_port_range`).
+const EPHEMERAL: (u16, u16) = (32768, 60999);
+
 /// `ab -r -s 10 -n N -c C` against lwip-tap's httpd: -r counts a failed
 /// receive as a failed request instead of ending ab, and SIGINT after 120 s
 /// makes ab print what it has so far. Err: why ab gave up.
+///
+/// Each run takes its source ports from the other half of the ephemeral
+/// range than the run before: lwIP keeps the connections it closed in
+/// TIME-WAIT (its newest ~125 of them, as many as its PCBs allow), answers a
+/// SYN that reuses one's ports with an ACK of the old connection and ignores
+/// the client's RST (tests/drill/tcp/syn_in_time_wait.pkt). A run that
+/// started among the last run's ports would wait out ab's time-out with all
+/// its connections in SYN-SENT; within one run the ports do not come round
+/// again before lwIP has let them go.
 fn ab_run(ns: &Netns, cfg: &Config, n: u64, c: u64) -> Result<AbReport, String> {
+    static LOWER_HALF: AtomicBool = AtomicBool::new(false);
+    let (first, last) = if LOWER_HALF.fetch_xor(true, Ordering::Relaxed) {
+        (EPHEMERAL.0, EPHEMERAL.0 + (EPHEMERAL.1 - EPHEMERAL.0) / 2)
+    } else {
+        (
+            EPHEMERAL.0 + (EPHEMERAL.1 - EPHEMERAL.0) / 2 + 1,
+            EPHEMERAL.1,
+        )
+    };
+    ns.sh(&format!(
+        "echo {first} {last} > /proc/sys/net/ipv4/ip_local_port_range"
+    ));
     let run = ns.run_on_cpu(
         cfg.cli_cpu,
         &format!("ab -r -q -s 10 -n {n} -c {c} http://{LWIP_ADDR}/"),
