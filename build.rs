@@ -201,6 +201,7 @@ mod api {
         "pbuf_realloc",
         "pbuf_take",
         "pbuf_copy_partial",
+        "pbuf_alloced_custom",
         "raw_new",
         "raw_recv",
         "raw_sendto",
@@ -259,6 +260,7 @@ mod api {
     /// above take; bindgen adds whatever these refer to.
     pub const API_TYPES: &[&str] = &[
         "pbuf",
+        "pbuf_custom",
         "ip_addr",
         "ip_addr_t",
         "ip4_addr_t",

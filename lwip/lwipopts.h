@@ -52,6 +52,10 @@
 /* One pool pbuf holds a whole frame at the default MTU (1500 + 14 + VLAN tag),
  * so the TAP driver reads each frame into a single buffer. */
 #define PBUF_POOL_BUFSIZE               1536
+/* A frame longer than one pool pbuf (a super-frame, or a frame at a jumbo
+ * MTU) is read into a buffer of the driver that lwIP gets as a custom pbuf
+ * after the first pool pbuf (lwip-tap's src/lwip/pbuf.rs, RxBuffer). */
+#define LWIP_SUPPORT_CUSTOM_PBUF        1
 
 /* ---- link layer ---- */
 #define LWIP_ARP                        1

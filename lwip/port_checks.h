@@ -47,6 +47,9 @@
 #if !TCP_LISTEN_BACKLOG
 #error "lwip-tap-port: TCP_LISTEN_BACKLOG must be 1: the SYN flood guard in lwip/shim.c works on listen backlogs"
 #endif
+#if !LWIP_SUPPORT_CUSTOM_PBUF
+#error "lwip-tap-port: LWIP_SUPPORT_CUSTOM_PBUF must be 1: frames longer than a pool pbuf are read into buffers the driver lends lwIP as custom pbufs"
+#endif
 #if !LWIP_DHCP
 #error "lwip-tap-port: LWIP_DHCP must be 1: interfaces can take their address from DHCP (lwip/dhcp_glue.c)"
 #endif

@@ -35,7 +35,7 @@ use crate::error::Error;
 use crate::lwip::netif::{
     ip6_state, AutoipEvent, DhcpEvent, MdnsName, Netif, NetifHandler, NetifSetup,
 };
-use crate::lwip::pbuf::{Pbuf, PbufMut};
+use crate::lwip::pbuf::{Pbuf, PbufMut, RxBuffer};
 use crate::lwip::LwipError;
 use crate::wire::checksum::{self, RunningSum};
 use crate::wire::{ethernet, format_mac, TcpInFrame};
@@ -437,6 +437,13 @@ pub struct Interface {
     frame_capacity: u16,
     /// Pool pbufs allocated but not yet filled (kept across wakeups).
     spare: Option<Pbuf>,
+    /// The buffer the part of a long frame past its first pool pbuf is
+    /// read into, lent to lwIP with it (see [`RxBuffer`]). Taken once a
+    /// frame longer than a pool pbuf came, so an interface that never gets
+    /// one has none; without one the frame fills pool pbufs.
+    rx_buffer: Option<RxBuffer>,
+    /// A frame longer than the first pool pbuf came.
+    long_frames: bool,
     /// Where frames go that must be read but cannot be kept.
     discard: Vec<u8>,
     /// Whether lwIP checks incoming checksums (as last set).
@@ -520,6 +527,8 @@ impl Interface {
             fd,
             frame_capacity,
             spare: None,
+            rx_buffer: None,
+            long_frames: false,
             discard: vec![0; usize::from(u16::MAX)],
             checks_on: None,
             waits_for_lease: matches!(plan.addressing, Addressing::Dhcp | Addressing::DhcpAutoip),
@@ -755,20 +764,33 @@ impl Interface {
                 self.link().count(|c| c.rx_no_buffer += 1);
                 continue;
             }
+            if self.long_frames && self.rx_buffer.is_none() {
+                self.rx_buffer = RxBuffer::take();
+            }
             let mut header = [0u8; VnetHeader::LEN];
-            let read = {
+            let (read, first_len) = {
                 let spare = self.spare.as_mut().expect("refilled");
                 let mut iov: [IoSliceMut<'_>; MAX_SEGMENTS + 2] =
                     std::array::from_fn(|_| IoSliceMut::new(&mut []));
                 iov[0] = IoSliceMut::new(&mut header);
-                // The spare chain spans at most 43 pool pbufs (65535 bytes
-                // in 1536-byte buffers), so it fits.
-                let segments = spare.read_targets(&mut iov[1..=MAX_SEGMENTS]);
-                // Whatever does not fit the pbufs lands here, so an
-                // oversized frame is seen (and dropped) instead of silently
-                // cut short.
+                let segments = match self.rx_buffer.as_mut() {
+                    // The first pool pbuf takes the headers (and a whole
+                    // frame of up to 1536 bytes), the buffer the rest.
+                    Some(buffer) => {
+                        spare.read_targets(&mut iov[1..=1]);
+                        iov[2] = IoSliceMut::new(buffer.bytes_mut());
+                        2
+                    }
+                    // The spare chain spans at most 43 pool pbufs (65535
+                    // bytes in 1536-byte buffers), so it fits.
+                    None => spare.read_targets(&mut iov[1..=MAX_SEGMENTS]),
+                };
+                let first_len = iov[1].len();
+                // Whatever does not fit lands here, so an oversized frame
+                // is seen (and dropped) instead of silently cut short.
                 iov[segments + 1] = IoSliceMut::new(&mut self.discard);
-                self.netif.handler().frames.read(&mut iov[..segments + 2])
+                let read = self.netif.handler().frames.read(&mut iov[..segments + 2]);
+                (read, first_len)
             };
             let len = match read {
                 Ok(len) => len.saturating_sub(VnetHeader::LEN),
@@ -790,10 +812,24 @@ impl Interface {
             } else {
                 len
             };
-            // The pbufs past the frame stay spare for the next read, so a
-            // small frame costs one pool pbuf, not a 64 KiB chain.
-            let (frame, rest) = spare.split_off_front(len as u16);
-            self.spare = rest;
+            let frame = match self.rx_buffer.take() {
+                Some(buffer) if len > first_len => {
+                    let (mut frame, rest) = spare.split_off_front(first_len as u16);
+                    self.spare = rest;
+                    frame.cat(buffer.lend((len - first_len) as u16));
+                    frame
+                }
+                unused => {
+                    self.rx_buffer = unused;
+                    self.long_frames |= len > first_len;
+                    // The pbufs past the frame stay spare for the next
+                    // read, so a small frame costs one pool pbuf, not a
+                    // 64 KiB chain.
+                    let (frame, rest) = spare.split_off_front(len as u16);
+                    self.spare = rest;
+                    frame
+                }
+            };
             #[cfg(fuzzing)]
             let Some(frame) = frame.exact_copy() else {
                 self.link().count(|c| c.rx_no_buffer += 1);

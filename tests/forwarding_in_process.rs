@@ -233,7 +233,7 @@ fn interface(name: &str, mac: [u8; 6], addr: Ipv4Addr, mtu: Option<u32>) -> Inte
 fn forwarded_packets_leave_as_they_came_but_for_ttl_and_header_checksum() {
     let config = Config {
         interfaces: vec![
-            interface("left", LWIP_LEFT, Ipv4Addr::new(172, 16, 0, 1), None),
+            interface("left", LWIP_LEFT, Ipv4Addr::new(172, 16, 0, 1), Some(9000)),
             interface(
                 "right",
                 LWIP_RIGHT,
@@ -346,33 +346,48 @@ fn forwarded_packets_leave_as_they_came_but_for_ttl_and_header_checksum() {
     // A datagram too big for the right side is cut into pieces of at most
     // 576 bytes, each with a header whose checksum ip4_frag computes (so
     // the driver fills in none), carrying the datagram's bytes: with lwIP's
-    // cleared UDP checksum in a stock build.
-    let before = stack.interfaces()[RIGHT_SIDE].counters();
+    // cleared UDP checksum in a stock build. The same for datagrams in
+    // frames longer than a pool pbuf (the left side's MTU is 9000): the
+    // first of them is read into a chain of pool pbufs, the next past its
+    // first pbuf into a buffer the driver lends lwIP as a custom pbuf.
+    for len in [1372, 8000, 8000] {
+        let before = stack.interfaces()[RIGHT_SIDE].counters();
+        let data: Vec<u8> = (0..len).map(|i| (i % 251 + 1) as u8).collect();
+        let sent = ipv4(
+            LEFT,
+            RIGHT,
+            IpProtocol::Udp,
+            May,
+            &[],
+            &udp(LEFT, RIGHT, &data),
+        );
+        stack.inject(LEFT_SIDE, &from_left(&sent), false).unwrap();
+        let mut payload = Vec::new();
+        while let Some(frame) = right.take_sent() {
+            let piece = ip_of(&frame, HOST_RIGHT);
+            assert!(piece.len() <= RIGHT_MTU, "{}", piece.len());
+            assert_eq!(sum(&piece[..20]), 0xffff, "each piece's header checksum");
+            let offset = usize::from(u16::from_be_bytes([piece[6], piece[7]]) & 0x1fff) * 8;
+            assert_eq!(offset, payload.len(), "pieces in order");
+            payload.extend_from_slice(&piece[20..]);
+        }
+        let mut expected = sent[20..].to_vec();
+        if STOCK {
+            expected[6..8].copy_from_slice(&[0, 0]);
+        }
+        assert_eq!(
+            payload, expected,
+            "the pieces carry the {len}-byte datagram"
+        );
+        assert_filled(
+            &stack,
+            RIGHT_SIDE,
+            before,
+            0,
+            &format!("a datagram of {len} bytes cut in pieces"),
+        );
+    }
     let data: Vec<u8> = (0..1372).map(|i| (i % 251 + 1) as u8).collect();
-    let sent = ipv4(
-        LEFT,
-        RIGHT,
-        IpProtocol::Udp,
-        May,
-        &[],
-        &udp(LEFT, RIGHT, &data),
-    );
-    stack.inject(LEFT_SIDE, &from_left(&sent), false).unwrap();
-    let mut payload = Vec::new();
-    while let Some(frame) = right.take_sent() {
-        let piece = ip_of(&frame, HOST_RIGHT);
-        assert!(piece.len() <= RIGHT_MTU, "{}", piece.len());
-        assert_eq!(sum(&piece[..20]), 0xffff, "each piece's header checksum");
-        let offset = usize::from(u16::from_be_bytes([piece[6], piece[7]]) & 0x1fff) * 8;
-        assert_eq!(offset, payload.len(), "pieces in order");
-        payload.extend_from_slice(&piece[20..]);
-    }
-    let mut expected = sent[20..].to_vec();
-    if STOCK {
-        expected[6..8].copy_from_slice(&[0, 0]);
-    }
-    assert_eq!(payload, expected, "the pieces carry the datagram");
-    assert_filled(&stack, RIGHT_SIDE, before, 0, "a datagram cut in pieces");
 
     // With DF set, lwIP answers "fragmentation needed" instead, quoting the
     // header as it left it: TTL decremented, header checksum cleared (the

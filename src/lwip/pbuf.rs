@@ -3,9 +3,10 @@
 //! length of a callback ([`PbufRef`]), read and written in pieces without
 //! anyone walking `next` pointers by hand.
 
+use std::cell::RefCell;
 use std::io::{IoSlice, IoSliceMut};
 use std::marker::PhantomData;
-use std::ptr::NonNull;
+use std::ptr::{self, NonNull};
 
 use super::LwipError;
 use crate::sys;
@@ -243,6 +244,121 @@ impl Drop for Pbuf {
     }
 }
 
+/// How many bytes a receive buffer of the driver holds: the longest frame
+/// a pbuf chain can carry.
+pub(crate) const RX_BUFFER_LEN: usize = u16::MAX as usize;
+
+/// At most this many receive buffers exist per thread (4 MiB); when lwIP
+/// holds them all, frames go into pool pbufs again.
+const RX_BUFFER_LIMIT: usize = 64;
+
+/// A receive buffer and the custom pbuf that lends it to lwIP. The pbuf
+/// comes first, so the pointer lwIP hands back when it frees the pbuf is
+/// the buffer's own.
+#[repr(C)]
+struct Lendable {
+    custom: sys::pbuf_custom,
+    bytes: [u8; RX_BUFFER_LEN],
+}
+
+/// The receive buffers of this thread that nobody holds, and how many
+/// exist.
+#[derive(Default)]
+struct RxBuffers {
+    free: Vec<Box<Lendable>>,
+    made: usize,
+}
+
+thread_local! {
+    static RX_BUFFERS: RefCell<RxBuffers> = RefCell::default();
+}
+
+/// A buffer of the driver that a long frame (a super-frame, a frame at a
+/// jumbo MTU) is read into past its first pool pbuf, and then lent to lwIP
+/// as a custom pbuf instead of being copied into a chain of 43 pool pbufs,
+/// as zero-copy drivers of embedded ports lend their DMA buffers. lwIP
+/// gives it back when it frees the pbuf; dropping an unlent one gives it
+/// back at once.
+pub(crate) struct RxBuffer {
+    buffer: Option<Box<Lendable>>,
+}
+
+impl RxBuffer {
+    /// A free buffer of this thread, or a new one while fewer than
+    /// [`RX_BUFFER_LIMIT`] exist.
+    pub(crate) fn take() -> Option<RxBuffer> {
+        let buffer = RX_BUFFERS.with(|buffers| {
+            let mut buffers = buffers.borrow_mut();
+            if let Some(buffer) = buffers.free.pop() {
+                return Some(buffer);
+            }
+            if buffers.made == RX_BUFFER_LIMIT {
+                return None;
+            }
+            buffers.made += 1;
+            // SAFETY: all zeros is a valid `Lendable`: integers, null
+            // pointers and a `None` function pointer.
+            Some(unsafe { Box::<Lendable>::new_zeroed().assume_init() })
+        })?;
+        Some(RxBuffer {
+            buffer: Some(buffer),
+        })
+    }
+
+    /// The buffer's bytes, to read a frame into.
+    pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.buffer.as_mut().expect("not lent").bytes
+    }
+
+    /// Lends the buffer's first `len` bytes to lwIP: a chain of one custom
+    /// pbuf (`PBUF_REF`, as lwIP's zero-copy receive example has it: lwIP
+    /// copies it before keeping it in an ARP or neighbour queue).
+    pub(crate) fn lend(mut self, len: u16) -> Pbuf {
+        let buffer = Box::into_raw(self.buffer.take().expect("not lent"));
+        // SAFETY: `buffer` is a valid `Lendable` that nothing else refers
+        // to. It stays allocated until lwIP frees the pbuf, which calls
+        // `give_back` with the pointer to its first field, and it holds
+        // RX_BUFFER_LEN >= `len` bytes past no layer offset.
+        let p = unsafe {
+            (*buffer).custom.custom_free_function = Some(give_back);
+            sys::pbuf_alloced_custom(
+                sys::PBUF_RAW,
+                len,
+                sys::PBUF_REF,
+                ptr::addr_of_mut!((*buffer).custom),
+                ptr::addr_of_mut!((*buffer).bytes).cast(),
+                RX_BUFFER_LEN as u16,
+            )
+        };
+        Pbuf {
+            ptr: NonNull::new(p).expect("a length the buffer holds"),
+        }
+    }
+}
+
+impl Drop for RxBuffer {
+    fn drop(&mut self) {
+        if let Some(buffer) = self.buffer.take() {
+            free_rx_buffer(buffer);
+        }
+    }
+}
+
+/// Puts a receive buffer back on its thread's free list (or drops it while
+/// the thread is ending).
+fn free_rx_buffer(buffer: Box<Lendable>) {
+    let _ = RX_BUFFERS.try_with(|buffers| buffers.borrow_mut().free.push(buffer));
+}
+
+/// lwIP's `custom_free_function` for the pbufs [`RxBuffer::lend`] makes.
+unsafe extern "C" fn give_back(p: *mut sys::pbuf) {
+    // SAFETY: lwIP calls this once, when the last reference to a pbuf made
+    // by `lend` goes: `p` points to the first field of a `Lendable` that
+    // `Box::into_raw` leaked there, and lwIP no longer uses it.
+    let buffer = unsafe { Box::from_raw(p.cast::<Lendable>()) };
+    free_rx_buffer(buffer);
+}
+
 /// A pbuf chain lwIP lends for the length of a call (the frame it sends,
 /// the packet a raw PCB receives).
 #[derive(Clone, Copy)]
@@ -361,7 +477,41 @@ impl<'a> PbufMut<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::piece;
+    use super::{piece, RxBuffer, RX_BUFFERS, RX_BUFFER_LIMIT};
+
+    /// How many receive buffers this thread made, and how many are free.
+    fn rx_buffers() -> (usize, usize) {
+        RX_BUFFERS.with(|buffers| {
+            let buffers = buffers.borrow();
+            (buffers.made, buffers.free.len())
+        })
+    }
+
+    #[test]
+    fn a_lent_receive_buffer_comes_back_when_its_pbuf_is_freed() {
+        let mut buffer = RxBuffer::take().expect("a buffer");
+        assert_eq!(rx_buffers(), (1, 0));
+        buffer.bytes_mut()[..5].copy_from_slice(b"hello");
+        let lent = buffer.lend(5);
+        assert_eq!(lent.tot_len(), 5);
+        let bytes: Vec<&[u8]> = lent.chain().segments().collect();
+        assert_eq!(bytes, [&b"hello"[..]], "lwIP sees the bytes read");
+        assert_eq!(rx_buffers(), (1, 0), "lent, not free");
+        drop(lent);
+        assert_eq!(rx_buffers(), (1, 1), "pbuf_free gave it back");
+        let again = RxBuffer::take().expect("the same buffer");
+        assert_eq!(rx_buffers(), (1, 0), "reused, not made");
+        drop(again);
+        assert_eq!(rx_buffers(), (1, 1), "an unlent buffer goes back too");
+
+        // Once the limit is out, frames fill pool pbufs instead.
+        let all: Vec<RxBuffer> = (0..RX_BUFFER_LIMIT)
+            .map(|_| RxBuffer::take().expect("under the limit"))
+            .collect();
+        assert!(RxBuffer::take().is_none(), "no more than the limit");
+        drop(all);
+        assert_eq!(rx_buffers(), (RX_BUFFER_LIMIT, RX_BUFFER_LIMIT));
+    }
 
     #[test]
     fn a_copy_falls_in_the_buffers_it_spans() {

@@ -148,8 +148,42 @@ impl Default for pbuf {
         }
     }
 }
+pub type pbuf_free_custom_fn = ::std::option::Option<unsafe extern "C" fn(p: *mut pbuf)>;
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct pbuf_custom {
+    pub pbuf: pbuf,
+    pub custom_free_function: pbuf_free_custom_fn,
+}
+#[allow(clippy::unnecessary_operation, clippy::identity_op)]
+const _: () = {
+    ["Size of pbuf_custom"][::std::mem::size_of::<pbuf_custom>() - 32usize];
+    ["Alignment of pbuf_custom"][::std::mem::align_of::<pbuf_custom>() - 8usize];
+    ["Offset of field: pbuf_custom::pbuf"][::std::mem::offset_of!(pbuf_custom, pbuf) - 0usize];
+    ["Offset of field: pbuf_custom::custom_free_function"]
+        [::std::mem::offset_of!(pbuf_custom, custom_free_function) - 24usize];
+};
+impl Default for pbuf_custom {
+    fn default() -> Self {
+        let mut s = ::std::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::std::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
 extern "C" {
     pub fn pbuf_alloc(l: pbuf_layer, length: u16_t, type_: pbuf_type) -> *mut pbuf;
+}
+extern "C" {
+    pub fn pbuf_alloced_custom(
+        l: pbuf_layer,
+        length: u16_t,
+        type_: pbuf_type,
+        p: *mut pbuf_custom,
+        payload_mem: *mut ::std::os::raw::c_void,
+        payload_mem_len: u16_t,
+    ) -> *mut pbuf;
 }
 extern "C" {
     pub fn pbuf_realloc(p: *mut pbuf, size: u16_t);
