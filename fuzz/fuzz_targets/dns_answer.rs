@@ -19,11 +19,16 @@ use std::net::{IpAddr, Ipv4Addr};
 use libfuzzer_sys::fuzz_target;
 use lwip_tap::config::{Addressing, Config, InterfaceConfig};
 use lwip_tap::stack::{DnsLookup, Stack};
+use lwip_tap::wire::builder::{self, IpFields};
+use lwip_tap::wire::ethernet::EthernetFrame;
+use lwip_tap::wire::ipv4::Ipv4Header;
+use lwip_tap::wire::udp::UdpHeader;
+use lwip_tap::wire::{arp, EtherType, IpProtocol};
 
 const LWIP_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
 const SERVER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
-const LWIP: [u8; 4] = [172, 16, 0, 2];
-const SERVER: [u8; 4] = [172, 16, 0, 1];
+const LWIP: Ipv4Addr = Ipv4Addr::new(172, 16, 0, 2);
+const SERVER: Ipv4Addr = Ipv4Addr::new(172, 16, 0, 1);
 const NAMES: [&str; 2] = ["a.fuzz.example", "aaaa.fuzz.example"];
 
 struct Fuzz {
@@ -39,9 +44,9 @@ thread_local! {
 impl Fuzz {
     fn new() -> Fuzz {
         let addressing = Addressing::Static {
-            addr: Ipv4Addr::from(LWIP),
+            addr: LWIP,
             netmask: Ipv4Addr::new(255, 255, 255, 0),
-            gw: Some(Ipv4Addr::from(SERVER)),
+            gw: Some(SERVER),
         };
         let mut stack = Stack::new(&Config {
             interfaces: vec![InterfaceConfig::in_process("fuzz0", LWIP_MAC, addressing)],
@@ -51,13 +56,9 @@ impl Fuzz {
         .expect("lwIP starts");
         // The server asks for lwIP's MAC: lwIP learns the server's, so its
         // queries go out at once.
-        let mut arp = ethernet(LWIP_MAC, 0x0806);
-        arp.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
-        arp.extend_from_slice(&SERVER_MAC);
-        arp.extend_from_slice(&SERVER);
-        arp.extend_from_slice(&[0; 6]);
-        arp.extend_from_slice(&LWIP);
-        stack.inject(0, &arp, true).expect("inject");
+        let request = builder::arp(arp::REQUEST, (SERVER_MAC, SERVER), ([0; 6], LWIP));
+        let frame = builder::ethernet(LWIP_MAC, SERVER_MAC, EtherType::Arp, &request);
+        stack.inject(0, &frame, true).expect("inject");
         Fuzz {
             stack,
             pending: [None, None],
@@ -89,58 +90,37 @@ impl Fuzz {
         let port = self.stack.in_process_port(0)?;
         let mut query = None;
         while let Some(frame) = port.take_sent() {
-            let udp = 14 + 20;
-            if frame.len() >= udp + 8 + 12
-                && frame[12..14] == [0x08, 0x00]
-                && frame[14] == 0x45
-                && frame[23] == 17
-                && frame[udp + 2..udp + 4] == [0, 53]
-            {
-                let port = u16::from_be_bytes([frame[udp], frame[udp + 1]]);
-                let id = u16::from_be_bytes([frame[udp + 8], frame[udp + 9]]);
-                query = Some((port, id));
-            }
+            query = dns_query(&frame).or(query);
         }
         query
     }
 }
 
-fn ethernet(dst: [u8; 6], ethertype: u16) -> Vec<u8> {
-    let mut frame = dst.to_vec();
-    frame.extend_from_slice(&SERVER_MAC);
-    frame.extend_from_slice(&ethertype.to_be_bytes());
-    frame
-}
-
-/// The Internet checksum of an IPv4 header.
-fn checksum(header: &[u8]) -> u16 {
-    let mut sum: u32 = header
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
+/// The source port and ID of a DNS query (IPv4, UDP to port 53) in `frame`.
+fn dns_query(frame: &[u8]) -> Option<(u16, u16)> {
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    if eth.ethertype() != EtherType::Ipv4 {
+        return None;
     }
-    !(sum as u16)
+    let ip = Ipv4Header::new_checked(eth.payload()).ok()?;
+    if ip.protocol() != IpProtocol::Udp {
+        return None;
+    }
+    let udp = UdpHeader::new_checked(ip.payload()).ok()?;
+    let id = udp.payload().get(..2)?;
+    (udp.dst_port() == 53).then(|| (udp.src_port(), u16::from_be_bytes([id[0], id[1]])))
 }
 
-/// Ethernet, IPv4 and UDP (no checksum) around `payload`.
+/// `payload` from the server's port 53 to lwIP's `port`, in Ethernet, IPv4
+/// and UDP.
 fn datagram(port: u16, payload: &[u8]) -> Vec<u8> {
-    let mut frame = ethernet(LWIP_MAC, 0x0800);
-    let total = (20 + 8 + payload.len()) as u16;
-    let mut ip = vec![0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 17, 0, 0];
-    ip[2..4].copy_from_slice(&total.to_be_bytes());
-    ip.extend_from_slice(&SERVER);
-    ip.extend_from_slice(&LWIP);
-    let sum = checksum(&ip);
-    ip[10..12].copy_from_slice(&sum.to_be_bytes());
-    frame.extend_from_slice(&ip);
-    frame.extend_from_slice(&53u16.to_be_bytes());
-    frame.extend_from_slice(&port.to_be_bytes());
-    frame.extend_from_slice(&(8 + payload.len() as u16).to_be_bytes());
-    frame.extend_from_slice(&[0, 0]);
-    frame.extend_from_slice(payload);
-    frame
+    let (server, lwip) = (IpAddr::V4(SERVER), IpAddr::V4(LWIP));
+    let mut fields = IpFields::new(server, lwip);
+    fields.ident = 1;
+    let packet = builder::udp(server, lwip, 53, port, payload)
+        .and_then(|datagram| builder::ip(&fields, IpProtocol::Udp, &datagram))
+        .expect("1400 bytes fit a packet");
+    builder::ethernet(LWIP_MAC, SERVER_MAC, EtherType::Ipv4, &packet)
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -2,8 +2,8 @@
 //! receive path: each input's first byte picks IPv4 (224.0.0.251) or IPv6
 //! (ff02::fb) and whether it comes from port 5353 (a multicast query) or
 //! another port (a legacy unicast query, answered directly); the rest is
-//! the UDP payload, wrapped in Ethernet, IP and UDP headers (checksums
-//! marked trusted, as receive offload does) and handed to the in-process
+//! the UDP payload, wrapped in Ethernet, IP and UDP headers (built by
+//! lwip-tap's wire layer; checksums marked trusted, as receive offload does) and handed to the in-process
 //! interface, like a frame a TAP delivers. The responder runs as
 //! `--mdns lwipbox` with HTTP announced; the virtual clock then moves on by
 //! a second, so the answers the message provoked are built and sent, and
@@ -11,13 +11,15 @@
 #![no_main]
 
 use std::cell::{Cell, RefCell};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use lwip_tap::clock::Clock;
 use lwip_tap::config::{Addressing, Config, InterfaceConfig, Services};
 use lwip_tap::stack::Stack;
+use lwip_tap::wire::builder::{self, IpFields};
+use lwip_tap::wire::{EtherType, IpProtocol};
 
 const HOST_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
 const LWIP_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
@@ -66,40 +68,29 @@ fn advance(stack: &mut Stack, by: Duration) {
 fn frame(control: u8, message: &[u8]) -> Vec<u8> {
     let ipv6 = control & 1 != 0;
     let sport: u16 = if control & 2 != 0 { 5353 } else { 40000 };
-    let udp_len = (8 + message.len()) as u16;
-    let mut f = Vec::with_capacity(62 + message.len());
-    if ipv6 {
-        f.extend_from_slice(&[0x33, 0x33, 0, 0, 0, 0xfb]);
-        f.extend_from_slice(&HOST_MAC);
-        f.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0]);
-        f.extend_from_slice(&udp_len.to_be_bytes());
-        f.extend_from_slice(&[17, 255]);
-        f.extend_from_slice(&[0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
-        f.extend_from_slice(&[0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xfb]);
+    let (src, dst, group_mac, ethertype) = if ipv6 {
+        (
+            IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1)),
+            IpAddr::V6(Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0xfb)),
+            [0x33, 0x33, 0, 0, 0, 0xfb],
+            EtherType::Ipv6,
+        )
     } else {
-        f.extend_from_slice(&[0x01, 0x00, 0x5e, 0, 0, 0xfb]);
-        f.extend_from_slice(&HOST_MAC);
-        f.extend_from_slice(&[0x08, 0x00]);
-        let total = 20 + udp_len;
-        let mut ip = [
-            0x45, 0, 0, 0, 0, 1, 0, 0, 255, 17, 0, 0, 172, 16, 0, 1, 224, 0, 0, 251,
-        ];
-        ip[2..4].copy_from_slice(&total.to_be_bytes());
-        let sum = ip
-            .chunks(2)
-            .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
-            .sum::<u32>();
-        let sum = (sum & 0xffff) + (sum >> 16);
-        let sum = !(((sum & 0xffff) + (sum >> 16)) as u16);
-        ip[10..12].copy_from_slice(&sum.to_be_bytes());
-        f.extend_from_slice(&ip);
-    }
-    f.extend_from_slice(&sport.to_be_bytes());
-    f.extend_from_slice(&5353u16.to_be_bytes());
-    f.extend_from_slice(&udp_len.to_be_bytes());
-    f.extend_from_slice(&[0, 0]);
-    f.extend_from_slice(message);
-    f
+        (
+            IpAddr::V4(Ipv4Addr::new(172, 16, 0, 1)),
+            IpAddr::V4(Ipv4Addr::new(224, 0, 0, 251)),
+            [0x01, 0x00, 0x5e, 0, 0, 0xfb],
+            EtherType::Ipv4,
+        )
+    };
+    let mut fields = IpFields::new(src, dst);
+    fields.ttl = 255;
+    fields.ident = 1;
+    fields.dont_fragment = false;
+    let packet = builder::udp(src, dst, sport, 5353, message)
+        .and_then(|datagram| builder::ip(&fields, IpProtocol::Udp, &datagram))
+        .expect("1400 bytes fit a packet");
+    builder::ethernet(group_mac, HOST_MAC, ethertype, &packet)
 }
 
 fuzz_target!(|data: &[u8]| {
