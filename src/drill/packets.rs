@@ -36,14 +36,21 @@ pub(crate) struct Flow {
     pub local: SocketAddr,
     /// The script's (remote) end.
     pub remote: SocketAddr,
-    /// Added to the script's numbers for the remote end's sequence space.
-    pub remote_offset: u32,
-    /// Whether a SYN from the script fixed `remote_offset`: later SYNs on
-    /// the same ports (a new incarnation) count from the same 0.
-    pub remote_isn_set: bool,
+    /// Added to the script's numbers for the remote end's sequence space,
+    /// once the script's first SYN on these ports fixed it (later SYNs, a
+    /// new incarnation, count from the same 0); until then the script's 0
+    /// is [`REMOTE_ISN`].
+    pub remote_offset: Option<u32>,
     /// Added to the script's numbers for the stack's sequence space, once
     /// its SYN showed its ISN.
     pub local_offset: Option<u32>,
+}
+
+impl Flow {
+    /// Added to the script's numbers for the remote end's sequence space.
+    pub fn remote_offset(&self) -> u32 {
+        self.remote_offset.unwrap_or(REMOTE_ISN)
+    }
 }
 
 /// Why a packet did not match, and the packet as the stack sent it, in the
@@ -365,7 +372,7 @@ pub(crate) fn build_tcp(flow: &Flow, ip: &IpInfo, tcp: &TcpSpec) -> Result<Vec<u
         options.push(TcpOption::Other { kind: *kind, data });
     }
     let payload = vec![0u8; tcp.len as usize];
-    let seq = tcp.start.wrapping_add(flow.remote_offset);
+    let seq = tcp.start.wrapping_add(flow.remote_offset());
     let segment = TcpSegment {
         src_port: flow.remote.port(),
         dst_port: flow.local.port(),
@@ -525,7 +532,7 @@ pub(crate) fn build_icmp(flow: &Flow, ip: &IpInfo, spec: &IcmpSpec) -> Result<Ve
 
 /// `sent` as a packet line of the script, its numbers relative to `flow`.
 pub(crate) fn as_script_packet(sent: &Sent, flow: &Flow) -> Packet {
-    let remote_offset = flow.remote_offset;
+    let remote_offset = flow.remote_offset();
     let local_offset = flow.local_offset.unwrap_or(0);
     let body = match &sent.body {
         SentBody::Tcp {

@@ -461,8 +461,7 @@ impl Run<'_> {
             udp,
             local: sent.src,
             remote: sent.dst,
-            remote_offset: REMOTE_ISN,
-            remote_isn_set: false,
+            remote_offset: None,
             local_offset: None,
         };
         if packets::is_syn_only(sent) || udp {
@@ -554,8 +553,7 @@ impl Run<'_> {
             udp,
             local,
             remote,
-            remote_offset: REMOTE_ISN,
-            remote_isn_set: false,
+            remote_offset: None,
             local_offset: None,
         };
         self.flows.push(flow);
@@ -574,13 +572,12 @@ impl Run<'_> {
         let mut flow = self.flow_for_inbound(packet);
         let built = match &packet.body {
             PacketBody::Tcp(tcp) => {
-                if tcp.flags.syn && !flow.remote_isn_set {
+                if tcp.flags.syn && flow.remote_offset.is_none() {
                     // The script's ISN: its first SYN's start is the
                     // runner's ISN. A later SYN on the same ports keeps the
                     // numbering, so a script says where a new incarnation's
                     // ISN lies against the old one's.
-                    flow.remote_offset = REMOTE_ISN.wrapping_sub(tcp.start);
-                    flow.remote_isn_set = true;
+                    flow.remote_offset = Some(REMOTE_ISN.wrapping_sub(tcp.start));
                     self.update_flow(flow);
                 }
                 if tcp.flags.ae {
