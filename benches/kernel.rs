@@ -627,14 +627,10 @@ impl Bench<'_> {
         }
     }
 
-    /// iperf to lwip-tap; with `cpu` also CPU seconds per GB, from
-    /// /proc/PID/stat around the test.
-    fn lwip_iperf(&mut self, lwip: &mut LwipTap, mtu: u32, cpu: bool) -> Result<(), String> {
-        self.lwip_iperf_from(lwip, mtu, cpu, Senders::Run)
-    }
-
-    /// [`Bench::lwip_iperf`] with the iperf client on `senders`.
-    fn lwip_iperf_from(
+    /// iperf to lwip-tap, the client on `senders`' congestion control;
+    /// with `cpu` also CPU seconds per GB, from /proc/PID/stat around the
+    /// test.
+    fn lwip_iperf(
         &mut self,
         lwip: &mut LwipTap,
         mtu: u32,
@@ -684,12 +680,9 @@ impl Bench<'_> {
         check_lwip(lwip, "after iperf")
     }
 
-    fn kernel_iperf(&mut self, mtu: u32) {
-        self.kernel_iperf_from(mtu, Senders::Run);
-    }
-
-    /// [`Bench::kernel_iperf`] with the iperf client on `senders`.
-    fn kernel_iperf_from(&mut self, mtu: u32, senders: Senders) {
+    /// iperf between the kernel's namespaces, the client on `senders`'
+    /// congestion control.
+    fn kernel_iperf(&mut self, mtu: u32, senders: Senders) {
         self.k1.set_mtu("vk1", mtu);
         self.k2.set_mtu("vk2", mtu);
         let (time, cc) = (self.cfg.time, senders.cc(self.cfg));
@@ -886,7 +879,7 @@ impl Bench<'_> {
     }
 
     fn filter_rows(&mut self, lwip: &mut LwipTap) -> Result<(), String> {
-        self.lwip_iperf(lwip, 1500, true)?;
+        self.lwip_iperf(lwip, 1500, true, Senders::Run)?;
         self.ping("lw");
         check_lwip(lwip, "during ping")?;
         self.http(lwip, 4)
@@ -963,11 +956,10 @@ fn benchmark(cfg: &Config) -> Result<bool, String> {
         // lwip-tap at the default MTU: every lwip-tap test, alternating
         // with the kernel.
         let mut lwip = start_lwip(&b.lw, cfg, None, &[])?.ok_or("lwip-tap refused to start")?;
-        b.lwip_iperf(&mut lwip, 1500, true)?;
-        b.kernel_iperf(1500);
-        if cfg.unpaced {
-            b.lwip_iperf_from(&mut lwip, 1500, false, Senders::Unpaced)?;
-            b.kernel_iperf_from(1500, Senders::Unpaced);
+        for &from in cfg.senders() {
+            // CPU per GB for the run's senders only.
+            b.lwip_iperf(&mut lwip, 1500, from == Senders::Run, from)?;
+            b.kernel_iperf(1500, from);
         }
         b.lwip_sends();
         b.iperf6(&mut lwip)?;
@@ -991,9 +983,8 @@ fn benchmark(cfg: &Config) -> Result<bool, String> {
                     if !lwip.log().contains(&format!("mtu {JUMBO_MTU}")) {
                         eprintln!("{ME}: warning: lwip-tap's log does not show mtu {JUMBO_MTU}");
                     }
-                    b.lwip_iperf(&mut lwip, JUMBO_MTU, false)?;
-                    if cfg.unpaced {
-                        b.lwip_iperf_from(&mut lwip, JUMBO_MTU, false, Senders::Unpaced)?;
+                    for &from in cfg.senders() {
+                        b.lwip_iperf(&mut lwip, JUMBO_MTU, false, from)?;
                     }
                     let what = format!(", MTU {JUMBO_MTU} instance");
                     b.peak_rss(&lwip, "lw_rss_jumbo_kb", &what);
@@ -1004,9 +995,8 @@ fn benchmark(cfg: &Config) -> Result<bool, String> {
                 }
             }
         }
-        b.kernel_iperf(JUMBO_MTU);
-        if cfg.unpaced {
-            b.kernel_iperf_from(JUMBO_MTU, Senders::Unpaced);
+        for &from in cfg.senders() {
+            b.kernel_iperf(JUMBO_MTU, from);
         }
         lab::router(cfg, &mut b.res);
         lab::loop_costs(cfg, &mut b.res)?;
@@ -1131,13 +1121,13 @@ fn sink_rounds(b: &mut Bench) -> Result<bool, String> {
             let mut lwip = start_lwip(&b.lw, cfg, mtu_key, &[])?
                 .ok_or_else(|| format!("lwip-tap refused to start at MTU {mtu}"))?;
             for &from in senders {
-                b.lwip_iperf_from(&mut lwip, mtu, false, from)?;
+                b.lwip_iperf(&mut lwip, mtu, false, from)?;
             }
             if !stop_lwip(lwip) {
                 b.res.fail("lwip-tap exit status on SIGTERM");
             }
             for &from in senders {
-                b.kernel_iperf_from(mtu, from);
+                b.kernel_iperf(mtu, from);
             }
         }
     }
