@@ -16,7 +16,7 @@ use std::fmt::{Display, Write as _};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::tools::{
@@ -474,8 +474,9 @@ fn ping_flood(ns: &Netns, cfg: &Config, dst: &str) -> Option<PingSummary> {
     summary
 }
 
-/// Linux's default ephemeral port range (`net.ipv4.ip_local_port_range`).
-const EPHEMERAL: (u16, u16) = (32768, 60999);
+/// The two halves of Linux's default ephemeral port range (32768-60999,
+/// `net.ipv4.ip_local_port_range`), in the order ab runs take them.
+const EPHEMERAL_HALVES: [(u16, u16); 2] = [(46884, 60999), (32768, 46883)];
 
 /// `ab -r -s 10 -n N -c C` against lwip-tap's httpd: -r counts a failed
 /// receive as a failed request instead of ending ab, and SIGINT after 120 s
@@ -490,15 +491,8 @@ const EPHEMERAL: (u16, u16) = (32768, 60999);
 /// its connections in SYN-SENT; within one run the ports do not come round
 /// again before lwIP has let them go.
 fn ab_run(ns: &Netns, cfg: &Config, n: u64, c: u64) -> Result<AbReport, String> {
-    static LOWER_HALF: AtomicBool = AtomicBool::new(false);
-    let (first, last) = if LOWER_HALF.fetch_xor(true, Ordering::Relaxed) {
-        (EPHEMERAL.0, EPHEMERAL.0 + (EPHEMERAL.1 - EPHEMERAL.0) / 2)
-    } else {
-        (
-            EPHEMERAL.0 + (EPHEMERAL.1 - EPHEMERAL.0) / 2 + 1,
-            EPHEMERAL.1,
-        )
-    };
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    let (first, last) = EPHEMERAL_HALVES[RUNS.fetch_add(1, Ordering::Relaxed) % 2];
     ns.sh(&format!(
         "echo {first} {last} > /proc/sys/net/ipv4/ip_local_port_range"
     ));
