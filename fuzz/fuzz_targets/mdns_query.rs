@@ -3,8 +3,9 @@
 //! (ff02::fb) and whether it comes from port 5353 (a multicast query) or
 //! another port (a legacy unicast query, answered directly); the rest is
 //! the UDP payload, wrapped in Ethernet, IP and UDP headers (built by
-//! lwip-tap's wire layer; checksums marked trusted, as receive offload does) and handed to the in-process
-//! interface, like a frame a TAP delivers. The responder runs as
+//! lwip-tap's wire layer; checksums marked trusted, as receive offload
+//! does) and handed to the in-process interface, like a frame a TAP
+//! delivers. The responder runs as
 //! `--mdns lwipbox` with HTTP announced; the virtual clock then moves on by
 //! a second, so the answers the message provoked are built and sent, and
 //! lwip-tap's own check of the message (src/wire/dns.rs) runs on it first.
