@@ -106,23 +106,16 @@ const GLUED_SOURCES: &[&str] = &[
     "src/apps/snmp/snmp_raw.c",
 ];
 
-/// lwIP's applications compiled in, each with the files one of which
-/// the tree must have, for `--version`.
-const APPS: &[(&str, &[&str])] = &[
-    ("tcpecho_raw", &["contrib/apps/tcpecho_raw/tcpecho_raw.c"]),
-    ("udpecho_raw", &["contrib/apps/udpecho_raw/udpecho_raw.c"]),
-    ("httpd", &["src/apps/http/httpd.c"]),
-    ("lwiperf", &["src/apps/lwiperf/lwiperf.c"]),
-    ("dns", &["src/core/dns.c"]),
-    ("sntp", &["src/apps/sntp/sntp.c"]),
-    ("mdns", &["src/apps/mdns/mdns_out.c"]),
-    ("autoip", &["src/core/ipv4/acd.c"]),
-    (
-        "tftp",
-        &["src/apps/tftp/tftp.c", "src/apps/tftp/tftp_server.c"],
-    ),
-    ("mqtt", &["src/apps/mqtt/mqtt.c"]),
-    ("snmp", &["src/apps/snmp/snmp_raw.c"]),
+/// lwIP's applications that every tree has (their files are in the lists
+/// above), for `--version`; OPTIONAL_APPS and VERSIONED_APPS name the rest.
+const CORE_APPS: &[&str] = &[
+    "tcpecho_raw",
+    "udpecho_raw",
+    "httpd",
+    "lwiperf",
+    "dns",
+    "sntp",
+    "snmp",
 ];
 
 /// lwIP apps that only some trees have (lwIP 2.1.x has no ACD module and an
@@ -130,6 +123,8 @@ const APPS: &[(&str, &[&str])] = &[
 /// its files, with `define` set to 1 for lwIP, our glue and bindgen; else
 /// to 0, and `--version` names it as left out.
 struct OptionalApp {
+    /// For `--version`.
+    name: &'static str,
     define: &'static str,
     /// Compiled on their own.
     sources: &'static [&'static str],
@@ -139,11 +134,13 @@ struct OptionalApp {
 
 const OPTIONAL_APPS: &[OptionalApp] = &[
     OptionalApp {
+        name: "mdns",
         define: "LWIP_TAP_APP_MDNS",
         sources: &["src/apps/mdns/mdns_out.c", "src/apps/mdns/mdns_domain.c"],
         glued: &["src/apps/mdns/mdns.c"],
     },
     OptionalApp {
+        name: "autoip",
         define: "LWIP_TAP_APP_AUTOIP",
         sources: &[],
         glued: &["src/core/ipv4/autoip.c", "src/core/ipv4/acd.c"],
@@ -151,12 +148,19 @@ const OPTIONAL_APPS: &[OptionalApp] = &[
 ];
 
 impl OptionalApp {
-    /// Whether `tree` has every file of the app.
-    fn in_tree(&self, tree: &Path) -> bool {
+    /// The app's files that `tree` lacks; none when it is built.
+    fn missing(&self, tree: &Path) -> Vec<&'static str> {
         self.sources
             .iter()
             .chain(self.glued)
-            .all(|file| tree.join(file).is_file())
+            .filter(|file| !tree.join(file).is_file())
+            .copied()
+            .collect()
+    }
+
+    /// Whether `tree` has every file of the app.
+    fn in_tree(&self, tree: &Path) -> bool {
+        self.missing(tree).is_empty()
     }
 }
 
@@ -166,17 +170,40 @@ impl OptionalApp {
 /// with the define's value, in order; the first the tree has wins, and a
 /// tree with none gets 0 (the glue then leaves the app out, and `--version`
 /// says so).
-const VERSIONED_APPS: &[(&str, &[(&str, &str)])] = &[
-    (
-        "LWIP_TAP_TFTP",
+const VERSIONED_APPS: &[VersionedApp] = &[
+    VersionedApp {
+        name: "tftp",
+        define: "LWIP_TAP_TFTP",
         // lwIP 2.2: tftp_init_server(); 2.1: tftp_init(), no error callback.
-        &[
+        candidates: &[
             ("src/apps/tftp/tftp.c", "2"),
             ("src/apps/tftp/tftp_server.c", "1"),
         ],
-    ),
-    ("LWIP_TAP_MQTT", &[("src/apps/mqtt/mqtt.c", "1")]),
+    },
+    VersionedApp {
+        name: "mqtt",
+        define: "LWIP_TAP_MQTT",
+        candidates: &[("src/apps/mqtt/mqtt.c", "1")],
+    },
 ];
+
+struct VersionedApp {
+    /// For `--version`.
+    name: &'static str,
+    define: &'static str,
+    /// Each file with the define's value when the tree has it, in order.
+    candidates: &'static [(&'static str, &'static str)],
+}
+
+impl VersionedApp {
+    /// The define's value for `tree`: the first candidate it has, if any.
+    fn value(&self, tree: &Path) -> Option<&'static str> {
+        self.candidates
+            .iter()
+            .find(|(file, _)| tree.join(file).is_file())
+            .map(|(_, value)| *value)
+    }
+}
 
 /// Include directories inside the lwIP tree. `src` comes last: only the
 /// glue files use it, to include lwIP's own `.c` files.
@@ -568,19 +595,32 @@ fn user_options() -> Result<Option<PathBuf>, String> {
 /// option values come from C: lwip/build_info.c).
 fn export_build_info(config: &Config) {
     let lwip = &config.lwip;
-    let compiled = |file: &str| {
-        let root = if file.starts_with("contrib/") {
-            &lwip.contrib
-        } else {
-            &lwip.dir
-        };
-        root.join(file).is_file()
-    };
-    let apps: Vec<&str> = APPS
-        .iter()
-        .filter(|(_, files)| files.iter().any(|file| compiled(file)))
-        .map(|(name, _)| *name)
-        .collect();
+    // The apps compiled in, and those this tree lacks (with why).
+    let mut apps = CORE_APPS.to_vec();
+    let mut left_out = Vec::new();
+    for app in OPTIONAL_APPS {
+        match app.missing(&lwip.dir)[..] {
+            [] => apps.push(app.name),
+            ref missing => left_out.push(format!(
+                "{} (the tree has no {})",
+                app.name,
+                missing.join(", ")
+            )),
+        }
+    }
+    for app in VERSIONED_APPS {
+        match app.value(&lwip.dir) {
+            Some(_) => apps.push(app.name),
+            None => {
+                let files: Vec<&str> = app.candidates.iter().map(|(file, _)| *file).collect();
+                left_out.push(format!(
+                    "{} (the tree has no {})",
+                    app.name,
+                    files.join(" or ")
+                ));
+            }
+        }
+    }
     println!("cargo:rustc-env=LWIP_TAP_APPS={}", apps.join(" "));
     println!("cargo:rustc-env=LWIP_TAP_LWIP_DIR={}", lwip.dir.display());
     // Where the sources came from without the builder's paths: a binary
@@ -598,12 +638,6 @@ fn export_build_info(config: &Config) {
         "cargo:rustc-env=LWIP_TAP_LWIP_SOURCE={}{tree}{contrib}",
         lwip.origin
     );
-    // The apps this tree lacks, for --version.
-    let left_out: Vec<String> = APPS
-        .iter()
-        .filter(|(_, files)| !files.iter().any(|file| compiled(file)))
-        .map(|(name, files)| format!("{name} (the tree has no {})", files.join(" or ")))
-        .collect();
     println!(
         "cargo:rustc-env=LWIP_TAP_APPS_LEFT_OUT={}",
         left_out.join("; ")
@@ -644,12 +678,9 @@ fn defines(config: &Config) -> Vec<(&'static str, String)> {
         let on = app.in_tree(&config.lwip.dir);
         defines.push((app.define, u8::from(on).to_string()));
     }
-    for (define, candidates) in VERSIONED_APPS {
-        let value = candidates
-            .iter()
-            .find(|(file, _)| config.lwip.dir.join(file).is_file())
-            .map_or("0", |(_, value)| value);
-        defines.push((define, value.to_string()));
+    for app in VERSIONED_APPS {
+        let value = app.value(&config.lwip.dir).unwrap_or("0");
+        defines.push((app.define, value.to_string()));
     }
     defines
 }
