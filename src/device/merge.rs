@@ -278,6 +278,46 @@ impl Merge {
         self.inner
             .write(&[IoSlice::new(&header), IoSlice::new(frame)])
     }
+
+    /// Holds the frame in `bufs` to merge it with what is pending or what
+    /// comes next, writing what is pending first where it starts anew:
+    /// `Some(its length)` when held, `None` when it must go as it is.
+    fn hold(&self, bufs: &[IoSlice<'_>]) -> io::Result<Option<usize>> {
+        // The virtio-net header, then the frame in the pieces lwIP's
+        // buffers hold, the first with every header (else it is not merged).
+        let [header, parts @ ..] = bufs else {
+            return Ok(None);
+        };
+        if header.len() != VnetHeader::LEN || parts.is_empty() {
+            return Ok(None);
+        }
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        // Segments lwIP forwards whose checksum was vouched for where they
+        // came in carry `DATA_VALID` (see `netif.rs`); any other header
+        // than that and the plain one goes as it is.
+        let vouched = **header == VnetHeader::TRUSTED.to_bytes();
+        let mergeable = vouched || **header == VnetHeader::PLAIN.to_bytes();
+        let Some(segment) = mergeable.then(|| Segment::parse(&parts[0], len)).flatten() else {
+            return Ok(None);
+        };
+        let mut pending = self.pending.borrow_mut();
+        let takes = pending.takes(&parts[0], &segment);
+        // A segment with PSH that ends nothing pending goes as it is: what
+        // lwIP's own TCP mostly sends (its checksum is then not summed, nor
+        // the frame copied).
+        let starts = !takes && !segment.flags.contains(TcpFlags::PSH);
+        if !(takes || starts) || !(vouched || segment.checksum_right(parts)) {
+            return Ok(None);
+        }
+        if takes {
+            pending.append(parts, segment);
+        } else {
+            drop(pending);
+            self.flush()?;
+            self.pending.borrow_mut().start(parts, segment);
+        }
+        Ok(Some(VnetHeader::LEN + len))
+    }
 }
 
 impl FramePath for Merge {
@@ -287,40 +327,8 @@ impl FramePath for Merge {
 
     fn write(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         self.count(|c| c.frames += 1);
-        // The virtio-net header, then the frame in the pieces lwIP's
-        // buffers hold, the first with every header (else it is not merged).
-        let (header, parts) = match bufs {
-            [header, parts @ ..] if header.len() == VnetHeader::LEN && !parts.is_empty() => {
-                (&header[..], parts)
-            }
-            _ => {
-                self.flush()?;
-                return self.inner.write(bufs);
-            }
-        };
-        let len: usize = parts.iter().map(|p| p.len()).sum();
-        // Segments lwIP forwards whose checksum was vouched for where they
-        // came in carry `DATA_VALID` (see `netif.rs`); any other header
-        // than that and the plain one goes as it is.
-        let vouched = header == VnetHeader::TRUSTED.to_bytes();
-        let mergeable = vouched || header == VnetHeader::PLAIN.to_bytes();
-        if let Some(segment) = mergeable.then(|| Segment::parse(&parts[0], len)).flatten() {
-            let mut pending = self.pending.borrow_mut();
-            let takes = pending.takes(&parts[0], &segment);
-            // A segment with PSH that ends nothing pending goes as it is:
-            // what lwIP's own TCP mostly sends (its checksum is then not
-            // summed, nor the frame copied).
-            let starts = !takes && !segment.flags.contains(TcpFlags::PSH);
-            if (takes || starts) && (vouched || segment.checksum_right(parts)) {
-                if takes {
-                    pending.append(parts, segment);
-                    return Ok(VnetHeader::LEN + len);
-                }
-                drop(pending);
-                self.flush()?;
-                self.pending.borrow_mut().start(parts, segment);
-                return Ok(VnetHeader::LEN + len);
-            }
+        if let Some(held) = self.hold(bufs)? {
+            return Ok(held);
         }
         self.flush()?;
         self.inner.write(bufs)
