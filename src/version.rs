@@ -16,7 +16,7 @@ pub fn lwip_apps() -> Vec<&'static str> {
     APPS.split_whitespace().collect()
 }
 
-/// The apps build.rs left out, and why (`mDNS responder (the tree has no
+/// The apps build.rs left out, and why (`mdns (the tree has no
 /// src/apps/mdns/mdns_out.c)`), or empty.
 const APPS_LEFT_OUT: &str = env!("LWIP_TAP_APPS_LEFT_OUT");
 /// The LWIP_TAP_OPTS file compiled in, or empty.
