@@ -812,24 +812,17 @@ impl Interface {
             } else {
                 len
             };
-            let frame = match self.rx_buffer.take() {
-                Some(buffer) if len > first_len => {
-                    let (mut frame, rest) = spare.split_off_front(first_len as u16);
-                    self.spare = rest;
-                    frame.cat(buffer.lend((len - first_len) as u16));
-                    frame
-                }
-                unused => {
-                    self.rx_buffer = unused;
-                    self.long_frames |= len > first_len;
-                    // The pbufs past the frame stay spare for the next
-                    // read, so a small frame costs one pool pbuf, not a
-                    // 64 KiB chain.
-                    let (frame, rest) = spare.split_off_front(len as u16);
-                    self.spare = rest;
-                    frame
-                }
-            };
+            self.long_frames |= len > first_len;
+            let lent = self.rx_buffer.take_if(|_| len > first_len);
+            // The pbufs past what the frame filled stay spare for the next
+            // read, so a small frame costs one pool pbuf, not a 64 KiB
+            // chain.
+            let filled = if lent.is_some() { first_len } else { len };
+            let (mut frame, rest) = spare.split_off_front(filled as u16);
+            self.spare = rest;
+            if let Some(buffer) = lent {
+                frame.cat(buffer.lend((len - first_len) as u16));
+            }
             #[cfg(fuzzing)]
             let Some(frame) = frame.exact_copy() else {
                 self.link().count(|c| c.rx_no_buffer += 1);
