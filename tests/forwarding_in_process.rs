@@ -99,6 +99,12 @@ fn ipv4(
     p
 }
 
+/// `len` bytes counting 1 to 251 over and over (no zeros, so a cleared
+/// field shows).
+fn counting(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251 + 1) as u8).collect()
+}
+
 fn udp(src: Ipv4Addr, dst: Ipv4Addr, data: &[u8]) -> Vec<u8> {
     builder::udp(src.into(), dst.into(), 40000, 9000, data).unwrap()
 }
@@ -352,7 +358,7 @@ fn forwarded_packets_leave_as_they_came_but_for_ttl_and_header_checksum() {
     // first pbuf into a buffer the driver lends lwIP as a custom pbuf.
     for len in [1372, 8000, 8000] {
         let before = stack.interfaces()[RIGHT_SIDE].counters();
-        let data: Vec<u8> = (0..len).map(|i| (i % 251 + 1) as u8).collect();
+        let data = counting(len);
         let sent = ipv4(
             LEFT,
             RIGHT,
@@ -387,7 +393,7 @@ fn forwarded_packets_leave_as_they_came_but_for_ttl_and_header_checksum() {
             &format!("a datagram of {len} bytes cut in pieces"),
         );
     }
-    let data: Vec<u8> = (0..1372).map(|i| (i % 251 + 1) as u8).collect();
+    let data = counting(1372);
 
     // With DF set, lwIP answers "fragmentation needed" instead, quoting the
     // header as it left it: TTL decremented, header checksum cleared (the
